@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_ulong fail_at;	/* 0: injection off */
+static atomic_ulong fail_at; /* 0: injection off */
 static atomic_ulong attempts;
 
 /* Returns true when this allocation must fail (fault injection for tests). */
