@@ -287,6 +287,8 @@ void wf_log(enum wf_log_level level, const char *subsystem, const char *msg, con
 		va_end(ap);
 		if (n > 0)
 			pos += (size_t)n < avail ? (size_t)n : avail - 1;
+		else
+			pos--; /* no pairs after all: drop the space */
 	}
 	line[pos++] = '\n';
 	/* One write(2) per line: lines from several threads never interleave. */
