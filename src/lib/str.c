@@ -88,6 +88,8 @@ char *wf_str_strip(char *s)
 
 int wf_str_split(struct wf_arena *a, const char *s, char delim, unsigned flags, char ***ret)
 {
+	if (delim == '\0')
+		return -EINVAL;
 	size_t fields = 1;
 	for (const char *p = s; *p; p++)
 		fields += *p == delim;

@@ -39,8 +39,8 @@ int wf_str_casecmp(const char *a, const char *b);
 bool wf_str_caseeq(const char *a, const char *b);
 /* Counted variant: equal lengths and equal bytes up to ASCII case. */
 bool wf_str_caseeqn(const char *a, size_t alen, const char *b, size_t blen);
-/* wf_hash_bytes of the ASCII-lowercased bytes, without copying: "Example.COM" and
- * "example.com" hash alike. */
+/* wf_hash_bytes of the ASCII-lowercased bytes (up to 256 bytes; chained beyond), without
+ * allocating: "Example.COM" and "example.com" hash alike. */
 uint64_t wf_str_hash_ci(const char *s, size_t len);
 /* Lowercases ASCII letters in place; returns s. */
 char *wf_str_lower(char *s);
@@ -65,7 +65,7 @@ enum {
 /* Splits s on delim into a NULL-terminated array of strings, all allocated from a (valid
  * until the arena is reset). "a,,b" gives "a", "", "b" unless WF_STR_SPLIT_SKIP_EMPTY; "" gives
  * one empty field (none with SKIP_EMPTY). Returns the number of fields, or -ENOMEM / -E2BIG
- * (arena cap). */
+ * (arena cap) / -EINVAL (delim is NUL). */
 int wf_str_split(struct wf_arena *a, const char *s, char delim, unsigned flags, char ***ret);
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. NUL

@@ -111,6 +111,7 @@ static void test_split(void **state)
 	assert_string_equal(v[0], "nodelim");
 	assert_int_equal(wf_str_split(a, "a.b.c.cluster.local", '.', 0, &v), 5);
 	assert_string_equal(v[4], "local");
+	assert_int_equal(wf_str_split(a, "a", '\0', 0, &v), -EINVAL);
 	wf_arena_free(a);
 
 	/* Over the arena's cap. */
