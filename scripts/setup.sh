@@ -16,7 +16,7 @@ packages=(
 	# anchors the benchmarks compare against
 	containernetworking-plugins knot nsd dnsperf iperf3 hyperfine
 	# real container runtime for the CNI test
-	podman runc
+	podman runc busybox-static jq
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,8 @@
+/* The reconcilers `weft agent` runs, in sync order. A data plane joins the agent with one line
+ * here (and its library in src/agent/meson.build): see docs/internals/agent-reconciler.md. */
+#include "agent/agent.h"
+
+const struct wf_agent_reconciler_ops *const wf_agent_reconcilers[] = {
+	&wf_agent_fabric_reconciler,
+	NULL,
+};

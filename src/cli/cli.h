@@ -1,0 +1,28 @@
+/* The weft command line: one binary, subcommands from a table (commands.c). Each command is a
+ * function taking its own argv (argv[0] is the command name) and returning the process exit
+ * status: 0 success, 1 failure (bad manifests, object not found), 2 usage error. */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+
+#define WF_CLI_EXIT_OK 0
+#define WF_CLI_EXIT_FAIL 1
+#define WF_CLI_EXIT_USAGE 2
+
+struct wf_cli_command {
+	const char *name;
+	const char *summary; /* one line for `weft --help` */
+	int (*run)(int argc, char **argv);
+};
+
+/* The table, ended by an entry with name == NULL (commands.c). */
+extern const struct wf_cli_command wf_cli_commands[];
+
+/* Prints "weft CMD: <message>" and "Run 'weft CMD --help' for usage." to stderr; returns
+ * WF_CLI_EXIT_USAGE. */
+int wf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Commands (one file each). */
+int wf_cli_cmd_version(int argc, char **argv);
+int wf_cli_cmd_validate(int argc, char **argv);
+int wf_cli_cmd_get(int argc, char **argv);

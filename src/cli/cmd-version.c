@@ -1,0 +1,28 @@
+/* weft version */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+static const char usage[] = "Usage: weft version\n"
+			    "\n"
+			    "Prints the version of weft.\n";
+
+int wf_cli_cmd_version(int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return WF_CLI_EXIT_OK;
+		}
+		return wf_cli_usage_error("version", "unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind < argc)
+		return wf_cli_usage_error("version", "unexpected argument '%s'", argv[optind]);
+	printf("weft %s\n", WF_VERSION);
+	return WF_CLI_EXIT_OK;
+}

@@ -1,0 +1,102 @@
+/* weft-cni: configuration, environment, result and error types (CNI spec 1.0.0 / 1.1.0). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/ip-types.h"
+
+#define WF_CNI_MAX_SETS 4    /* range sets (one address each) */
+#define WF_CNI_MAX_RANGES 8  /* ranges per set */
+#define WF_CNI_MAX_ROUTES 16
+#define WF_CNI_MAX_PORTS 64
+#define WF_CNI_MAX_IFACES 8
+#define WF_CNI_MAX_RESULT_IPS 16
+#define WF_CNI_ERRLEN 512
+
+/* CNI spec "Error" codes (SPEC.md "Error"). */
+enum {
+	WF_CNI_E_VERSION = 1,	/* incompatible CNI version */
+	WF_CNI_E_FIELD = 2,	/* unsupported field in network config */
+	WF_CNI_E_UNKNOWN = 3,	/* container unknown or does not exist */
+	WF_CNI_E_ENV = 4,	/* invalid or missing environment variables */
+	WF_CNI_E_IO = 5,	/* I/O failure */
+	WF_CNI_E_DECODE = 6,	/* failed to decode content */
+	WF_CNI_E_CONFIG = 7,	/* invalid network config */
+	WF_CNI_E_AGAIN = 11,	/* try again later */
+	WF_CNI_E_NOT_AVAIL = 50, /* STATUS: plugin not available */
+	WF_CNI_E_CHECK = 100,	/* weft: CHECK found a difference */
+	WF_CNI_E_INTERNAL = 999, /* libcni's "internal error", kernel or system failures */
+};
+
+enum wf_cni_cmd {
+	WF_CNI_ADD,
+	WF_CNI_DEL,
+	WF_CNI_CHECK,
+	WF_CNI_STATUS,
+	WF_CNI_GC,
+	WF_CNI_VERSION,
+};
+
+enum wf_cni_mode {
+	WF_CNI_MODE_BRIDGE,
+	WF_CNI_MODE_ROUTED,
+};
+
+/* The error a run ends with: printed as the spec's Error object. */
+struct wf_cni_err {
+	int code; /* 0: none */
+	char msg[WF_CNI_ERRLEN];
+	char details[WF_CNI_ERRLEN];
+};
+
+/* The CNI_* environment of one invocation (SPEC.md "Parameters"). Strings are borrowed from
+ * the process environment. */
+struct wf_cni_env {
+	enum wf_cni_cmd cmd;
+	const char *containerid;
+	const char *netns;
+	const char *ifname;
+	const char *args;
+	const char *path;
+	/* from CNI_ARGS */
+	struct wf_ip arg_ips[WF_CNI_MAX_SETS];
+	unsigned n_arg_ips;
+	const char *pod_ns, *pod_name; /* not NUL-terminated at ';' — use the lengths */
+	unsigned pod_ns_len, pod_name_len;
+};
+
+/* host-local's "range" object. */
+struct wf_cni_range {
+	struct wf_cidr subnet; /* normalised network */
+	struct wf_ip start, end;
+	struct wf_ip gw; /* family 0: none */
+};
+
+struct wf_cni_rangeset {
+	struct wf_cni_range r[WF_CNI_MAX_RANGES];
+	unsigned n;
+};
+
+struct wf_cni_route {
+	struct wf_cidr dst;
+	struct wf_ip gw; /* family 0: none */
+};
+
+struct wf_cni_portmap {
+	uint16_t host_port;
+	uint16_t container_port;
+	char proto[8]; /* "tcp", "udp", "sctp" */
+	struct wf_ip host_ip; /* family 0: any */
+};
+
+/* Bandwidth capability (CONVENTIONS.md): rates in bit/s, bursts in bits. */
+struct wf_cni_bandwidth {
+	uint64_t in_rate, in_burst, out_rate, out_burst;
+};
+
+/* One address of a result. */
+struct wf_cni_ip {
+	struct wf_ip ip;
+	uint8_t prefix;
+	struct wf_ip gw; /* family 0: none */
+};

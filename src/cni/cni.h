@@ -1,0 +1,123 @@
+/* weft-cni internals: configuration parsing, the IPAM store, interface set-up, nftables/tc
+ * helpers and the command dispatcher. Single-threaded: one invocation per process. */
+#pragma once
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cni/cni-types.h"
+
+/* The parsed network configuration of one invocation. Owns root; every string and json_t
+ * below is borrowed from root and valid until wf_cni_conf_done(). */
+struct wf_cni_conf {
+	json_t *root;
+	const char *version; /* as given */
+	unsigned vnum;	     /* major*10000 + minor*100 + patch */
+	const char *name;
+	const char *type;
+	enum wf_cni_mode mode;
+	const char *bridge;
+	bool is_gw, is_default_gw, ip_masq, hairpin;
+	unsigned mtu;
+	const char *state_dir;
+
+	/* ipam */
+	const char *ipam_type; /* NULL: no IPAM */
+	bool ipam_builtin;
+	const char *data_dir;
+	struct wf_cni_rangeset sets[WF_CNI_MAX_SETS];
+	unsigned n_sets;
+	struct wf_cni_route routes[WF_CNI_MAX_ROUTES];
+	unsigned n_routes;
+
+	/* runtime-supplied (runtimeConfig, args) */
+	struct wf_ip req_ips[WF_CNI_MAX_SETS];
+	unsigned n_req_ips;
+	struct wf_cni_portmap ports[WF_CNI_MAX_PORTS];
+	unsigned n_ports;
+	struct wf_cni_bandwidth bw;
+	bool has_bw;
+	uint8_t mac[6];
+	bool has_mac;
+
+	json_t *dns;	     /* config "dns" or NULL */
+	json_t *prev_result; /* or NULL */
+	json_t *valid;	     /* GC: valid attachments array or NULL */
+};
+
+/* conf.c */
+
+/* Sets err (printf-style message) and returns -1, for "return wf_cni_fail(...)". */
+int wf_cni_fail(struct wf_cni_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Parses a version "x.y.z"; returns the number or -1. */
+int wf_cni_version_num(const char *v);
+/* True for the versions weft speaks (0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0). */
+bool wf_cni_version_supported(const char *v);
+extern const char *const wf_cni_versions[];
+
+/* Reads the CNI_* variables (SPEC.md "Parameters"). Returns 0 or -1 with err set (code 4). */
+int wf_cni_env_parse(struct wf_cni_env *env, bool ipam_only, struct wf_cni_err *err);
+/* Validates an interface name as the spec asks (< 16 bytes, not . or .., no / : or space). */
+bool wf_cni_ifname_valid(const char *name);
+/* Parses CNI_ARGS ("K=V;K2=V2") into env. Unknown keys are an error unless IgnoreUnknown. */
+int wf_cni_args_parse(struct wf_cni_env *env, const char *args, struct wf_cni_err *err);
+
+/* Parses the configuration in buf (len bytes) for the command. Returns 0 or -1 with err set;
+ * on success the caller must call wf_cni_conf_done(). */
+int wf_cni_conf_parse(struct wf_cni_conf *conf, const char *buf, size_t len, enum wf_cni_cmd cmd,
+		      struct wf_cni_err *err);
+void wf_cni_conf_done(struct wf_cni_conf *conf);
+
+/* Prints the spec's Error object for err on out. */
+void wf_cni_err_print(const struct wf_cni_err *err, const char *version, FILE *out);
+
+/* Builds a Success result in the shape of version: prevResult (may be NULL) followed by this
+ * plugin's interfaces and IPs. Returns a new reference or NULL on allocation failure. */
+struct wf_cni_iface {
+	char name[16];
+	uint8_t mac[6];
+	bool sandbox;
+	unsigned mtu;
+};
+json_t *wf_cni_result_build(const struct wf_cni_conf *conf, const char *netns,
+			    const struct wf_cni_iface *ifaces, unsigned n_ifaces, int ip_iface,
+			    const struct wf_cni_ip *ips, unsigned n_ips,
+			    const struct wf_cni_route *routes, unsigned n_routes, bool ipam_only);
+/* Parses "ips" of a (delegated IPAM or previous) result into ips. Returns count or -1. */
+int wf_cni_result_ips(json_t *result, struct wf_cni_ip *ips, unsigned max);
+
+/* ipam.c: host-local compatible address store in <dataDir>/<network>. */
+struct wf_cni_ipam {
+	int dirfd;
+	int lockfd;
+};
+
+/* Opens (creating) the network's directory and takes its lock. */
+int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char *network);
+void wf_cni_ipam_close(struct wf_cni_ipam *ipam);
+/* Reserves one address per range set for (id, ifname), honouring requested addresses.
+ * Returns the number of addresses written to ret_ips, or -1 with err set. */
+int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
+		      const struct wf_ip *req, unsigned n_req, const char *id, const char *ifname,
+		      struct wf_cni_ip *ret_ips, struct wf_cni_err *err);
+/* Releases one address if (id, ifname) owns it. Returns 0 (also when it was free) or -errno. */
+int wf_cni_ipam_release_ip(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const char *id,
+			   const char *ifname);
+/* Releases every address (id, ifname) owns (a directory scan). */
+int wf_cni_ipam_release_all(struct wf_cni_ipam *ipam, const char *id, const char *ifname);
+/* True when ip is reserved by (id, ifname). */
+bool wf_cni_ipam_owns(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const char *id,
+		      const char *ifname);
+/* GC: releases addresses whose owner keep() rejects. Returns the number released. */
+typedef bool (*wf_cni_keep_fn)(const char *id, const char *ifname, void *arg);
+int wf_cni_ipam_gc(struct wf_cni_ipam *ipam, wf_cni_keep_fn keep, void *arg);
+/* Number of free addresses across the smallest-free range set (0: exhausted). */
+uint64_t wf_cni_ipam_free(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf);
+
+/* plugin.c: runs one invocation; argv0 decides weft-cni or weft-ipam. Reads stdin, writes the
+ * result or error on out. Returns the process exit status. */
+int wf_cni_main(const char *argv0, FILE *in, FILE *out);

@@ -1,0 +1,1243 @@
+/* weft-cni commands: ADD, DEL, CHECK, STATUS, GC, VERSION (CNI SPEC.md "CNI operations"), for
+ * the interface plugin (bridge or routed mode) and for the standalone IPAM plugin weft-ipam. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <net/if.h>
+#include <linux/rtnetlink.h>
+
+#include "cni/cni.h"
+#include "cni/exec.h"
+#include "lib/alloc.h"
+#include "lib/ip.h"
+#include "lib/netlink.h"
+
+#define STDIN_CAP (1 << 20)
+#define MAX_NFT 16 /* nft elements per attachment: 4 per address + 2 per port mapping */
+
+/* Routed mode: the pod's next hop, answered by a static neighbour entry (as Calico does). */
+static const char routed_gw4[] = "169.254.1.1";
+static const char routed_gw6[] = "fe80::1";
+
+/* One invocation's working state. */
+struct run {
+	struct wf_cni_env env;
+	struct wf_cni_conf conf;
+	struct wf_cni_err *err;
+	const char *input;
+	size_t input_len;
+	bool ipam_only;
+	char host_veth[16];
+	char ifb[16]; /* bandwidth: egress shaping device, "" when none */
+	char state_path[4096];
+	char state_dir[4096];
+	/* results */
+	struct wf_cni_ip ips[WF_CNI_MAX_RESULT_IPS];
+	unsigned n_ips;
+	struct wf_cni_route routes[WF_CNI_MAX_ROUTES + 4];
+	unsigned n_routes;
+	json_t *delegate_result; /* delegated IPAM's result or NULL */
+	bool link_created;	 /* this ADD created the veth pair */
+	/* nft element specs ("set { elem }") this attachment owns */
+	char *nft[MAX_NFT * 2];
+	unsigned n_nft;
+};
+
+/* --- small helpers --- */
+
+static uint64_t fnv1a(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = a; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	h = (h ^ 0) * 1099511628211ULL;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	return h;
+}
+
+/* The host end's name is a function of the attachment, so that DEL and GC find it without any
+ * state (after a crash, or when the netns is gone). */
+static void host_veth_name(const char *id, const char *ifname, char buf[16])
+{
+	snprintf(buf, 16, "wf%012llx", (unsigned long long)(fnv1a(id, ifname) & 0xffffffffffffULL));
+}
+
+static void random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6) {
+		uint64_t x = (uint64_t)getpid() * 2654435761ULL ^ (uint64_t)(uintptr_t)mac;
+		memcpy(mac, &x, 6);
+	}
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+}
+
+static int sysctl_on(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	int ret = 0;
+	if (read(fd, &c, 1) == 1 && c == '1')
+		goto out;
+	if (pwrite(fd, "1", 1, 0) != 1)
+		ret = -errno;
+out:
+	close(fd);
+	return ret;
+}
+
+static int read_stdin(FILE *in, char **ret, size_t *ret_len)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = wf_malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len - 1, in);
+		len += n;
+		if (n == 0) {
+			if (ferror(in)) {
+				wf_free(buf);
+				return -EIO;
+			}
+			break;
+		}
+		if (len + 1 == cap) {
+			if (cap >= STDIN_CAP) {
+				wf_free(buf);
+				return -E2BIG;
+			}
+			char *b = wf_realloc(buf, cap * 2);
+			if (!b) {
+				wf_free(buf);
+				return -ENOMEM;
+			}
+			buf = b;
+			cap *= 2;
+		}
+	}
+	buf[len] = 0;
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static int nl_fail(struct run *r, int e, const char *what)
+{
+	return wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "%s: %s", what, strerror(-e));
+}
+
+/* --- state file: what an attachment holds, written before it is created --- */
+
+static int state_paths(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	int n;
+	if (c->state_dir)
+		n = snprintf(r->state_dir, sizeof(r->state_dir), "%s/%s", c->state_dir, c->name);
+	else if (c->ipam_builtin)
+		n = snprintf(r->state_dir, sizeof(r->state_dir), "%s/%s", c->data_dir, c->name);
+	else
+		n = snprintf(r->state_dir, sizeof(r->state_dir), "/var/lib/cni/weft/%s", c->name);
+	if (n < 0 || (size_t)n >= sizeof(r->state_dir))
+		return -ENAMETOOLONG;
+	if (!r->env.containerid)
+		return 0;
+	/* ':' appears in neither a container id nor an interface name */
+	n = snprintf(r->state_path, sizeof(r->state_path), "%s/weft:%s:%s", r->state_dir,
+		     r->env.containerid, r->env.ifname);
+	return n < 0 || (size_t)n >= sizeof(r->state_path) ? -ENAMETOOLONG : 0;
+}
+
+static int mkdirs(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int state_write(struct run *r)
+{
+	char tmp[4200];
+	char buf[WF_CIDR_STRLEN + 8];
+	json_t *ips = json_array(), *nft = json_array();
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "containerID", r->env.containerid,
+			      "ifname", r->env.ifname, "hostVeth", r->host_veth, "ifb", r->ifb,
+			      "ips", ips, "nft", nft);
+	if (!o)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		wf_ip_format(&r->ips[i].ip, buf);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%u", r->ips[i].prefix);
+		json_array_append_new(ips, json_string(buf));
+	}
+	for (unsigned i = 0; i < r->n_nft; i++)
+		json_array_append_new(nft, json_string(r->nft[i]));
+	int ret = mkdirs(r->state_dir);
+	if (ret < 0)
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state_path);
+	if (json_dump_file(o, tmp, JSON_COMPACT) < 0 || rename(tmp, r->state_path) == -1) {
+		ret = -EIO;
+		unlink(tmp);
+	}
+out:
+	json_decref(o);
+	return ret;
+}
+
+/* Loads a state file into r->ips / r->nft. Returns 0, -ENOENT or -errno. */
+static int state_read(struct run *r, const char *path)
+{
+	json_error_t je;
+	json_t *o = json_load_file(path, 0, &je);
+	if (!o)
+		return access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
+	size_t i;
+	json_t *v;
+	r->n_ips = 0;
+	json_array_foreach(json_object_get(o, "ips"), i, v)
+	{
+		struct wf_cidr c;
+		const char *s = json_string_value(v);
+		if (s && r->n_ips < WF_CNI_MAX_RESULT_IPS && wf_cidr_parse(s, false, &c) == 0) {
+			memset(&r->ips[r->n_ips], 0, sizeof(r->ips[0]));
+			r->ips[r->n_ips].ip = c.ip;
+			r->ips[r->n_ips].prefix = c.prefix;
+			r->n_ips++;
+		}
+	}
+	json_array_foreach(json_object_get(o, "nft"), i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s && r->n_nft < MAX_NFT * 2) {
+			char *d = wf_strdup(s);
+			if (d)
+				r->nft[r->n_nft++] = d;
+		}
+	}
+	const char *ifb = json_string_value(json_object_get(o, "ifb"));
+	if (ifb && strlen(ifb) < sizeof(r->ifb))
+		strcpy(r->ifb, ifb);
+	const char *hv = json_string_value(json_object_get(o, "hostVeth"));
+	if (hv && strlen(hv) < sizeof(r->host_veth))
+		strcpy(r->host_veth, hv);
+	json_decref(o);
+	return 0;
+}
+
+static void nft_clear(struct run *r)
+{
+	for (unsigned i = 0; i < r->n_nft; i++)
+		wf_free(r->nft[i]);
+	r->n_nft = 0;
+}
+
+/* --- nftables: one table, per-attachment set and map elements --- */
+
+static const char nft_base[] =
+	"table inet weft_cni {\n"
+	"  set masq4 { type ipv4_addr; }\n"
+	"  set masq6 { type ipv6_addr; }\n"
+	"  set nomasq4 { type ipv4_addr . ipv4_addr; flags interval; }\n"
+	"  set nomasq6 { type ipv6_addr . ipv6_addr; flags interval; }\n"
+	"  set hairpin4 { type ipv4_addr . ipv4_addr; flags interval; }\n"
+	"  set hairpin6 { type ipv6_addr . ipv6_addr; flags interval; }\n"
+	"  map ports4 { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+	"  map ports6 { type inet_proto . inet_service : ipv6_addr . inet_service; }\n"
+	"  map hports4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . "
+	"inet_service; }\n"
+	"  map hports6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . "
+	"inet_service; }\n"
+	"  chain hostports {\n"
+	"    meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @hports4\n"
+	"    meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4\n"
+	"    meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @hports6\n"
+	"    meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @ports6\n"
+	"  }\n"
+	"  chain prerouting { type nat hook prerouting priority dstnat; fib daddr type local "
+	"jump hostports; }\n"
+	"  chain output { type nat hook output priority -100; fib daddr type local jump "
+	"hostports; }\n"
+	"  chain postrouting { type nat hook postrouting priority srcnat;\n"
+	"    ct status dnat ip saddr . ip daddr @hairpin4 masquerade\n"
+	"    ct status dnat ip6 saddr . ip6 daddr @hairpin6 masquerade\n"
+	"    ip saddr . ip daddr @nomasq4 return\n"
+	"    ip6 saddr . ip6 daddr @nomasq6 return\n"
+	"    ip saddr @masq4 ip daddr != 224.0.0.0/4 masquerade\n"
+	"    ip6 saddr @masq6 ip6 daddr != ff00::/8 masquerade\n"
+	"  }\n"
+	"}\n";
+
+static int nft_push(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int nft_push(struct run *r, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	if (r->n_nft == MAX_NFT * 2)
+		return -E2BIG;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	char *s = wf_strdup(buf);
+	if (!s)
+		return -ENOMEM;
+	r->nft[r->n_nft++] = s;
+	return 0;
+}
+
+/* Computes the elements this attachment needs (before anything is created, so that the state
+ * file can name them). */
+static int nft_plan(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	char ip[WF_IP_STRLEN], net[WF_CIDR_STRLEN], hip[WF_IP_STRLEN];
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		const struct wf_cni_ip *a = &r->ips[i];
+		const char *f = a->ip.family == AF_INET ? "4" : "6";
+		struct wf_cidr sub = {.ip = a->ip, .prefix = a->prefix};
+		wf_cidr_network(&sub, &sub.ip);
+		wf_ip_format(&a->ip, ip);
+		wf_cidr_format(&sub, net);
+		/* reference bridge ipMasq: masquerade what leaves the pod's own subnet */
+		if (c->ip_masq && (nft_push(r, "masq%s { %s }", f, ip) < 0 ||
+				   nft_push(r, "nomasq%s { %s . %s }", f, ip, net) < 0))
+			return -ENOMEM;
+		bool any = false;
+		for (unsigned p = 0; p < c->n_ports; p++) {
+			const struct wf_cni_portmap *m = &c->ports[p];
+			if (m->host_ip.family && m->host_ip.family != a->ip.family)
+				continue;
+			any = true;
+			int e;
+			if (m->host_ip.family)
+				e = nft_push(r, "hports%s { %s . %s . %u : %s . %u }", f,
+					     wf_ip_format(&m->host_ip, hip), m->proto, m->host_port,
+					     ip, m->container_port);
+			else
+				e = nft_push(r, "ports%s { %s . %u : %s . %u }", f, m->proto,
+					     m->host_port, ip, m->container_port);
+			if (e < 0)
+				return e;
+		}
+		/* portmap's hairpin: a pod of the subnet reaching a hostPort that leads back
+		 * into the subnet is masqueraded, so the reply returns through the host */
+		if (any && nft_push(r, "hairpin%s { %s . %s }", f, net, ip) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int run_nft(const char *script, char *errbuf, size_t errsize)
+{
+	char path[64];
+	if (wf_cni_find_tool("nft", path, sizeof(path)) < 0) {
+		snprintf(errbuf, errsize, "nft not found");
+		return -ENOENT;
+	}
+	char *argv[] = {path, "-f", "-", NULL};
+	int st = wf_cni_exec(path, argv, script, strlen(script), NULL, NULL, errbuf, errsize);
+	return st == 0 ? 0 : (st < 0 ? st : -EIO);
+}
+
+/* Adds (add=true, with "create" so that a taken hostPort fails) or removes this attachment's
+ * elements. Removal adds each element first and then deletes it in the same transaction, so
+ * that it succeeds whether or not the element is still there (DEL is idempotent). */
+static int nft_apply(struct run *r, bool add, char *errbuf, size_t errsize)
+{
+	size_t cap = 512 + r->n_nft * 600, len = 0;
+	char *s = wf_malloc(cap + sizeof(nft_base));
+	int ret;
+	if (!s)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->n_nft; i++) {
+		if (add)
+			len += (size_t)snprintf(s + len, cap - len, "create element inet weft_cni %s\n",
+						r->nft[i]);
+		else
+			len += (size_t)snprintf(s + len, cap - len,
+						"add element inet weft_cni %s\n"
+						"delete element inet weft_cni %s\n",
+						r->nft[i], r->nft[i]);
+	}
+	ret = run_nft(s, errbuf, errsize);
+	if (ret == -EIO && add && strstr(errbuf, "No such file or directory")) {
+		/* first use on this node: create the table with the elements, atomically;
+		 * if another ADD won the race, the element-only batch now succeeds */
+		memmove(s + sizeof(nft_base) - 1, s, len + 1);
+		memcpy(s, nft_base, sizeof(nft_base) - 1);
+		ret = run_nft(s, errbuf, errsize);
+		if (ret < 0)
+			ret = run_nft(s + sizeof(nft_base) - 1, errbuf, errsize);
+	}
+	wf_free(s);
+	return ret;
+}
+
+/* --- tc: bandwidth capability (bandwidth plugin semantics) --- */
+
+static int tc_apply(struct run *r, char *errbuf, size_t errsize)
+{
+	const struct wf_cni_bandwidth *b = &r->conf.bw;
+	char path[64], script[1024];
+	size_t len = 0;
+	if (wf_cni_find_tool("tc", path, sizeof(path)) < 0) {
+		snprintf(errbuf, errsize, "tc not found");
+		return -ENOENT;
+	}
+	/* ingress (towards the pod) leaves the host end: shape it there with tbf; egress (from
+	 * the pod) enters the host end: redirect it to an ifb device and shape it there, as the
+	 * reference bandwidth plugin does */
+	if (b->in_rate)
+		len += (size_t)snprintf(script + len, sizeof(script) - len,
+					"qdisc add dev %s root tbf rate %llubit burst %llub latency "
+					"25ms\n",
+					r->host_veth, (unsigned long long)b->in_rate,
+					(unsigned long long)(b->in_burst / 8 ? b->in_burst / 8 : 1));
+	if (b->out_rate)
+		len += (size_t)snprintf(script + len, sizeof(script) - len,
+					"qdisc add dev %s handle ffff: ingress\n"
+					"filter add dev %s parent ffff: protocol all u32 match u32 0 0 "
+					"action mirred egress redirect dev %s\n"
+					"qdisc add dev %s root tbf rate %llubit burst %llub latency 25ms\n",
+					r->host_veth, r->host_veth, r->ifb, r->ifb,
+					(unsigned long long)b->out_rate,
+					(unsigned long long)(b->out_burst / 8 ? b->out_burst / 8 : 1));
+	if (b->out_rate) {
+		struct wf_nl nl = {0};
+		struct wf_nl_link_opts o = {.up = true, .mtu = r->conf.mtu};
+		int e = wf_nl_init(&nl);
+		if (e == 0)
+			e = wf_nl_link_add(&nl, r->ifb, "ifb", &o);
+		wf_nl_done(&nl);
+		if (e < 0) {
+			snprintf(errbuf, errsize, "creating ifb device %s: %s", r->ifb, strerror(-e));
+			return e;
+		}
+	}
+	char *argv[] = {path, "-b", "-", NULL};
+	int st = wf_cni_exec(path, argv, script, len, NULL, NULL, errbuf, errsize);
+	return st == 0 ? 0 : (st < 0 ? st : -EIO);
+}
+
+/* --- delegated IPAM (SPEC.md "Delegated plugins") --- */
+
+static int delegate(struct run *r, const char *cmd, json_t **ret_result)
+{
+	char path[4096], errbuf[1024];
+	char *out = NULL;
+	size_t out_len = 0;
+	if (wf_cni_find_plugin(r->env.path, r->conf.ipam_type, path, sizeof(path)) < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_CONFIG,
+				   "failed to find plugin \"%s\" in path [%s]", r->conf.ipam_type,
+				   r->env.path ? r->env.path : "");
+	/* same environment, except the command; the complete configuration on stdin */
+	setenv("CNI_COMMAND", cmd, 1);
+	char *argv[] = {path, NULL};
+	int st = wf_cni_exec(path, argv, r->input, r->input_len, &out, &out_len, errbuf, 0);
+	if (st < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "running %s: %s", path, strerror(-st));
+	json_t *res = out_len ? json_loadb(out, out_len, 0, NULL) : NULL;
+	wf_free(out);
+	if (st != 0) {
+		/* propagate the delegate's error as it gave it */
+		json_t *code = json_object_get(res, "code");
+		const char *msg = json_string_value(json_object_get(res, "msg"));
+		const char *det = json_string_value(json_object_get(res, "details"));
+		wf_cni_fail(r->err, json_is_integer(code) ? (int)json_integer_value(code) : 999,
+			    "%s", msg ? msg : "delegated IPAM plugin failed");
+		if (det)
+			snprintf(r->err->details, sizeof(r->err->details), "%s", det);
+		json_decref(res);
+		return -1;
+	}
+	if (ret_result) {
+		if (!json_is_object(res)) {
+			json_decref(res);
+			return wf_cni_fail(r->err, WF_CNI_E_DECODE,
+					   "delegated IPAM plugin returned no result");
+		}
+		*ret_result = res;
+	} else {
+		json_decref(res);
+	}
+	return 0;
+}
+
+/* --- the interface --- */
+
+static void add_route(struct run *r, const char *dst, const struct wf_ip *gw)
+{
+	struct wf_cni_route *rt = &r->routes[r->n_routes];
+	if (r->n_routes == WF_CNI_MAX_ROUTES + 4)
+		return;
+	memset(rt, 0, sizeof(*rt));
+	wf_cidr_parse(dst, false, &rt->dst);
+	if (gw)
+		rt->gw = *gw;
+	r->n_routes++;
+}
+
+/* Routes the pod gets: ipam routes, plus the default route with isDefaultGateway (bridge) or
+ * always (routed). A route without gw uses its family's gateway (reference ConfigureIface). */
+static void plan_routes(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	struct wf_ip gw4 = {0}, gw6 = {0};
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		struct wf_ip *g = r->ips[i].ip.family == AF_INET ? &gw4 : &gw6;
+		if (!g->family)
+			*g = r->ips[i].gw;
+	}
+	if (c->mode == WF_CNI_MODE_ROUTED) {
+		wf_ip_parse(routed_gw4, &gw4);
+		wf_ip_parse(routed_gw6, &gw6);
+	}
+	bool have4 = false, have6 = false;
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		have4 |= r->ips[i].ip.family == AF_INET;
+		have6 |= r->ips[i].ip.family == AF_INET6;
+	}
+	if (c->is_default_gw || c->mode == WF_CNI_MODE_ROUTED) {
+		if (have4 && gw4.family)
+			add_route(r, "0.0.0.0/0", &gw4);
+		if (have6 && gw6.family)
+			add_route(r, "::/0", &gw6);
+	}
+	const struct wf_cni_route *src = c->routes;
+	unsigned n = c->n_routes;
+	if (!c->ipam_builtin) {
+		n = 0; /* delegated routes were parsed into r->routes already */
+	}
+	for (unsigned i = 0; i < n && r->n_routes < WF_CNI_MAX_ROUTES + 4; i++) {
+		struct wf_cni_route rt = src[i];
+		if (c->mode == WF_CNI_MODE_ROUTED || !rt.gw.family)
+			rt.gw = rt.dst.ip.family == AF_INET ? gw4 : gw6;
+		if (c->is_default_gw && rt.dst.prefix == 0)
+			continue; /* already there */
+		r->routes[r->n_routes++] = rt;
+	}
+	if (c->mode == WF_CNI_MODE_ROUTED)
+		for (unsigned i = 0; i < r->n_ips; i++)
+			r->ips[i].gw = r->ips[i].ip.family == AF_INET ? gw4 : gw6;
+}
+
+static int ensure_bridge(struct run *r, struct wf_nl *nl, struct wf_nl_link *br)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	int e = wf_nl_link_get(nl, c->bridge, br);
+	if (e == -ENODEV) {
+		/* a MAC of its own keeps the bridge's address from following its ports */
+		uint8_t mac[6];
+		random_mac(mac);
+		struct wf_nl_link_opts o = {.mtu = c->mtu, .up = true, .mac = mac};
+		e = wf_nl_bridge_add(nl, c->bridge, &o);
+		if (e < 0 && e != -EEXIST)
+			return nl_fail(r, e, "creating bridge");
+		e = wf_nl_link_get(nl, c->bridge, br);
+	}
+	if (e < 0)
+		return nl_fail(r, e, "looking up bridge");
+	if (!(br->flags & IFF_UP) && (e = wf_nl_link_set(nl, br->index, true, 0, -1)) < 0)
+		return nl_fail(r, e, "bringing the bridge up");
+	if (!c->is_gw)
+		return 0;
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		if (!r->ips[i].gw.family)
+			continue;
+		e = wf_nl_addr_add(nl, br->index, &r->ips[i].gw, r->ips[i].prefix);
+		if (e < 0 && e != -EEXIST)
+			return nl_fail(r, e, "adding the gateway address to the bridge");
+	}
+	return 0;
+}
+
+/* Creates everything in the kernel. On failure the caller deletes the host veth (which takes
+ * the pod end with it); the bridge, shared by every pod, stays. */
+static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned *ret_n,
+		    int *ret_ip_iface)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	struct wf_nl host = {0}, pod = {0};
+	struct wf_nl_link br = {0};
+	uint8_t host_mac[6], pod_mac[6];
+	unsigned n = 0;
+	int e, ret = -1;
+
+	if ((e = wf_nl_init(&host)) < 0)
+		return nl_fail(r, e, "netlink");
+	if (c->mode == WF_CNI_MODE_BRIDGE && ensure_bridge(r, &host, &br) < 0)
+		goto out;
+	random_mac(host_mac);
+	if (c->has_mac)
+		memcpy(pod_mac, c->mac, 6);
+	else
+		random_mac(pod_mac);
+	struct wf_nl_link_opts ho = {.mtu = c->mtu, .master = br.index, .up = true, .mac = host_mac};
+	struct wf_nl_link_opts po = {.mtu = c->mtu, .mac = pod_mac};
+	/* the pod end is created directly inside the pod's namespace (IFLA_NET_NS_FD) */
+	e = wf_nl_veth_add(&host, r->host_veth, &ho, r->env.ifname, nsfd, &po);
+	if (e == -EEXIST) {
+		if ((e = wf_nl_init_in(&pod, nsfd)) < 0) {
+			nl_fail(r, e, "netlink in the pod namespace");
+			goto out;
+		}
+		struct wf_nl_link l;
+		if (wf_nl_link_get(&pod, r->env.ifname, &l) == 0) {
+			wf_cni_fail(r->err, WF_CNI_E_INTERNAL,
+				    "container veth name \"%s\" already exists", r->env.ifname);
+			goto out;
+		}
+		/* a host end left over by a killed ADD of this attachment: replace it */
+		wf_nl_link_del_name(&host, r->host_veth);
+		e = wf_nl_veth_add(&host, r->host_veth, &ho, r->env.ifname, nsfd, &po);
+	}
+	if (e < 0) {
+		nl_fail(r, e, "creating the veth pair");
+		goto out;
+	}
+	r->link_created = true;
+	struct wf_nl_link hv;
+	if ((e = wf_nl_link_get(&host, r->host_veth, &hv)) < 0) {
+		nl_fail(r, e, "looking up the host veth");
+		goto out;
+	}
+	if (c->mode == WF_CNI_MODE_BRIDGE && c->hairpin &&
+	    (e = wf_nl_brport_hairpin(&host, hv.index, true)) < 0) {
+		nl_fail(r, e, "setting hairpin mode");
+		goto out;
+	}
+	if (!pod.buf && (e = wf_nl_init_in(&pod, nsfd)) < 0) {
+		nl_fail(r, e, "netlink in the pod namespace");
+		goto out;
+	}
+	struct wf_nl_link pl;
+	if ((e = wf_nl_link_get(&pod, r->env.ifname, &pl)) < 0) {
+		nl_fail(r, e, "looking up the pod interface");
+		goto out;
+	}
+	if ((e = wf_nl_link_set(&pod, pl.index, true, 0, -1)) < 0) {
+		nl_fail(r, e, "bringing the pod interface up");
+		goto out;
+	}
+	bool routed = c->mode == WF_CNI_MODE_ROUTED;
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		const struct wf_cni_ip *a = &r->ips[i];
+		uint8_t plen = routed ? (a->ip.family == AF_INET ? 32 : 128) : a->prefix;
+		if ((e = wf_nl_addr_add(&pod, pl.index, &a->ip, plen)) < 0) {
+			nl_fail(r, e, "adding the pod address");
+			goto out;
+		}
+		if (routed) {
+			/* host side: a /32 (/128) route per pod address (as Calico) */
+			struct wf_nl_route hr = {.dst = a->ip,
+						 .prefix = plen,
+						 .oif = hv.index,
+						 .scope = RT_SCOPE_LINK};
+			if ((e = wf_nl_route_add(&host, &hr)) < 0 && e != -EEXIST) {
+				nl_fail(r, e, "adding the host route");
+				goto out;
+			}
+			/* and a static neighbour: no ARP/ND, and no wait for the host end's
+			 * IPv6 link-local address to finish DAD */
+			if ((e = wf_nl_neigh_add(&host, hv.index, &a->ip, pod_mac)) < 0) {
+				nl_fail(r, e, "adding the pod neighbour");
+				goto out;
+			}
+		}
+	}
+	if (routed) {
+		/* pod side: the next hop is on-link and resolves to the host end's MAC without
+		 * ARP/ND or proxy_arp */
+		struct wf_ip gw;
+		const char *gws[2] = {routed_gw4, routed_gw6};
+		for (unsigned f = 0; f < 2; f++) {
+			wf_ip_parse(gws[f], &gw);
+			bool want = false;
+			for (unsigned i = 0; i < r->n_ips; i++)
+				want |= r->ips[i].ip.family == gw.family;
+			if (!want)
+				continue;
+			if ((e = wf_nl_neigh_add(&pod, pl.index, &gw, host_mac)) < 0) {
+				nl_fail(r, e, "adding the gateway neighbour");
+				goto out;
+			}
+			if (gw.family == AF_INET) {
+				struct wf_nl_route lr = {.dst = gw,
+							 .prefix = 32,
+							 .oif = pl.index,
+							 .scope = RT_SCOPE_LINK};
+				if ((e = wf_nl_route_add(&pod, &lr)) < 0) {
+					nl_fail(r, e, "adding the gateway route");
+					goto out;
+				}
+			}
+		}
+	}
+	for (unsigned i = 0; i < r->n_routes; i++) {
+		const struct wf_cni_route *rt = &r->routes[i];
+		struct wf_nl_route nr = {
+			.dst = rt->dst.ip, .prefix = rt->dst.prefix, .gw = rt->gw, .oif = pl.index};
+		if (!rt->gw.family)
+			nr.scope = RT_SCOPE_LINK;
+		if ((e = wf_nl_route_add(&pod, &nr)) < 0 && e != -EEXIST) {
+			nl_fail(r, e, "adding a pod route");
+			goto out;
+		}
+	}
+	if ((c->is_gw || routed) && r->n_ips) {
+		for (unsigned i = 0; i < r->n_ips; i++) {
+			const char *p = r->ips[i].ip.family == AF_INET
+						? "/proc/sys/net/ipv4/ip_forward"
+						: "/proc/sys/net/ipv6/conf/all/forwarding";
+			if ((e = sysctl_on(p)) < 0) {
+				nl_fail(r, e, "enabling forwarding");
+				goto out;
+			}
+		}
+	}
+
+	if (c->mode == WF_CNI_MODE_BRIDGE) {
+		snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", c->bridge);
+		memcpy(ifs[n].mac, br.mac, 6);
+		ifs[n].mtu = br.mtu;
+		n++;
+	}
+	snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", r->host_veth);
+	memcpy(ifs[n].mac, host_mac, 6);
+	ifs[n].mtu = hv.mtu;
+	n++;
+	snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", r->env.ifname);
+	memcpy(ifs[n].mac, pod_mac, 6);
+	ifs[n].mtu = pl.mtu;
+	ifs[n].sandbox = true;
+	*ret_ip_iface = (int)n;
+	*ret_n = n + 1;
+	ret = 0;
+out:
+	wf_nl_done(&pod);
+	wf_nl_done(&host);
+	return ret;
+}
+
+/* Deletes the host end (and with it the pod end) and the ifb device, if any. 0 also when they
+ * are already gone. */
+static int link_del(const char *host_veth, const char *ifb)
+{
+	struct wf_nl nl = {0};
+	int e = wf_nl_init(&nl);
+	if (e < 0)
+		return e;
+	e = wf_nl_link_del_name(&nl, host_veth);
+	if (ifb && ifb[0]) {
+		int e2 = wf_nl_link_del_name(&nl, ifb);
+		if (e == 0 || e == -ENODEV)
+			e = e2;
+	}
+	wf_nl_done(&nl);
+	return e == -ENODEV ? 0 : e;
+}
+
+/* --- IPAM (built in or delegated) --- */
+
+static int ipam_add(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	if (!c->ipam_type)
+		return 0;
+	if (!c->ipam_builtin) {
+		if (delegate(r, "ADD", &r->delegate_result) < 0)
+			return -1;
+		int n = wf_cni_result_ips(r->delegate_result, r->ips, WF_CNI_MAX_RESULT_IPS);
+		if (n < 0)
+			return wf_cni_fail(r->err, WF_CNI_E_DECODE,
+					   "delegated IPAM result: invalid 'ips'");
+		r->n_ips = (unsigned)n;
+		size_t i;
+		json_t *rt;
+		json_array_foreach(json_object_get(r->delegate_result, "routes"), i, rt)
+		{
+			const char *dst = json_string_value(json_object_get(rt, "dst"));
+			const char *gw = json_string_value(json_object_get(rt, "gw"));
+			struct wf_ip g = {0};
+			if (!dst || (gw && wf_ip_parse(gw, &g) < 0))
+				continue;
+			add_route(r, dst, gw ? &g : NULL);
+		}
+		return 0;
+	}
+	struct wf_ip req[WF_CNI_MAX_SETS * 2];
+	unsigned n_req = 0;
+	for (unsigned i = 0; i < c->n_req_ips; i++)
+		req[n_req++] = c->req_ips[i];
+	for (unsigned i = 0; i < r->env.n_arg_ips && n_req < WF_CNI_MAX_SETS * 2; i++)
+		req[n_req++] = r->env.arg_ips[i];
+	struct wf_cni_ipam ipam;
+	int e = wf_cni_ipam_open(&ipam, c->data_dir, c->name);
+	if (e < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store %s/%s: %s", c->data_dir,
+				   c->name, strerror(-e));
+	int n = wf_cni_ipam_alloc(&ipam, c, req, n_req, r->env.containerid, r->env.ifname, r->ips,
+				  r->err);
+	wf_cni_ipam_close(&ipam);
+	if (n < 0)
+		return -1;
+	r->n_ips = (unsigned)n;
+	return 0;
+}
+
+/* Releases the attachment's addresses: those named by the state file, or a scan. */
+static int ipam_del(struct run *r, bool have_state)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	if (!c->ipam_type)
+		return 0;
+	if (!c->ipam_builtin)
+		return delegate(r, "DEL", NULL);
+	struct wf_cni_ipam ipam;
+	int e = wf_cni_ipam_open(&ipam, c->data_dir, c->name);
+	if (e < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store: %s", strerror(-e));
+	if (have_state) {
+		for (unsigned i = 0; i < r->n_ips && e >= 0; i++)
+			e = wf_cni_ipam_release_ip(&ipam, &r->ips[i].ip, r->env.containerid,
+						   r->env.ifname);
+	} else {
+		e = wf_cni_ipam_release_all(&ipam, r->env.containerid, r->env.ifname);
+	}
+	wf_cni_ipam_close(&ipam);
+	if (e < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_IO, "releasing addresses: %s", strerror(-e));
+	return 0;
+}
+
+static void print_result(struct run *r, json_t *res, FILE *out)
+{
+	json_dumpf(res, out, JSON_COMPACT);
+	fputc('\n', out);
+}
+
+/* --- commands --- */
+
+static int cmd_del(struct run *r);
+
+/* ADD found a state file for its attachment. If the interface exists, this is a second ADD
+ * without a DEL: refuse it and touch nothing. Otherwise a killed ADD left it: undo that first. */
+static int clear_stale(struct run *r, int nsfd)
+{
+	struct wf_nl pod = {0};
+	struct wf_nl_link l;
+	int e = wf_nl_init_in(&pod, nsfd);
+	if (e < 0)
+		return nl_fail(r, e, "netlink in the pod namespace");
+	e = wf_nl_link_get(&pod, r->env.ifname, &l);
+	wf_nl_done(&pod);
+	if (e == 0)
+		return wf_cni_fail(r->err, WF_CNI_E_INTERNAL,
+				   "container veth name \"%s\" already exists", r->env.ifname);
+	e = cmd_del(r);
+	nft_clear(r);
+	r->n_ips = 0;
+	r->ifb[0] = 0;
+	host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
+	return e;
+}
+
+static int cmd_add(struct run *r, FILE *out)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	struct wf_cni_iface ifs[WF_CNI_MAX_IFACES];
+	unsigned n_ifs = 0;
+	int ip_iface = -1;
+	char errbuf[1024];
+	int nsfd = -1, e;
+
+	if (r->ipam_only) {
+		if (ipam_add(r) < 0)
+			return -1;
+		for (unsigned i = 0; i < c->n_routes; i++)
+			r->routes[r->n_routes++] = c->routes[i];
+		json_t *res = wf_cni_result_build(c, NULL, NULL, 0, -1, r->ips, r->n_ips, r->routes,
+						  r->n_routes, true);
+		if (!res)
+			goto nomem_ipam;
+		print_result(r, res, out);
+		json_decref(res);
+		return 0;
+nomem_ipam:
+		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
+		goto undo_ipam;
+	}
+
+	nsfd = open(r->env.netns, O_RDONLY | O_CLOEXEC);
+	if (nsfd == -1)
+		return wf_cni_fail(r->err, WF_CNI_E_UNKNOWN, "failed to open netns \"%s\": %s",
+				   r->env.netns, strerror(errno));
+	if (access(r->state_path, F_OK) == 0 && clear_stale(r, nsfd) < 0)
+		goto out_ns;
+	if (ipam_add(r) < 0)
+		goto out_ns;
+	plan_routes(r);
+	if (c->has_bw && c->bw.out_rate)
+		snprintf(r->ifb, sizeof(r->ifb), "wi%s", r->host_veth + 2);
+	if (nft_plan(r) < 0) {
+		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
+		goto undo_ipam;
+	}
+	/* the state file is written before anything exists, so that a DEL after a kill -9
+	 * at any later point knows what to remove */
+	if ((e = state_write(r)) < 0) {
+		wf_cni_fail(r->err, WF_CNI_E_IO, "writing %s: %s", r->state_path, strerror(-e));
+		goto undo_ipam;
+	}
+	if (link_add(r, nsfd, ifs, &n_ifs, &ip_iface) < 0)
+		goto undo_link;
+	if (r->n_nft && (e = nft_apply(r, true, errbuf, sizeof(errbuf))) < 0) {
+		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "nftables: %s", errbuf);
+		goto undo_link;
+	}
+	if (c->has_bw && (e = tc_apply(r, errbuf, sizeof(errbuf))) < 0) {
+		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "bandwidth (tc): %s", errbuf);
+		goto undo_nft;
+	}
+	json_t *res = wf_cni_result_build(c, r->env.netns, ifs, n_ifs, ip_iface, r->ips, r->n_ips,
+					  r->routes, r->n_routes, false);
+	if (!res) {
+		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
+		goto undo_nft;
+	}
+	if (!json_object_get(res, "dns") && r->delegate_result &&
+	    json_object_get(r->delegate_result, "dns"))
+		json_object_set(res, "dns", json_object_get(r->delegate_result, "dns"));
+	print_result(r, res, out);
+	json_decref(res);
+	close(nsfd);
+	return 0;
+
+	/* ADD that fails part-way leaves nothing behind (undo in reverse) */
+undo_nft:
+	if (r->n_nft)
+		nft_apply(r, false, errbuf, sizeof(errbuf));
+undo_link:
+	if (r->link_created)
+		link_del(r->host_veth, r->ifb);
+	unlink(r->state_path);
+undo_ipam: {
+	struct wf_cni_err keep = *r->err;
+	ipam_del(r, true);
+	*r->err = keep;
+}
+out_ns:
+	if (nsfd >= 0)
+		close(nsfd);
+	return -1;
+}
+
+static int cmd_del(struct run *r)
+{
+	char errbuf[1024];
+	if (r->ipam_only)
+		return ipam_del(r, false);
+	int st = state_read(r, r->state_path);
+	/* SPEC.md DEL: succeed when things are gone, CNI_NETNS empty or its netns gone; the
+	 * host end's name is derived from the attachment, so no netns is needed */
+	host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
+	int e = link_del(r->host_veth, r->ifb);
+	if (e < 0)
+		return nl_fail(r, e, "deleting the veth");
+	if (r->n_nft && nft_apply(r, false, errbuf, sizeof(errbuf)) < 0)
+		fprintf(stderr, "weft-cni: removing nftables elements: %s\n", errbuf);
+	if (ipam_del(r, st == 0) < 0)
+		return -1;
+	if (unlink(r->state_path) == -1 && errno != ENOENT)
+		return wf_cni_fail(r->err, WF_CNI_E_IO, "removing %s: %s", r->state_path,
+				   strerror(errno));
+	return 0;
+}
+
+static int cmd_check(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	if (r->ipam_only) {
+		struct wf_cni_ip ips[WF_CNI_MAX_RESULT_IPS];
+		int n = c->prev_result ? wf_cni_result_ips(c->prev_result, ips, 16) : 0;
+		struct wf_cni_ipam ipam;
+		if (wf_cni_ipam_open(&ipam, c->data_dir, c->name) < 0)
+			return wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store unavailable");
+		int bad = -1;
+		for (int i = 0; i < n; i++)
+			if (!wf_cni_ipam_owns(&ipam, &ips[i].ip, r->env.containerid, r->env.ifname))
+				bad = i;
+		wf_cni_ipam_close(&ipam);
+		if (bad >= 0)
+			return wf_cni_fail(r->err, WF_CNI_E_CHECK,
+					   "address of ips[%d] is not reserved for %s", bad,
+					   r->env.containerid);
+		return 0;
+	}
+	if (state_read(r, r->state_path) < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_CHECK, "no attachment %s/%s on network %s",
+				   r->env.containerid, r->env.ifname, c->name);
+	int nsfd = open(r->env.netns, O_RDONLY | O_CLOEXEC);
+	if (nsfd == -1)
+		return wf_cni_fail(r->err, WF_CNI_E_UNKNOWN, "failed to open netns \"%s\": %s",
+				   r->env.netns, strerror(errno));
+	struct wf_nl host = {0}, pod = {0};
+	struct wf_nl_link hl, pl, br;
+	int ret = -1, e;
+	char buf[WF_IP_STRLEN];
+	if ((e = wf_nl_init(&host)) < 0 || (e = wf_nl_init_in(&pod, nsfd)) < 0) {
+		nl_fail(r, e, "netlink");
+		goto out;
+	}
+	if (wf_nl_link_get(&host, r->host_veth, &hl) < 0) {
+		wf_cni_fail(r->err, WF_CNI_E_CHECK, "host interface %s is missing", r->host_veth);
+		goto out;
+	}
+	if (wf_nl_link_get(&pod, r->env.ifname, &pl) < 0) {
+		wf_cni_fail(r->err, WF_CNI_E_CHECK, "interface %s is missing in %s", r->env.ifname,
+			    r->env.netns);
+		goto out;
+	}
+	if (c->mode == WF_CNI_MODE_BRIDGE &&
+	    (wf_nl_link_get(&host, c->bridge, &br) < 0 || hl.master != br.index)) {
+		wf_cni_fail(r->err, WF_CNI_E_CHECK, "%s is not attached to bridge %s",
+			    r->host_veth, c->bridge);
+		goto out;
+	}
+	for (unsigned i = 0; i < r->n_ips; i++) {
+		if (wf_nl_addr_has(&pod, pl.index, &r->ips[i].ip) != 1) {
+			wf_cni_fail(r->err, WF_CNI_E_CHECK, "address %s is missing on %s",
+				    wf_ip_format(&r->ips[i].ip, buf), r->env.ifname);
+			goto out;
+		}
+	}
+	if (c->ipam_builtin) {
+		struct wf_cni_ipam ipam;
+		if (wf_cni_ipam_open(&ipam, c->data_dir, c->name) == 0) {
+			for (unsigned i = 0; i < r->n_ips; i++)
+				if (!wf_cni_ipam_owns(&ipam, &r->ips[i].ip, r->env.containerid,
+						      r->env.ifname)) {
+					wf_cni_fail(r->err, WF_CNI_E_CHECK,
+						    "address %s is not reserved",
+						    wf_ip_format(&r->ips[i].ip, buf));
+					wf_cni_ipam_close(&ipam);
+					goto out;
+				}
+			wf_cni_ipam_close(&ipam);
+		}
+	} else if (c->ipam_type && delegate(r, "CHECK", NULL) < 0) {
+		goto out;
+	}
+	ret = 0;
+out:
+	wf_nl_done(&pod);
+	wf_nl_done(&host);
+	close(nsfd);
+	return ret;
+}
+
+static bool attachment_valid(const char *id, const char *ifname, void *arg)
+{
+	json_t *valid = arg;
+	size_t i;
+	json_t *a;
+	json_array_foreach(valid, i, a)
+	{
+		const char *vid = json_string_value(json_object_get(a, "containerID"));
+		const char *vif = json_string_value(json_object_get(a, "ifname"));
+		if (vid && vif && strcmp(vid, id) == 0 && strcmp(vif, ifname) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int cmd_gc(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	char errbuf[1024];
+	json_t *valid = c->valid ? c->valid : json_array();
+	int ret = 0;
+
+	/* SPEC.md GC: remove what attachments outside the list hold, continue on errors */
+	if (!r->ipam_only) {
+		DIR *d = opendir(r->state_dir);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			char path[8192];
+			if (strncmp(de->d_name, "weft:", 5) != 0 || strstr(de->d_name, ".tmp"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", r->state_dir, de->d_name);
+			const char *id = de->d_name + 5;
+			char *sep = strchr(id, ':');
+			if (!sep)
+				continue;
+			*sep = 0;
+			if (attachment_valid(id, sep + 1, valid))
+				continue;
+			struct run tmp = {.err = r->err};
+			if (state_read(&tmp, path) < 0)
+				continue;
+			host_veth_name(id, sep + 1, tmp.host_veth);
+			link_del(tmp.host_veth, tmp.ifb);
+			if (tmp.n_nft && nft_apply(&tmp, false, errbuf, sizeof(errbuf)) < 0) {
+				fprintf(stderr, "weft-cni: GC: nftables: %s\n", errbuf);
+				ret = wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "GC: nftables: %s",
+						  errbuf);
+			}
+			nft_clear(&tmp);
+			unlink(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (c->ipam_builtin) {
+		struct wf_cni_ipam ipam;
+		int e = wf_cni_ipam_open(&ipam, c->data_dir, c->name);
+		if (e < 0) {
+			ret = wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store: %s", strerror(-e));
+		} else {
+			wf_cni_ipam_gc(&ipam, attachment_valid, valid);
+			wf_cni_ipam_close(&ipam);
+		}
+	} else if (c->ipam_type && delegate(r, "GC", NULL) < 0) {
+		ret = -1;
+	}
+	if (valid != c->valid)
+		json_decref(valid);
+	return ret;
+}
+
+static int cmd_status(struct run *r)
+{
+	const struct wf_cni_conf *c = &r->conf;
+	if (!c->ipam_type)
+		return 0;
+	if (!c->ipam_builtin)
+		return delegate(r, "STATUS", NULL); /* SPEC.md STATUS: forward to IPAM */
+	struct wf_cni_ipam ipam;
+	if (wf_cni_ipam_open(&ipam, c->data_dir, c->name) < 0)
+		return wf_cni_fail(r->err, WF_CNI_E_NOT_AVAIL, "ipam store %s is not usable",
+				   c->data_dir);
+	uint64_t free_n = wf_cni_ipam_free(&ipam, c);
+	wf_cni_ipam_close(&ipam);
+	if (free_n == 0)
+		return wf_cni_fail(r->err, WF_CNI_E_NOT_AVAIL, "IP address pool exhausted");
+	return 0;
+}
+
+static int cmd_version(struct run *r, FILE *out)
+{
+	json_t *v = json_array();
+	for (unsigned i = 0; wf_cni_versions[i]; i++)
+		json_array_append_new(v, json_string(wf_cni_versions[i]));
+	const char *in = r->conf.version && *r->conf.version ? r->conf.version : "1.1.0";
+	json_t *o = json_pack("{s:s, s:o}", "cniVersion", in, "supportedVersions", v);
+	if (!o)
+		return wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
+	print_result(r, o, out);
+	json_decref(o);
+	return 0;
+}
+
+int wf_cni_main(const char *argv0, FILE *in, FILE *out)
+{
+	struct wf_cni_err err = {0};
+	struct run *r = wf_calloc(1, sizeof(*r));
+	char *input = NULL;
+	int ret = 1;
+
+	if (!r) {
+		fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"out of memory\"}\n", out);
+		return 1;
+	}
+	const char *base = strrchr(argv0, '/');
+	base = base ? base + 1 : argv0;
+	r->ipam_only = strcmp(base, "weft-ipam") == 0;
+	r->err = &err;
+	if (wf_cni_env_parse(&r->env, r->ipam_only, &err) < 0)
+		goto out;
+	size_t len = 0;
+	int e = read_stdin(in, &input, &len);
+	if (e < 0) {
+		wf_cni_fail(&err, WF_CNI_E_IO, "reading stdin: %s", strerror(-e));
+		goto out;
+	}
+	r->input = input;
+	r->input_len = len;
+	if (r->env.cmd == WF_CNI_VERSION && len == 0) {
+		/* skel tolerates an empty stdin for VERSION */
+		ret = cmd_version(r, out) < 0;
+		goto out;
+	}
+	if (wf_cni_conf_parse(&r->conf, input, len, r->env.cmd, &err) < 0)
+		goto out;
+	if (r->env.cmd == WF_CNI_VERSION) {
+		ret = cmd_version(r, out) < 0;
+		goto out;
+	}
+	if (r->ipam_only && !r->conf.ipam_builtin) {
+		wf_cni_fail(&err, WF_CNI_E_CONFIG, "weft-ipam: ipam.type must be \"weft-ipam\"");
+		goto out;
+	}
+	if (r->env.containerid)
+		host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
+	if (state_paths(r) < 0) {
+		wf_cni_fail(&err, WF_CNI_E_CONFIG, "state path too long");
+		goto out;
+	}
+	switch (r->env.cmd) {
+	case WF_CNI_ADD:
+		e = cmd_add(r, out);
+		break;
+	case WF_CNI_DEL:
+		e = cmd_del(r);
+		break;
+	case WF_CNI_CHECK:
+		e = cmd_check(r);
+		break;
+	case WF_CNI_GC:
+		e = cmd_gc(r);
+		break;
+	case WF_CNI_STATUS:
+		e = cmd_status(r);
+		break;
+	default:
+		e = 0;
+		break;
+	}
+	ret = e < 0;
+out:
+	if (ret && err.code)
+		wf_cni_err_print(&err, r->conf.version, out);
+	else if (ret)
+		fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"internal error\"}\n", out);
+	if (err.code)
+		fprintf(stderr, "weft-cni: %s\n", err.msg);
+	json_decref(r->delegate_result);
+	nft_clear(r);
+	wf_cni_conf_done(&r->conf);
+	wf_free(input);
+	wf_free(r);
+	return ret;
+}

@@ -1,0 +1,987 @@
+/* Zone compiler and lookup. Implements the Kubernetes DNS-Based Service Discovery
+ * specification, schema 1.1.0 (see /work/shared/specs/dns.md for the checklist rows cited as
+ * "spec row N").
+ *
+ * A zone is a hash table from lower-cased wire-form owner names to nodes; each node holds its
+ * RRsets pre-rendered in wire form with the owner compressed to a pointer at the question
+ * (0xC00C), so an answer is a header, the echoed question and one memcpy. */
+#include "dns/zone.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/wire.h"
+#include "lib/alloc.h"
+#include "lib/error.h"
+
+#define NODE_APEX 0x01
+#define NODE_POD_NS 0x02 /* <ns>.pod.<zone>: pod A records are synthesised below it */
+
+#define TXT_VERSION_TTL 28800 /* CoreDNS's TTL for dns-version (spec row 1) */
+#define MAX_ZONES 64
+
+struct wf_dns_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t len;
+	uint8_t *data;	  /* records, owner = pointer to the question name */
+	uint32_t *ends;	  /* end offset of each record, to cut whole records on truncation */
+};
+
+struct wf_dns_node {
+	uint8_t *name;
+	uint8_t name_len;
+	uint8_t flags;
+	uint16_t zone;
+	uint16_t n_sets;
+	struct wf_dns_rrset *sets;
+};
+
+struct slot {
+	uint64_t hash;
+	struct wf_dns_node *node;
+};
+
+struct apex {
+	uint8_t name[WF_DNS_MAX_NAME];
+	uint8_t len;
+	uint8_t nlabels;
+	uint8_t *soa_tail; /* type..rdata of the SOA, owner written per answer */
+	uint16_t soa_tail_len;
+};
+
+struct blk {
+	struct blk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct wf_dns_zone {
+	struct slot *table;
+	size_t mask;
+	size_t n_nodes;
+	struct apex apexes[MAX_ZONES];
+	unsigned n_apexes;
+	uint32_t ttl;
+	uint32_t serial;
+	enum wf_dns_pod_mode pods;
+	uint16_t flags; /* AA, and RA when we forward */
+	struct blk *mem;
+	size_t mem_bytes;
+};
+
+static void *zalloc(struct wf_dns_zone *z, size_t n)
+{
+	struct blk *b = z->mem;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > 65536 ? n : 65536;
+		b = wf_malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->next = z->mem;
+		b->used = 0;
+		b->cap = cap;
+		z->mem = b;
+		z->mem_bytes += sizeof(*b) + cap;
+	}
+	void *p = (uint8_t *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static void blocks_free(struct blk *b)
+{
+	for (struct blk *next; b; b = next) {
+		next = b->next;
+		wf_free(b);
+	}
+}
+
+void wf_dns_zone_free(struct wf_dns_zone *z)
+{
+	if (!z)
+		return;
+	blocks_free(z->mem);
+	wf_free(z->table);
+	wf_free(z);
+}
+
+size_t wf_dns_zone_node_count(const struct wf_dns_zone *z)
+{
+	return z->n_nodes;
+}
+
+size_t wf_dns_zone_memory(const struct wf_dns_zone *z)
+{
+	return z->mem_bytes + (z->mask + 1) * sizeof(struct slot) + sizeof(*z);
+}
+
+uint32_t wf_dns_zone_serial(const struct wf_dns_zone *z)
+{
+	return z->serial;
+}
+
+static struct wf_dns_node *lookup(const struct wf_dns_zone *z, uint64_t h, const uint8_t *name,
+				  size_t len)
+{
+	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
+		const struct slot *s = &z->table[i];
+		if (!s->node)
+			return NULL;
+		if (s->hash == h && s->node->name_len == len && memcmp(s->node->name, name, len) == 0)
+			return s->node;
+	}
+}
+
+static int table_grow(struct wf_dns_zone *z)
+{
+	size_t cap = (z->mask + 1) * 2;
+	struct slot *t = wf_calloc(cap, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i <= z->mask; i++) {
+		struct slot *s = &z->table[i];
+		if (!s->node)
+			continue;
+		size_t j = s->hash & (cap - 1);
+		while (t[j].node)
+			j = (j + 1) & (cap - 1);
+		t[j] = *s;
+	}
+	wf_free(z->table);
+	z->table = t;
+	z->mask = cap - 1;
+	return 0;
+}
+
+/* Inserts an empty node (or returns the existing one). */
+static struct wf_dns_node *node_get(struct wf_dns_zone *z, const uint8_t *name, size_t len,
+				    uint16_t zone)
+{
+	uint64_t h = wf_dns_name_hash(name, len);
+	struct wf_dns_node *n = lookup(z, h, name, len);
+
+	if (n)
+		return n;
+	if ((z->n_nodes + 1) * 4 > (z->mask + 1) * 3 && table_grow(z) < 0)
+		return NULL;
+	n = zalloc(z, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->name = zalloc(z, len);
+	if (!n->name)
+		return NULL;
+	memcpy(n->name, name, len);
+	n->name_len = (uint8_t)len;
+	n->flags = 0;
+	n->zone = zone;
+	n->n_sets = 0;
+	n->sets = NULL;
+	size_t i = h & z->mask;
+	while (z->table[i].node)
+		i = (i + 1) & z->mask;
+	z->table[i].hash = h;
+	z->table[i].node = n;
+	z->n_nodes++;
+	return n;
+}
+
+/* ---- record collection ---- */
+
+struct rec {
+	uint8_t *owner;
+	uint8_t *rdata;
+	uint32_t seq;
+	uint32_t ttl;
+	uint16_t rdlen;
+	uint16_t type;
+	uint8_t owner_len;
+	uint8_t zone;
+};
+
+struct builder {
+	const struct wf_dns_zone_config *cfg;
+	struct wf_dns_zone *z;
+	struct wf_dns_zone scratch; /* only its allocator: record storage freed after the build */
+	struct rec *recs;
+	size_t n_recs, cap_recs;
+	size_t skipped;
+	uint8_t zone_wire[WF_DNS_MAX_NAME];
+	int zone_len;
+};
+
+/* Which of our zones holds name: the longest apex that is a label-aligned suffix. */
+static int zone_of(const struct wf_dns_zone *z, const uint8_t *name, size_t len)
+{
+	int best = -1;
+	size_t best_len = 0;
+
+	for (unsigned i = 0; i < z->n_apexes; i++) {
+		const struct apex *a = &z->apexes[i];
+		if (a->len > len || a->len <= best_len)
+			continue;
+		/* walk labels of name to find a suffix of exactly a->len bytes */
+		size_t off = 0;
+		while (len - off > a->len && name[off])
+			off += 1 + (size_t)name[off];
+		if (len - off == a->len && memcmp(name + off, a->name, a->len) == 0) {
+			best = (int)i;
+			best_len = a->len;
+		}
+	}
+	return best;
+}
+
+static int add_rec(struct builder *b, const char *owner, uint16_t type, uint32_t ttl,
+		   const uint8_t *rdata, size_t rdlen)
+{
+	uint8_t wire[WF_DNS_MAX_NAME];
+	int len = wf_dns_name_from_text(owner, wire, true);
+	int zone;
+
+	if (len < 0) {
+		b->skipped++;
+		return 0;
+	}
+	zone = zone_of(b->z, wire, (size_t)len);
+	if (zone < 0) {
+		/* e.g. a PTR for an address outside every configured CIDR */
+		b->skipped++;
+		return 0;
+	}
+	if (b->n_recs == b->cap_recs) {
+		size_t cap = b->cap_recs ? b->cap_recs * 2 : 1024;
+		struct rec *r = wf_reallocarray(b->recs, cap, sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		b->recs = r;
+		b->cap_recs = cap;
+	}
+	struct rec *r = &b->recs[b->n_recs];
+	r->owner = zalloc(&b->scratch, (size_t)len);
+	r->rdata = zalloc(&b->scratch, rdlen ? rdlen : 1);
+	if (!r->owner || !r->rdata)
+		return -ENOMEM;
+	memcpy(r->owner, wire, (size_t)len);
+	memcpy(r->rdata, rdata, rdlen);
+	r->owner_len = (uint8_t)len;
+	r->rdlen = (uint16_t)rdlen;
+	r->type = type;
+	r->ttl = ttl;
+	r->zone = (uint8_t)zone;
+	r->seq = (uint32_t)b->n_recs;
+	b->n_recs++;
+	return 0;
+}
+
+static int rec_cmp(const void *pa, const void *pb)
+{
+	const struct rec *a = pa, *b = pb;
+	int c;
+
+	if (a->owner_len != b->owner_len)
+		return a->owner_len < b->owner_len ? -1 : 1;
+	c = memcmp(a->owner, b->owner, a->owner_len);
+	if (c)
+		return c;
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static bool rec_same(const struct rec *a, const struct rec *b)
+{
+	return a->owner_len == b->owner_len && a->type == b->type && a->rdlen == b->rdlen &&
+	       memcmp(a->owner, b->owner, a->owner_len) == 0 &&
+	       memcmp(a->rdata, b->rdata, a->rdlen) == 0;
+}
+
+static int add_name_rr(struct builder *b, const char *owner, uint16_t type, uint32_t ttl,
+		       const char *target)
+{
+	uint8_t wire[WF_DNS_MAX_NAME];
+	int len = wf_dns_name_from_text(target, wire, false);
+
+	if (len < 0) {
+		b->skipped++;
+		return 0;
+	}
+	return add_rec(b, owner, type, ttl, wire, (size_t)len);
+}
+
+static int add_addr_rr(struct builder *b, const char *owner, const struct wf_ip *ip)
+{
+	if (ip->family == AF_INET)
+		return add_rec(b, owner, WF_DNS_T_A, b->cfg->ttl, ip->addr, 4);
+	if (ip->family == AF_INET6)
+		return add_rec(b, owner, WF_DNS_T_AAAA, b->cfg->ttl, ip->addr, 16);
+	b->skipped++;
+	return 0;
+}
+
+static int add_srv(struct builder *b, const char *owner, uint16_t weight, uint16_t port,
+		   const char *target)
+{
+	uint8_t rd[6 + WF_DNS_MAX_NAME];
+	int len = wf_dns_name_from_text(target, rd + 6, false);
+
+	if (len < 0) {
+		b->skipped++;
+		return 0;
+	}
+	wf_dns_put16(rd, 0); /* priority (spec row 3: unspecified; CoreDNS 0) */
+	wf_dns_put16(rd + 2, weight);
+	wf_dns_put16(rd + 4, port);
+	return add_rec(b, owner, WF_DNS_T_SRV, b->cfg->ttl, rd, 6 + (size_t)len);
+}
+
+/* Reverse name (RFC 1035 3.5, RFC 3596 2.5). buf holds 80. */
+static void reverse_name(const struct wf_ip *ip, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	if (ip->family == AF_INET) {
+		snprintf(buf, cap, "%u.%u.%u.%u.in-addr.arpa", ip->addr[3], ip->addr[2],
+			 ip->addr[1], ip->addr[0]);
+		return;
+	}
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--) {
+		buf[n++] = hex[ip->addr[i] & 0xf];
+		buf[n++] = '.';
+		buf[n++] = hex[ip->addr[i] >> 4];
+		buf[n++] = '.';
+	}
+	snprintf(buf + n, cap - n, "ip6.arpa");
+}
+
+static int add_ptr(struct builder *b, const struct wf_ip *ip, const char *target)
+{
+	char rev[96];
+
+	reverse_name(ip, rev, sizeof(rev));
+	return add_name_rr(b, rev, WF_DNS_T_PTR, b->cfg->ttl, target);
+}
+
+/* The label CoreDNS gives an endpoint without hostname: the dashed address (spec definitions:
+ * "10-244-1-5", "fd00--1", a trailing '-' gets a '0'). */
+static void dashed(const struct wf_ip *ip, char *buf)
+{
+	char tmp[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	inet_ntop(ip->family, ip->addr, tmp, sizeof(tmp));
+	if (tmp[0] == ':')
+		buf[n++] = '0';
+	for (char *p = tmp; *p; p++)
+		buf[n++] = (*p == '.' || *p == ':') ? '-' : *p;
+	if (buf[n - 1] == '-')
+		buf[n++] = '0';
+	buf[n] = '\0';
+}
+
+static void lower_str(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s |= 0x20;
+}
+
+static bool endpoint_included(const struct wf_dns_service *s, const struct wf_dns_endpoint *e)
+{
+	/* spec definitions: ready when true or unset; terminating endpoints have ready=false;
+	 * publishNotReadyAddresses publishes them all. */
+	return s->publish_not_ready || e->ready != 0;
+}
+
+static int add_service(struct builder *b, const struct wf_dns_service *s)
+{
+	const char *zone = b->cfg->cluster_domain;
+	char svc[600], owner[1100], target[1100], proto[16];
+	int rc = 0;
+
+	snprintf(svc, sizeof(svc), "%s.%s.svc.%s", s->name, s->ns, zone);
+
+	if (s->kind == WF_DNS_SVC_EXTERNALNAME) {
+		/* spec row 9 */
+		if (!s->external_name || !*s->external_name)
+			return 0;
+		return add_name_rr(b, svc, WF_DNS_T_CNAME, b->cfg->ttl, s->external_name);
+	}
+
+	if (s->kind == WF_DNS_SVC_CLUSTERIP) {
+		unsigned named = 0;
+
+		for (size_t i = 0; i < s->n_cluster_ips && rc == 0; i++) {
+			rc = add_addr_rr(b, svc, &s->cluster_ips[i]); /* spec row 2 */
+			if (rc == 0)
+				rc = add_ptr(b, &s->cluster_ips[i], svc); /* spec row 4 */
+		}
+		for (size_t i = 0; i < s->n_ports; i++)
+			named += s->ports[i].name && *s->ports[i].name;
+		for (size_t i = 0; i < s->n_ports && rc == 0; i++) {
+			const struct wf_dns_port *p = &s->ports[i];
+			if (!p->name || !*p->name)
+				continue; /* spec row 3: unnamed ports have no SRV */
+			snprintf(proto, sizeof(proto), "%s", p->proto ? p->proto : "tcp");
+			lower_str(proto);
+			snprintf(owner, sizeof(owner), "_%s._%s.%s", p->name, proto, svc);
+			rc = add_srv(b, owner, 100, p->port, svc);
+		}
+		(void)named;
+		return rc;
+	}
+
+	/* Headless: spec rows 5-8, 11. */
+	for (size_t si = 0; si < s->n_slices && rc == 0; si++) {
+		const struct wf_dns_slice *sl = &s->slices[si];
+		size_t n_ready = 0;
+
+		for (size_t ei = 0; ei < sl->n_endpoints; ei++)
+			n_ready += endpoint_included(s, &sl->endpoints[ei]) ? sl->endpoints[ei].n_addrs
+									     : 0;
+		uint16_t weight = n_ready ? (uint16_t)(100 / n_ready) : 100;
+		if (weight == 0)
+			weight = 1;
+		for (size_t ei = 0; ei < sl->n_endpoints && rc == 0; ei++) {
+			const struct wf_dns_endpoint *e = &sl->endpoints[ei];
+			if (!endpoint_included(s, e))
+				continue;
+			for (size_t ai = 0; ai < e->n_addrs && rc == 0; ai++) {
+				char label[80];
+
+				if (e->hostname && *e->hostname)
+					snprintf(label, sizeof(label), "%.63s", e->hostname);
+				else
+					dashed(&e->addrs[ai], label);
+				snprintf(target, sizeof(target), "%s.%s", label, svc);
+				rc = add_addr_rr(b, svc, &e->addrs[ai]);
+				if (rc == 0)
+					rc = add_addr_rr(b, target, &e->addrs[ai]);
+				if (rc == 0)
+					rc = add_ptr(b, &e->addrs[ai], target);
+				if (ai > 0 && e->hostname && *e->hostname)
+					continue; /* one SRV per named endpoint */
+				for (size_t pi = 0; pi < sl->n_ports && rc == 0; pi++) {
+					const struct wf_dns_port *p = &sl->ports[pi];
+					if (!p->name || !*p->name)
+						continue;
+					snprintf(proto, sizeof(proto), "%s",
+						 p->proto ? p->proto : "tcp");
+					lower_str(proto);
+					snprintf(owner, sizeof(owner), "_%s._%s.%s", p->name, proto,
+						 svc);
+					/* spec row 7: the EndpointSlice port (= targetPort) */
+					rc = add_srv(b, owner, weight, p->port, target);
+				}
+			}
+		}
+	}
+	return rc;
+}
+
+/* ---- zones (apexes) ---- */
+
+static int add_apex_wire(struct wf_dns_zone *z, const uint8_t *wire, size_t len)
+{
+	for (unsigned i = 0; i < z->n_apexes; i++)
+		if (z->apexes[i].len == len && memcmp(z->apexes[i].name, wire, len) == 0)
+			return 0;
+	if (z->n_apexes == MAX_ZONES)
+		return -WF_E_TOO_BIG;
+	struct apex *a = &z->apexes[z->n_apexes++];
+	memcpy(a->name, wire, len);
+	a->len = (uint8_t)len;
+	a->nlabels = 0;
+	for (size_t off = 0; wire[off]; off += 1 + (size_t)wire[off])
+		a->nlabels++;
+	return 0;
+}
+
+static int add_apex_text(struct wf_dns_zone *z, const char *text)
+{
+	uint8_t wire[WF_DNS_MAX_NAME];
+	int len = wf_dns_name_from_text(text, wire, true);
+
+	if (len < 0)
+		return len;
+	return add_apex_wire(z, wire, (size_t)len);
+}
+
+/* Reverse zones covering a CIDR: its prefix rounded up to an octet (IPv4) or nibble (IPv6)
+ * boundary, one zone per block, at most 16 (a wider spread uses the shorter, covering zone). */
+static int add_reverse_zones(struct wf_dns_zone *z, const struct wf_cidr *c)
+{
+	unsigned unit = c->ip.family == AF_INET ? 8 : 4;
+	unsigned bits = c->ip.family == AF_INET ? 32 : 128;
+	unsigned prefix = c->prefix > bits ? bits : c->prefix;
+	unsigned up = (prefix + unit - 1) / unit * unit;
+	unsigned count;
+	int rc;
+
+	if (up - prefix > 4)
+		up = prefix / unit * unit;
+	if (up == 0)
+		up = unit; /* never claim all of in-addr.arpa */
+	count = up > prefix ? 1u << (up - prefix) : 1;
+	for (unsigned i = 0; i < count; i++) {
+		struct wf_ip ip = c->ip;
+		char text[128];
+		size_t n = 0;
+
+		/* Add i at bit position (up - 1) downwards: set bits [prefix, up). */
+		for (unsigned bit = 0; bit < up - prefix && up > prefix; bit++) {
+			unsigned pos = up - 1 - bit; /* bit index from the top */
+			uint8_t mask = (uint8_t)(0x80 >> (pos % 8));
+			if (i & (1u << bit))
+				ip.addr[pos / 8] |= mask;
+			else
+				ip.addr[pos / 8] &= (uint8_t)~mask;
+		}
+		if (c->ip.family == AF_INET) {
+			for (int o = (int)up / 8 - 1; o >= 0; o--)
+				n += (size_t)snprintf(text + n, sizeof(text) - n, "%u.", ip.addr[o]);
+			snprintf(text + n, sizeof(text) - n, "in-addr.arpa");
+		} else {
+			static const char hex[] = "0123456789abcdef";
+			for (int nib = (int)up / 4 - 1; nib >= 0; nib--) {
+				uint8_t byte = ip.addr[nib / 2];
+				text[n++] = hex[nib % 2 ? byte & 0xf : byte >> 4];
+				text[n++] = '.';
+			}
+			snprintf(text + n, sizeof(text) - n, "ip6.arpa");
+		}
+		rc = add_apex_text(z, text);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- rendering ---- */
+
+static int render_sets(struct builder *b, struct wf_dns_node *n, const struct rec *r, size_t cnt)
+{
+	struct wf_dns_zone *z = b->z;
+	size_t n_sets = 0;
+
+	for (size_t i = 0; i < cnt; i++)
+		if (i == 0 || r[i].type != r[i - 1].type)
+			n_sets++;
+	n->sets = zalloc(z, n_sets * sizeof(*n->sets));
+	if (!n->sets)
+		return -ENOMEM;
+	n->n_sets = (uint16_t)n_sets;
+	for (size_t i = 0, si = 0; i < cnt; si++) {
+		size_t j = i, bytes = 0;
+		while (j < cnt && r[j].type == r[i].type) {
+			bytes += 12 + r[j].rdlen;
+			j++;
+		}
+		struct wf_dns_rrset *set = &n->sets[si];
+		set->type = r[i].type;
+		set->count = (uint16_t)(j - i);
+		set->len = (uint32_t)bytes;
+		set->data = zalloc(z, bytes);
+		set->ends = zalloc(z, (j - i) * sizeof(uint32_t));
+		if (!set->data || !set->ends)
+			return -ENOMEM;
+		uint8_t *p = set->data;
+		for (size_t k = i; k < j; k++) {
+			/* RFC 1035 4.1.3, owner compressed to the question name (4.1.4) */
+			wf_dns_put16(p, 0xc00c);
+			wf_dns_put16(p + 2, r[k].type);
+			wf_dns_put16(p + 4, WF_DNS_C_IN);
+			wf_dns_put32(p + 6, r[k].ttl);
+			wf_dns_put16(p + 10, r[k].rdlen);
+			memcpy(p + 12, r[k].rdata, r[k].rdlen);
+			p += 12 + r[k].rdlen;
+			set->ends[k - i] = (uint32_t)(p - set->data);
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int add_apex_records(struct builder *b)
+{
+	const struct wf_dns_zone_config *cfg = b->cfg;
+	char mname[600], rname[600];
+	uint8_t rd[2 * WF_DNS_MAX_NAME + 20];
+	int ml, rl, rc;
+
+	snprintf(mname, sizeof(mname), "ns.dns.%s", cfg->cluster_domain);
+	snprintf(rname, sizeof(rname), "hostmaster.%s", cfg->cluster_domain);
+	ml = wf_dns_name_from_text(mname, rd, true);
+	if (ml < 0)
+		return ml;
+	rl = wf_dns_name_from_text(rname, rd + ml, true);
+	if (rl < 0)
+		return rl;
+	uint8_t *t = rd + ml + rl;
+	/* spec "SOA in every negative answer": serial, 7200 1800 86400, minimum = ttl */
+	wf_dns_put32(t, b->z->serial);
+	wf_dns_put32(t + 4, 7200);
+	wf_dns_put32(t + 8, 1800);
+	wf_dns_put32(t + 12, 86400);
+	wf_dns_put32(t + 16, cfg->ttl);
+	size_t rdlen = (size_t)ml + (size_t)rl + 20;
+
+	for (unsigned i = 0; i < b->z->n_apexes; i++) {
+		struct apex *a = &b->z->apexes[i];
+		char text[1024];
+
+		a->soa_tail_len = (uint16_t)(10 + rdlen);
+		a->soa_tail = zalloc(b->z, a->soa_tail_len);
+		if (!a->soa_tail)
+			return -ENOMEM;
+		wf_dns_put16(a->soa_tail, WF_DNS_T_SOA);
+		wf_dns_put16(a->soa_tail + 2, WF_DNS_C_IN);
+		wf_dns_put32(a->soa_tail + 4, cfg->ttl);
+		wf_dns_put16(a->soa_tail + 8, (uint16_t)rdlen);
+		memcpy(a->soa_tail + 10, rd, rdlen);
+		if (wf_dns_name_to_text(a->name, a->len, text, sizeof(text)) < 0)
+			return -EINVAL;
+		rc = add_rec(b, text, WF_DNS_T_SOA, cfg->ttl, rd, rdlen);
+		if (rc == 0)
+			rc = add_rec(b, text, WF_DNS_T_NS, cfg->ttl, rd, (size_t)ml);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Inserts the empty non-terminals between a node and its zone apex (RFC 8020: they exist). */
+static int add_ancestors(struct wf_dns_zone *z, const struct wf_dns_node *n)
+{
+	const struct apex *a = &z->apexes[n->zone];
+	uint8_t name[WF_DNS_MAX_NAME];
+	size_t len = n->name_len, off = 0;
+
+	memcpy(name, n->name, len);
+	while (len - off > a->len) {
+		off += 1 + (size_t)name[off];
+		if (len - off <= a->len)
+			break;
+		if (!node_get(z, name + off, len - off, n->zone))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_cluster *c,
+		      uint32_t serial, struct wf_dns_zone **ret, size_t *ret_skipped)
+{
+	struct builder b = {.cfg = cfg};
+	struct wf_dns_zone *z;
+	char text[1024];
+	int rc;
+
+	z = wf_calloc(1, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	b.z = z;
+	z->ttl = cfg->ttl;
+	z->serial = serial;
+	z->pods = cfg->pods;
+	z->flags = WF_DNS_F_AA | (cfg->upstream ? WF_DNS_F_RA : 0);
+	z->mask = 1023;
+	z->table = wf_calloc(z->mask + 1, sizeof(*z->table));
+	if (!z->table) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+
+	rc = add_apex_text(z, cfg->cluster_domain);
+	for (unsigned i = 0; i < cfg->n_service_cidrs && rc == 0; i++)
+		rc = add_reverse_zones(z, &cfg->service_cidrs[i]);
+	for (unsigned i = 0; i < cfg->n_pod_cidrs && rc == 0; i++)
+		rc = add_reverse_zones(z, &cfg->pod_cidrs[i]);
+	if (rc < 0)
+		goto fail;
+
+	rc = add_apex_records(&b);
+	if (rc < 0)
+		goto fail;
+	/* spec row 1 */
+	snprintf(text, sizeof(text), "dns-version.%s", cfg->cluster_domain);
+	rc = add_rec(&b, text, WF_DNS_T_TXT, TXT_VERSION_TTL, (const uint8_t *)"\0051.1.0", 6);
+	for (size_t i = 0; i < c->n_services && rc == 0; i++)
+		rc = add_service(&b, &c->services[i]);
+	if (rc == 0 && cfg->pods == WF_DNS_PODS_VERIFIED) {
+		/* spec row 10, verified: only addresses of pods that exist in that namespace */
+		for (size_t i = 0; i < c->n_pods && rc == 0; i++) {
+			const struct wf_dns_pod *p = &c->pods[i];
+			for (size_t k = 0; k < p->n_ips && rc == 0; k++) {
+				char label[80];
+				dashed(&p->ips[k], label);
+				snprintf(text, sizeof(text), "%s.%s.pod.%s", label, p->ns,
+					 cfg->cluster_domain);
+				rc = add_addr_rr(&b, text, &p->ips[k]);
+			}
+		}
+	}
+	if (rc < 0)
+		goto fail;
+
+	/* Group records by owner, drop duplicates (RFC 2181 5), render. */
+	qsort(b.recs, b.n_recs, sizeof(*b.recs), rec_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < b.n_recs; i++)
+		if (w == 0 || !rec_same(&b.recs[w - 1], &b.recs[i]))
+			b.recs[w++] = b.recs[i];
+	b.n_recs = w;
+	for (size_t i = 0; i < b.n_recs;) {
+		size_t j = i;
+		while (j < b.n_recs && b.recs[j].owner_len == b.recs[i].owner_len &&
+		       memcmp(b.recs[j].owner, b.recs[i].owner, b.recs[i].owner_len) == 0)
+			j++;
+		struct wf_dns_node *n =
+			node_get(z, b.recs[i].owner, b.recs[i].owner_len, b.recs[i].zone);
+		if (!n) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = render_sets(&b, n, &b.recs[i], j - i);
+		if (rc < 0)
+			goto fail;
+		i = j;
+	}
+	for (unsigned i = 0; i < z->n_apexes; i++) {
+		struct wf_dns_node *n = node_get(z, z->apexes[i].name, z->apexes[i].len, (uint16_t)i);
+		if (!n) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		n->flags |= NODE_APEX;
+	}
+
+	/* Namespaces exist as empty non-terminals: <ns>.svc.<zone> is NODATA, not NXDOMAIN
+	 * (spec "NXDOMAIN vs NODATA"); <ns>.pod.<zone> anchors pod records. */
+	size_t n_ns = c->n_namespaces;
+	for (size_t i = 0; i < n_ns + c->n_services; i++) {
+		const char *ns = i < n_ns ? c->namespaces[i] : c->services[i - n_ns].ns;
+		uint8_t wire[WF_DNS_MAX_NAME];
+		int len;
+
+		snprintf(text, sizeof(text), "%s.svc.%s", ns, cfg->cluster_domain);
+		len = wf_dns_name_from_text(text, wire, true);
+		if (len > 0 && !node_get(z, wire, (size_t)len, 0)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (cfg->pods == WF_DNS_PODS_DISABLED)
+			continue;
+		snprintf(text, sizeof(text), "%s.pod.%s", ns, cfg->cluster_domain);
+		len = wf_dns_name_from_text(text, wire, true);
+		if (len > 0) {
+			struct wf_dns_node *n = node_get(z, wire, (size_t)len, 0);
+			if (!n) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			n->flags |= NODE_POD_NS;
+		}
+	}
+
+	/* Empty non-terminals: collect first, since inserting may grow the table. */
+	{
+		size_t cnt = 0, cap = z->n_nodes;
+		struct wf_dns_node **all = wf_calloc(cap ? cap : 1, sizeof(*all));
+		if (!all) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i <= z->mask; i++)
+			if (z->table[i].node)
+				all[cnt++] = z->table[i].node;
+		for (size_t i = 0; i < cnt && rc == 0; i++)
+			rc = add_ancestors(z, all[i]);
+		wf_free(all);
+		if (rc < 0)
+			goto fail;
+	}
+	snprintf(text, sizeof(text), "svc.%s", cfg->cluster_domain);
+	{
+		uint8_t wire[WF_DNS_MAX_NAME];
+		int len = wf_dns_name_from_text(text, wire, true);
+		if (len > 0 && !node_get(z, wire, (size_t)len, 0)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		snprintf(text, sizeof(text), "pod.%s", cfg->cluster_domain);
+		len = wf_dns_name_from_text(text, wire, true);
+		if (len > 0 && !node_get(z, wire, (size_t)len, 0)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+
+	blocks_free(b.scratch.mem);
+	wf_free(b.recs);
+	if (ret_skipped)
+		*ret_skipped = b.skipped;
+	*ret = z;
+	return 0;
+
+fail:
+	blocks_free(b.scratch.mem);
+	wf_free(b.recs);
+	wf_dns_zone_free(z);
+	return rc;
+}
+
+/* ---- answering (hot path) ---- */
+
+static size_t put_set(uint8_t *out, size_t off, size_t avail, const struct wf_dns_rrset *s,
+		      uint16_t *an, bool *tc)
+{
+	size_t k = 0;
+
+	if (off + s->len <= avail) {
+		memcpy(out + off, s->data, s->len);
+		*an += s->count;
+		return off + s->len;
+	}
+	/* RFC 2181 9: whole records only, and TC so that the client retries over TCP. */
+	while (k < s->count && off + s->ends[k] <= avail)
+		k++;
+	if (k)
+		memcpy(out + off, s->data, s->ends[k - 1]);
+	*an += (uint16_t)k;
+	*tc = true;
+	return off + (k ? s->ends[k - 1] : 0);
+}
+
+/* Pod A/AAAA from the label "10-244-1-5" or "fd00--5" (spec row 10, insecure mode). Writes the
+ * record at out and returns its length, 0 when the label is no address, -1 for the other
+ * family (NODATA). */
+static int pod_synth(const struct wf_dns_zone *z, const struct wf_dns_query *q, uint8_t *out)
+{
+	const uint8_t *label = q->qname_lc + 1;
+	size_t len = q->qname_lc[0];
+	char text[WF_DNS_MAX_LABEL + 1];
+	unsigned dashes = 0;
+	bool v4 = true;
+	uint8_t addr[16];
+	int family;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = (char)label[i];
+		if (c == '-') {
+			dashes++;
+			text[i] = ':';
+		} else {
+			if (c < '0' || c > '9')
+				v4 = false;
+			text[i] = c;
+		}
+	}
+	text[len] = '\0';
+	if (v4 && dashes == 3) {
+		for (size_t i = 0; i < len; i++)
+			if (text[i] == ':')
+				text[i] = '.';
+		family = AF_INET;
+	} else {
+		family = AF_INET6;
+	}
+	if (inet_pton(family, text, addr) != 1)
+		return 0;
+	uint16_t type = family == AF_INET ? WF_DNS_T_A : WF_DNS_T_AAAA;
+	if (q->qtype != type && q->qtype != WF_DNS_T_ANY)
+		return -1;
+	size_t alen = family == AF_INET ? 4 : 16;
+	wf_dns_put16(out, 0xc00c);
+	wf_dns_put16(out + 2, type);
+	wf_dns_put16(out + 4, WF_DNS_C_IN);
+	wf_dns_put32(out + 6, z->ttl);
+	wf_dns_put16(out + 10, (uint16_t)alen);
+	memcpy(out + 12, addr, alen);
+	return (int)(12 + alen);
+}
+
+size_t wf_dns_zone_answer(const struct wf_dns_zone *z, const struct wf_dns_query *q, uint8_t *out,
+			  size_t limit, enum wf_dns_zone_result *ret_res)
+{
+	const struct wf_dns_node *n =
+		lookup(z, wf_dns_name_hash(q->qname_lc, q->qname_len), q->qname_lc, q->qname_len);
+	size_t avail = limit - (q->edns ? 11 : 0);
+	uint16_t an = 0, nsc = 0;
+	uint8_t rcode = WF_DNS_R_NOERROR;
+	bool tc = false, exact = n != NULL;
+	unsigned up = 0;
+	size_t off;
+
+	if (!n) {
+		/* Closest existing ancestor: inside one of our zones it makes this NXDOMAIN;
+		 * with none, the name is not ours. */
+		for (up = 1; up < q->nlabels && !n; up++) {
+			const uint8_t *sfx = q->qname_lc + q->label_off[up];
+			size_t sl = (size_t)q->qname_len - q->label_off[up];
+			n = lookup(z, wf_dns_name_hash(sfx, sl), sfx, sl);
+		}
+		up--;
+		if (!n) {
+			*ret_res = WF_DNS_ZONE_NOT_OURS;
+			return 0;
+		}
+	}
+	if ((q->qclass != WF_DNS_C_IN && q->qclass != WF_DNS_C_ANY) ||
+	    q->qtype == WF_DNS_T_AXFR || q->qtype == WF_DNS_T_IXFR) {
+		*ret_res = WF_DNS_ZONE_REFUSED;
+		return wf_dns_wire_error(q, WF_DNS_R_REFUSED, 0, out, WF_DNS_EDNS_CAP);
+	}
+
+	off = wf_dns_wire_begin(q, out, z->flags);
+	if (exact) {
+		const struct wf_dns_rrset *cname = NULL;
+
+		for (unsigned i = 0; i < n->n_sets; i++) {
+			const struct wf_dns_rrset *s = &n->sets[i];
+			if (s->type == q->qtype || q->qtype == WF_DNS_T_ANY)
+				off = put_set(out, off, avail, s, &an, &tc);
+			else if (s->type == WF_DNS_T_CNAME)
+				cname = s;
+		}
+		/* RFC 1034 3.6.2: an alias answers every type with its CNAME (spec row 9). */
+		if (an == 0 && cname && !tc)
+			off = put_set(out, off, avail, cname, &an, &tc);
+		*ret_res = an || tc ? WF_DNS_ZONE_ANSWER : WF_DNS_ZONE_NODATA;
+	} else {
+		rcode = WF_DNS_R_NXDOMAIN;
+		*ret_res = WF_DNS_ZONE_NXDOMAIN;
+		if (up == 1 && (n->flags & NODE_POD_NS) && z->pods == WF_DNS_PODS_INSECURE) {
+			int l = pod_synth(z, q, out + off);
+			if (l != 0) {
+				rcode = WF_DNS_R_NOERROR;
+				*ret_res = l > 0 ? WF_DNS_ZONE_ANSWER : WF_DNS_ZONE_NODATA;
+				if (l > 0) {
+					off += (size_t)l;
+					an = 1;
+				}
+			}
+		}
+	}
+	if (an == 0 && !tc) {
+		/* RFC 2308 3: the zone's SOA in the authority section, owner compressed to the
+		 * apex suffix of the question name. */
+		const struct apex *a = &z->apexes[n->zone];
+		if (a->nlabels <= q->nlabels && off + 2 + a->soa_tail_len <= avail) {
+			unsigned first = q->nlabels - a->nlabels;
+			wf_dns_put16(out + off, (uint16_t)(0xc000 | (WF_DNS_HDR_LEN + q->label_off[first])));
+			memcpy(out + off + 2, a->soa_tail, a->soa_tail_len);
+			off += 2 + (size_t)a->soa_tail_len;
+			nsc = 1;
+		}
+	}
+	if (tc)
+		out[2] |= WF_DNS_F_TC >> 8;
+	return wf_dns_wire_finish(q, out, off, rcode, an, nsc, WF_DNS_EDNS_CAP);
+}

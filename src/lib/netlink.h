@@ -1,0 +1,59 @@
+/* A small rtnetlink client over a raw AF_NETLINK socket: links (veth, bridge, vxlan), bridge
+ * ports, addresses, routes and neighbours. No libmnl, so that static binaries (weft-cni) can use
+ * it. Every request asks for an ACK and returns the kernel's errno (negative).
+ *
+ * Thread context: a struct wf_nl belongs to one thread at a time. The socket stays in the
+ * network namespace that was current when wf_nl_init() ran, whatever setns() happens later. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/netlink-types.h"
+
+/* Opens the socket in the current network namespace. Returns 0 or -errno. */
+int wf_nl_init(struct wf_nl *nl);
+/* Opens the socket inside the network namespace nsfd (a /proc/…/ns/net or /run/netns fd),
+ * returning the calling thread to its own namespace before it returns. */
+int wf_nl_init_in(struct wf_nl *nl, int nsfd);
+/* Closes the socket; safe on a zeroed or already-done struct. */
+void wf_nl_done(struct wf_nl *nl);
+
+/* Looks a link up by name. -ENODEV when there is none. */
+int wf_nl_link_get(struct wf_nl *nl, const char *name, struct wf_nl_link *ret);
+int wf_nl_link_get_index(struct wf_nl *nl, int index, struct wf_nl_link *ret);
+
+/* Creates a veth pair: name here, peer named peer_name in the namespace peer_nsfd (-1: here).
+ * peer options apply to the peer (mtu, mac); peer->up is ignored, because the kernel cannot
+ * open a peer before the pair exists - bring it up with wf_nl_link_set() from its namespace.
+ * -EEXIST when either name is taken. */
+int wf_nl_veth_add(struct wf_nl *nl, const char *name, const struct wf_nl_link_opts *opts,
+		   const char *peer_name, int peer_nsfd, const struct wf_nl_link_opts *peer);
+/* Creates a bridge (up if opts->up). -EEXIST when the name is taken. */
+int wf_nl_bridge_add(struct wf_nl *nl, const char *name, const struct wf_nl_link_opts *opts);
+/* Creates a link of a kind that needs no IFLA_INFO_DATA ("bridge", "ifb", "dummy"). */
+int wf_nl_link_add(struct wf_nl *nl, const char *name, const char *kind,
+		   const struct wf_nl_link_opts *opts);
+int wf_nl_vxlan_add(struct wf_nl *nl, const char *name, const struct wf_nl_vxlan *vx,
+		    const struct wf_nl_link_opts *opts);
+int wf_nl_link_del(struct wf_nl *nl, int index);
+/* Deletes by name; -ENODEV when absent. */
+int wf_nl_link_del_name(struct wf_nl *nl, const char *name);
+/* Changes a link: up/down, mtu (0: unchanged), master (-1: unchanged, 0: release). */
+int wf_nl_link_set(struct wf_nl *nl, int index, bool up, unsigned mtu, int master);
+/* Moves a link into the namespace nsfd. */
+int wf_nl_link_set_netns(struct wf_nl *nl, int index, int nsfd);
+/* Sets a bridge port's hairpin mode (IFLA_BRPORT_MODE). */
+int wf_nl_brport_hairpin(struct wf_nl *nl, int index, bool on);
+
+/* Adds ip/prefix to the link. IPv6 addresses are added without DAD (IFA_F_NODAD). -EEXIST
+ * when present. */
+int wf_nl_addr_add(struct wf_nl *nl, int index, const struct wf_ip *ip, uint8_t prefix);
+int wf_nl_addr_del(struct wf_nl *nl, int index, const struct wf_ip *ip, uint8_t prefix);
+/* Returns 1 when the link has ip (any prefix), 0 when not, or -errno. */
+int wf_nl_addr_has(struct wf_nl *nl, int index, const struct wf_ip *ip);
+
+int wf_nl_route_add(struct wf_nl *nl, const struct wf_nl_route *r);
+int wf_nl_route_del(struct wf_nl *nl, const struct wf_nl_route *r);
+
+/* Adds (replaces) a permanent neighbour entry ip -> mac on the link. */
+int wf_nl_neigh_add(struct wf_nl *nl, int index, const struct wf_ip *ip, const uint8_t mac[6]);

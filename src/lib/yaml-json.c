@@ -1,0 +1,1091 @@
+/* YAML (libyaml events) and JSON (jansson) to jansson values, with caps and positions. */
+#include "lib/yaml-json.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "lib/alloc.h"
+#include "lib/error.h"
+
+#define DEFAULT_MAX_FILE (64u << 20)
+#define DEFAULT_MAX_DOC (10u << 20)
+#define DEFAULT_MAX_DEPTH 64
+#define ALIAS_ABS_MAX 1000000u
+#define ALIAS_RATIO 16u
+#define ALIAS_SLACK 4096u
+
+struct anchor {
+	char *name;
+	json_t *node;
+	size_t size; /* nodes in the subtree, aliases expanded */
+};
+
+struct yconv {
+	yaml_parser_t parser;
+	const char *buf;
+	size_t len;
+	const char *file;
+	struct wf_diag *diag;
+	size_t max_doc;
+	unsigned max_depth;
+	size_t max_alias; /* 0: the ratio rule */
+	size_t nodes;	  /* nodes written out in the text */
+	size_t alias_nodes;
+	size_t doc_start; /* byte offset of the current document */
+	struct anchor *anchors;
+	size_t n_anchors, cap_anchors;
+};
+
+/* Line and column (1-based, columns in characters as libyaml and jansson count them) of a byte
+ * offset; used where the parser reports only an offset. */
+static void offset_to_pos(const char *buf, size_t len, size_t off, unsigned *line, unsigned *col)
+{
+	unsigned l = 1, c = 1;
+
+	if (off > len)
+		off = len;
+	for (size_t i = 0; i < off; i++) {
+		if (buf[i] == '\n') {
+			l++;
+			c = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+}
+
+static void anchors_clear(struct yconv *c)
+{
+	for (size_t i = 0; i < c->n_anchors; i++) {
+		wf_free(c->anchors[i].name);
+		json_decref(c->anchors[i].node);
+	}
+	c->n_anchors = 0;
+}
+
+static int err_at(struct yconv *c, yaml_mark_t m, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int err_at(struct yconv *c, yaml_mark_t m, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	wf_diag_setv(c->diag, c->file, (unsigned)m.line + 1, (unsigned)m.column + 1, NULL, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int parser_error(struct yconv *c)
+{
+	yaml_parser_t *p = &c->parser;
+	unsigned line, col;
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		wf_diag_set(c->diag, c->file, 0, 0, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		/* Invalid UTF-8 and control characters: libyaml gives a byte offset. */
+		offset_to_pos(c->buf, c->len, p->problem_offset, &line, &col);
+		if (p->problem_value != -1)
+			wf_diag_set(c->diag, c->file, line, col, NULL, "%s (byte 0x%02x)",
+				    p->problem ? p->problem : "invalid input",
+				    (unsigned)p->problem_value & 0xff);
+		else
+			wf_diag_set(c->diag, c->file, line, col, NULL, "%s",
+				    p->problem ? p->problem : "invalid input");
+		return -WF_E_PARSE;
+	}
+	if (p->context)
+		wf_diag_set(c->diag, c->file, (unsigned)p->problem_mark.line + 1,
+			    (unsigned)p->problem_mark.column + 1, NULL, "%s %s", p->context,
+			    p->problem ? p->problem : "");
+	else
+		wf_diag_set(c->diag, c->file, (unsigned)p->problem_mark.line + 1,
+			    (unsigned)p->problem_mark.column + 1, NULL, "%s",
+			    p->problem ? p->problem : "invalid YAML");
+	return -WF_E_PARSE;
+}
+
+static int next_event(struct yconv *c, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&c->parser, ev))
+		return parser_error(c);
+	if (ev->end_mark.index > c->doc_start &&
+	    ev->end_mark.index - c->doc_start > c->max_doc) {
+		int r = err_at(c, ev->start_mark, -WF_E_TOO_BIG,
+			       "document is larger than the %zu byte limit", c->max_doc);
+		yaml_event_delete(ev);
+		return r;
+	}
+	return 0;
+}
+
+static bool streq_any(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+/* Integer per YAML 1.1 (go-yaml v2): [-+]? decimal, 0x hex, 0b binary, 0 octal, '_' ignored.
+ * Returns false if s is not an integer; *ovf set when it does not fit int64. */
+static bool resolve_int(const char *s, long long *ret, bool *ovf)
+{
+	char digits[80];
+	size_t n = 0;
+	const char *p = s;
+	bool neg = false;
+	int base = 10;
+
+	*ovf = false;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (!*p)
+		return false;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	} else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
+		base = 2;
+		p += 2;
+	} else if (p[0] == '0' && p[1]) {
+		base = 8;
+		p += 1;
+	}
+	if (!*p)
+		return false;
+	for (; *p; p++) {
+		int d;
+		if (*p == '_')
+			continue;
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			d = *p - 'A' + 10;
+		else
+			return false;
+		if (d >= base)
+			return false;
+		if (n + 1 >= sizeof(digits)) {
+			*ovf = true;
+			continue;
+		}
+		digits[n++] = *p;
+	}
+	if (n == 0)
+		return false;
+	digits[n] = '\0';
+	errno = 0;
+	unsigned long long v = strtoull(digits, NULL, base);
+	if (errno == ERANGE || *ovf || v > (unsigned long long)LLONG_MAX + (neg ? 1 : 0)) {
+		*ovf = true;
+		return true;
+	}
+	*ret = neg ? (long long)(0 - v) : (long long)v;
+	return true;
+}
+
+static bool resolve_float(const char *s, double *ret)
+{
+	static const char *const inf[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL};
+	static const char *const ninf[] = {"-.inf", "-.Inf", "-.INF", NULL};
+	static const char *const nan_[] = {".nan", ".NaN", ".NAN", NULL};
+	char tmp[128];
+	size_t n = 0;
+	bool digit = false;
+
+	if (streq_any(s, inf)) {
+		*ret = INFINITY;
+		return true;
+	}
+	if (streq_any(s, ninf)) {
+		*ret = -INFINITY;
+		return true;
+	}
+	if (streq_any(s, nan_)) {
+		*ret = NAN;
+		return true;
+	}
+	unsigned dots = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p == '_')
+			continue;
+		if (*p == '.' && ++dots > 1)
+			return false; /* 10.0.0.1 */
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '-' ||
+		      *p == '+'))
+			return false;
+		if (*p >= '0' && *p <= '9')
+			digit = true;
+		if (n + 1 >= sizeof(tmp))
+			return false;
+		tmp[n++] = *p;
+	}
+	tmp[n] = '\0';
+	if (!digit)
+		return false;
+	char *end;
+	errno = 0;
+	*ret = strtod(tmp, &end);
+	return *end == '\0';
+}
+
+/* YAML 1.1 resolution of a plain scalar as go-yaml v2 does it (and so kubectl). */
+static json_t *resolve_plain(const char *s)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+	static const char *const trues[] = {"y",    "Y",	"yes", "Yes", "YES", "true",
+					    "True", "TRUE", "on",  "On",  "ON",	 NULL};
+	static const char *const falses[] = {"n",	"N",	 "no",	"No",  "NO",  "false",
+					     "False", "FALSE", "off", "Off", "OFF", NULL};
+	long long i;
+	double d;
+	bool ovf;
+
+	/* Fast path: most scalars in a manifest are names, which start with a letter that no
+	 * null, boolean or number starts with. */
+	switch (s[0]) {
+	case '\0':
+	case '~':
+	case 'n':
+	case 'N':
+	case 'y':
+	case 'Y':
+	case 't':
+	case 'T':
+	case 'f':
+	case 'F':
+	case 'o':
+	case 'O':
+	case '.':
+	case '-':
+	case '+':
+	case '0' ... '9':
+		break;
+	default:
+		return json_string(s);
+	}
+	if (strlen(s) > 5 && !(s[0] >= '0' && s[0] <= '9') && s[0] != '-' && s[0] != '+' &&
+	    s[0] != '.')
+		return json_string(s); /* longer than "FALSE": no keyword */
+	if (streq_any(s, nulls))
+		return json_null();
+	if (streq_any(s, trues))
+		return json_true();
+	if (streq_any(s, falses))
+		return json_false();
+	if ((s[0] >= '0' && s[0] <= '9') || s[0] == '-' || s[0] == '+' || s[0] == '.') {
+		if (resolve_int(s, &i, &ovf)) {
+			if (!ovf)
+				return json_integer(i);
+			if (resolve_float(s, &d) && isfinite(d))
+				return json_real(d);
+			return json_string(s);
+		}
+		/* JSON has no infinity or NaN: those stay text. */
+		if (resolve_float(s, &d) && isfinite(d))
+			return json_real(d);
+	}
+	return json_string(s);
+}
+
+static json_t *convert_scalar(struct yconv *c, const yaml_event_t *ev, int *err)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	const char *tag = (const char *)ev->data.scalar.tag;
+	size_t n = ev->data.scalar.length;
+	json_t *j;
+
+	*err = 0;
+	if (memchr(v, '\0', n)) {
+		*err = err_at(c, ev->start_mark, -WF_E_PARSE, "NUL character in a scalar");
+		return NULL;
+	}
+	if (tag && strcmp(tag, "!") != 0) {
+		if (strcmp(tag, YAML_STR_TAG) == 0)
+			j = json_stringn(v, n);
+		else if (strcmp(tag, YAML_INT_TAG) == 0 || strcmp(tag, YAML_FLOAT_TAG) == 0 ||
+			 strcmp(tag, YAML_BOOL_TAG) == 0 || strcmp(tag, YAML_NULL_TAG) == 0) {
+			j = resolve_plain(v);
+			if (j && json_is_string(j)) {
+				json_decref(j);
+				*err = err_at(c, ev->start_mark, -WF_E_PARSE,
+					      "cannot resolve \"%s\" as %s", v, tag);
+				return NULL;
+			}
+		} else {
+			j = json_stringn(v, n); /* application tags: the text as written */
+		}
+	} else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag) {
+		j = resolve_plain(v);
+	} else {
+		j = json_stringn(v, n);
+	}
+	if (!j) {
+		/* jansson refuses invalid UTF-8; libyaml has checked it already, so: memory */
+		*err = err_at(c, ev->start_mark, -ENOMEM, "out of memory");
+	}
+	return j;
+}
+
+static int add_anchor(struct yconv *c, const char *name, json_t *node, size_t size)
+{
+	if (c->n_anchors == c->cap_anchors) {
+		size_t ncap = c->cap_anchors ? c->cap_anchors * 2 : 8;
+		struct anchor *na = wf_reallocarray(c->anchors, ncap, sizeof(*na));
+		if (!na)
+			return -ENOMEM;
+		c->anchors = na;
+		c->cap_anchors = ncap;
+	}
+	char *dup = wf_strdup(name);
+	if (!dup)
+		return -ENOMEM;
+	/* A later anchor of the same name shadows an earlier one (YAML 1.1 7.1): search from
+	 * the end. */
+	c->anchors[c->n_anchors++] = (struct anchor){dup, json_incref(node), size};
+	return 0;
+}
+
+static int convert_node(struct yconv *c, yaml_event_t *ev, unsigned depth, json_t **ret,
+			size_t *ret_size);
+
+static int apply_merge(struct yconv *c, json_t *obj, json_t *src, yaml_mark_t m)
+{
+	const char *k;
+	json_t *v;
+
+	if (json_is_array(src)) {
+		size_t i;
+		json_array_foreach(src, i, v)
+		{
+			int r = apply_merge(c, obj, v, m);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	if (!json_is_object(src))
+		return err_at(c, m, -WF_E_PARSE, "merge key \"<<\" needs a mapping or a list of mappings");
+	json_object_foreach(src, k, v)
+	{
+		/* Explicit keys win over merged ones (YAML merge key spec). */
+		if (!json_object_get(obj, k) && json_object_set(obj, k, v) < 0)
+			return err_at(c, m, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int convert_mapping(struct yconv *c, yaml_event_t *start, unsigned depth, json_t **ret,
+			   size_t *ret_size)
+{
+	json_t *obj = json_object(), *merges = NULL;
+	size_t size = 1;
+	yaml_event_t kev, vev;
+	int r;
+
+	if (!obj)
+		return err_at(c, start->start_mark, -ENOMEM, "out of memory");
+	for (;;) {
+		r = next_event(c, &kev);
+		if (r < 0)
+			goto fail;
+		if (kev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&kev);
+			break;
+		}
+		if (kev.type != YAML_SCALAR_EVENT) {
+			r = err_at(c, kev.start_mark, -WF_E_PARSE,
+				   "mapping keys must be scalars");
+			yaml_event_delete(&kev);
+			goto fail;
+		}
+		const char *key = (const char *)kev.data.scalar.value;
+		bool merge = kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			     strcmp(key, "<<") == 0;
+		if (!merge && json_object_get(obj, key)) {
+			r = err_at(c, kev.start_mark, -WF_E_PARSE, "duplicate key \"%s\"", key);
+			yaml_event_delete(&kev);
+			goto fail;
+		}
+		if (strlen(key) != kev.data.scalar.length) {
+			r = err_at(c, kev.start_mark, -WF_E_PARSE, "NUL character in a key");
+			yaml_event_delete(&kev);
+			goto fail;
+		}
+		r = next_event(c, &vev);
+		if (r < 0) {
+			yaml_event_delete(&kev);
+			goto fail;
+		}
+		json_t *val;
+		size_t vsize;
+		yaml_mark_t vmark = vev.start_mark;
+		r = convert_node(c, &vev, depth + 1, &val, &vsize);
+		if (r < 0) {
+			yaml_event_delete(&kev);
+			goto fail;
+		}
+		size += vsize;
+		if (merge) {
+			if (!merges)
+				merges = json_array();
+			r = merges ? json_array_append_new(merges, val) : (json_decref(val), -1);
+		} else {
+			r = json_object_set_new(obj, key, val);
+		}
+		yaml_event_delete(&kev);
+		if (r < 0) {
+			r = err_at(c, vmark, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	if (merges) {
+		r = apply_merge(c, obj, merges, start->start_mark);
+		if (r < 0)
+			goto fail;
+		json_decref(merges);
+	}
+	*ret = obj;
+	*ret_size = size;
+	return 0;
+fail:
+	json_decref(merges);
+	json_decref(obj);
+	return r;
+}
+
+static int convert_sequence(struct yconv *c, yaml_event_t *start, unsigned depth, json_t **ret,
+			    size_t *ret_size)
+{
+	json_t *arr = json_array();
+	size_t size = 1;
+	yaml_event_t ev;
+	int r;
+
+	if (!arr)
+		return err_at(c, start->start_mark, -ENOMEM, "out of memory");
+	for (;;) {
+		r = next_event(c, &ev);
+		if (r < 0)
+			goto fail;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		json_t *val;
+		size_t vsize;
+		yaml_mark_t m = ev.start_mark;
+		r = convert_node(c, &ev, depth + 1, &val, &vsize);
+		if (r < 0)
+			goto fail;
+		size += vsize;
+		if (json_array_append_new(arr, val) < 0) {
+			r = err_at(c, m, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	*ret = arr;
+	*ret_size = size;
+	return 0;
+fail:
+	json_decref(arr);
+	return r;
+}
+
+/* Converts the node that starts with ev (consumed here: deleted on every path). */
+static int convert_node(struct yconv *c, yaml_event_t *ev, unsigned depth, json_t **ret,
+			size_t *ret_size)
+{
+	const char *anchor = NULL;
+	json_t *j = NULL;
+	size_t size = 1;
+	int r = 0;
+
+	if (depth > c->max_depth) {
+		r = err_at(c, ev->start_mark, -WF_E_PARSE, "nesting deeper than %u levels",
+			   c->max_depth);
+		goto out;
+	}
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		anchor = (const char *)ev->data.scalar.anchor;
+		j = convert_scalar(c, ev, &r);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		anchor = (const char *)ev->data.sequence_start.anchor;
+		r = convert_sequence(c, ev, depth, &j, &size);
+		break;
+	case YAML_MAPPING_START_EVENT:
+		anchor = (const char *)ev->data.mapping_start.anchor;
+		r = convert_mapping(c, ev, depth, &j, &size);
+		break;
+	case YAML_ALIAS_EVENT: {
+		const char *name = (const char *)ev->data.alias.anchor;
+		struct anchor *a = NULL;
+		for (size_t i = c->n_anchors; i-- > 0;)
+			if (strcmp(c->anchors[i].name, name) == 0) {
+				a = &c->anchors[i];
+				break;
+			}
+		if (!a) {
+			r = err_at(c, ev->start_mark, -WF_E_PARSE, "unknown alias \"*%s\"", name);
+			goto out;
+		}
+		/* Billion laughs: count every node an alias brings in, expanded. The tree
+		 * shares the aliased value (jansson refcount), but consumers walk it whole. */
+		c->alias_nodes += a->size;
+		size_t cap = c->max_alias ? c->max_alias : ALIAS_RATIO * c->nodes + ALIAS_SLACK;
+		if (!c->max_alias && cap > ALIAS_ABS_MAX)
+			cap = ALIAS_ABS_MAX;
+		if (c->alias_nodes > cap) {
+			r = err_at(c, ev->start_mark, -WF_E_PARSE,
+				   "aliases expand to more than %zu nodes", cap);
+			goto out;
+		}
+		*ret = json_incref(a->node);
+		*ret_size = a->size;
+		yaml_event_delete(ev);
+		return 0;
+	}
+	default:
+		r = err_at(c, ev->start_mark, -WF_E_PARSE, "unexpected YAML event");
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	c->nodes++;
+	if (anchor) {
+		r = add_anchor(c, anchor, j, size);
+		if (r < 0) {
+			r = err_at(c, ev->start_mark, r, "out of memory");
+			json_decref(j);
+			goto out;
+		}
+	}
+	*ret = j;
+	*ret_size = size;
+out:
+	yaml_event_delete(ev);
+	return r;
+}
+
+static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
+{
+	yaml_event_t ev;
+	unsigned index = 0;
+	int r;
+
+	if (!yaml_parser_initialize(&c->parser)) {
+		wf_diag_set(c->diag, c->file, 0, 0, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&c->parser, (const unsigned char *)c->buf, c->len);
+	for (;;) {
+		r = next_event(c, &ev);
+		if (r < 0)
+			goto out;
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (ev.type != YAML_DOCUMENT_START_EVENT) {
+			yaml_event_delete(&ev);
+			continue; /* STREAM_START */
+		}
+		c->doc_start = ev.start_mark.index;
+		yaml_event_delete(&ev);
+		r = next_event(c, &ev);
+		if (r < 0)
+			goto out;
+		struct wf_yj_docinfo info = {
+			.index = index++,
+			.line = (unsigned)ev.start_mark.line + 1,
+			.column = (unsigned)ev.start_mark.column + 1,
+			.offset = ev.start_mark.index,
+		};
+		json_t *doc;
+		size_t size;
+		r = convert_node(c, &ev, 1, &doc, &size);
+		if (r < 0)
+			goto out;
+		anchors_clear(c); /* anchors are per document */
+		r = next_event(c, &ev); /* DOCUMENT_END */
+		if (r < 0) {
+			json_decref(doc);
+			goto out;
+		}
+		yaml_event_delete(&ev);
+		if (!json_is_null(doc))
+			r = fn(userdata, doc, &info);
+		json_decref(doc);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	anchors_clear(c);
+	wf_free(c->anchors);
+	c->anchors = NULL;
+	c->cap_anchors = 0;
+	yaml_parser_delete(&c->parser);
+	return r;
+}
+
+static size_t skip_ws(const char *buf, size_t len, size_t i)
+{
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Checks bracket nesting of a JSON text before jansson (whose own limit is 2048) sees it.
+ * Returns the offset of the first bracket too deep, or SIZE_MAX. */
+static size_t json_too_deep(const char *buf, size_t len, unsigned max)
+{
+	unsigned depth = 0;
+	bool str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+		if (str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				str = false;
+		} else if (ch == '"') {
+			str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > max)
+				return i;
+		} else if ((ch == '}' || ch == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return SIZE_MAX;
+}
+
+static int load_json(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
+{
+	size_t off = skip_ws(c->buf, c->len, 0);
+	unsigned index = 0, line, col;
+	json_error_t jerr;
+	size_t deep;
+
+	deep = json_too_deep(c->buf, c->len, c->max_depth);
+	if (deep != SIZE_MAX) {
+		offset_to_pos(c->buf, c->len, deep, &line, &col);
+		wf_diag_set(c->diag, c->file, line, col, NULL, "nesting deeper than %u levels",
+			    c->max_depth);
+		return -WF_E_PARSE;
+	}
+	/* A JSON text, or a stream of them (as "kubectl get -o json" output concatenated). */
+	while (off < c->len) {
+		json_t *doc = json_loadb(c->buf + off, c->len - off,
+					 JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+		if (!doc) {
+			offset_to_pos(c->buf, c->len, off + (size_t)jerr.position, &line, &col);
+			wf_diag_set(c->diag, c->file, line, col, NULL, "%s", jerr.text);
+			return -WF_E_PARSE;
+		}
+		size_t used = (size_t)jerr.position;
+		if (used > c->max_doc) {
+			json_decref(doc);
+			offset_to_pos(c->buf, c->len, off, &line, &col);
+			wf_diag_set(c->diag, c->file, line, col, NULL,
+				    "document is larger than the %zu byte limit", c->max_doc);
+			return -WF_E_TOO_BIG;
+		}
+		offset_to_pos(c->buf, c->len, off, &line, &col);
+		struct wf_yj_docinfo info = {
+			.index = index++,
+			.line = line,
+			.column = col,
+			.offset = off,
+			.json = true,
+		};
+		int r = json_is_null(doc) ? 0 : fn(userdata, doc, &info);
+		json_decref(doc);
+		if (r < 0)
+			return r;
+		off = skip_ws(c->buf, c->len, off + used);
+	}
+	return 0;
+}
+
+static bool is_json(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	i = skip_ws(buf, len, i);
+	return i < len && (buf[i] == '{' || buf[i] == '[');
+}
+
+int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj_limits *limits,
+	       wf_yj_doc_fn fn, void *userdata, struct wf_diag *diag)
+{
+	struct yconv c = {
+		.buf = buf,
+		.len = len,
+		.file = file,
+		.diag = diag,
+		.max_doc = DEFAULT_MAX_DOC,
+		.max_depth = DEFAULT_MAX_DEPTH,
+	};
+	size_t max_file = DEFAULT_MAX_FILE;
+
+	if (limits) {
+		if (limits->max_file_bytes)
+			max_file = limits->max_file_bytes;
+		if (limits->max_doc_bytes)
+			c.max_doc = limits->max_doc_bytes;
+		if (limits->max_depth)
+			c.max_depth = limits->max_depth;
+		c.max_alias = limits->max_alias_nodes;
+	}
+	if (len > max_file) {
+		wf_diag_set(diag, file, 0, 0, NULL, "file is %zu bytes, over the %zu byte limit",
+			    len, max_file);
+		return -WF_E_TOO_BIG;
+	}
+	if (is_json(buf, len)) {
+		size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+		c.buf += bom;
+		c.len -= bom;
+		return load_json(&c, fn, userdata);
+	}
+	return load_yaml(&c, fn, userdata);
+}
+
+/* ---- locate: the error path re-scans the text ---- */
+
+static int skip_yaml_node(yaml_parser_t *p, yaml_event_t *ev)
+{
+	int depth = 0;
+
+	for (;;) {
+		if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev->type == YAML_SEQUENCE_END_EVENT || ev->type == YAML_MAPPING_END_EVENT)
+			depth--;
+		yaml_event_delete(ev);
+		if (depth <= 0)
+			return 0;
+		if (!yaml_parser_parse(p, ev))
+			return -WF_E_PARSE;
+	}
+}
+
+struct items_out {
+	unsigned *lines, *columns;
+	size_t count, found;
+};
+
+static void record_items(yaml_parser_t *p, yaml_event_t *ev, struct items_out *out)
+{
+	if (ev->type != YAML_SEQUENCE_START_EVENT) {
+		skip_yaml_node(p, ev);
+		return;
+	}
+	yaml_event_delete(ev);
+	for (;;) {
+		yaml_event_t v;
+		if (!yaml_parser_parse(p, &v))
+			return;
+		if (v.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&v);
+			return;
+		}
+		if (out->found < out->count) {
+			out->lines[out->found] = (unsigned)v.start_mark.line + 1;
+			out->columns[out->found] = (unsigned)v.start_mark.column + 1;
+		}
+		out->found++;
+		if (skip_yaml_node(p, &v) < 0)
+			return;
+	}
+}
+
+static void locate_yaml_node(yaml_parser_t *p, yaml_event_t *ev, const struct wf_yj_step *path,
+			     size_t n, yaml_mark_t *best, struct items_out *items)
+{
+	*best = ev->start_mark;
+	if (n == 0 && items) {
+		record_items(p, ev, items);
+		return;
+	}
+	if (n == 0 || ev->type == YAML_ALIAS_EVENT || ev->type == YAML_SCALAR_EVENT) {
+		yaml_event_delete(ev);
+		return;
+	}
+	if (ev->type == YAML_MAPPING_START_EVENT && path->key) {
+		yaml_event_delete(ev);
+		for (;;) {
+			yaml_event_t k, v;
+			if (!yaml_parser_parse(p, &k))
+				return;
+			if (k.type == YAML_MAPPING_END_EVENT) {
+				yaml_event_delete(&k);
+				return;
+			}
+			bool hit = k.type == YAML_SCALAR_EVENT &&
+				   strcmp((const char *)k.data.scalar.value, path->key) == 0;
+			if (skip_yaml_node(p, &k) < 0 || !yaml_parser_parse(p, &v))
+				return;
+			if (hit) {
+				locate_yaml_node(p, &v, path + 1, n - 1, best, items);
+				return;
+			}
+			if (skip_yaml_node(p, &v) < 0)
+				return;
+		}
+	}
+	if (ev->type == YAML_SEQUENCE_START_EVENT && !path->key) {
+		yaml_event_delete(ev);
+		for (size_t i = 0;; i++) {
+			yaml_event_t v;
+			if (!yaml_parser_parse(p, &v))
+				return;
+			if (v.type == YAML_SEQUENCE_END_EVENT) {
+				yaml_event_delete(&v);
+				return;
+			}
+			if (i == path->index) {
+				locate_yaml_node(p, &v, path + 1, n - 1, best, items);
+				return;
+			}
+			if (skip_yaml_node(p, &v) < 0)
+				return;
+		}
+	}
+	yaml_event_delete(ev);
+}
+
+static int locate_yaml(const char *buf, size_t len, unsigned doc_index,
+		       const struct wf_yj_step *path, size_t n, unsigned *ret_line,
+		       unsigned *ret_column, struct items_out *items)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	unsigned index = 0;
+	int r = -ENOENT;
+
+	if (!yaml_parser_initialize(&p))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			r = -WF_E_PARSE;
+			break;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		bool start = ev.type == YAML_DOCUMENT_START_EVENT;
+		yaml_event_delete(&ev);
+		if (!start)
+			continue;
+		if (!yaml_parser_parse(&p, &ev)) {
+			r = -WF_E_PARSE;
+			break;
+		}
+		if (index++ == doc_index) {
+			yaml_mark_t best;
+			locate_yaml_node(&p, &ev, path, n, &best, items);
+			*ret_line = (unsigned)best.line + 1;
+			*ret_column = (unsigned)best.column + 1;
+			r = 0;
+			break;
+		}
+		if (skip_yaml_node(&p, &ev) < 0) {
+			r = -WF_E_PARSE;
+			break;
+		}
+	}
+	yaml_parser_delete(&p);
+	return r;
+}
+
+/* Minimal JSON skimmer over text jansson has accepted already. Returns the offset after the
+ * value starting at i. */
+static size_t json_skip_string(const char *buf, size_t len, size_t i)
+{
+	for (i++; i < len && buf[i] != '"'; i++)
+		if (buf[i] == '\\')
+			i++;
+	return i < len ? i + 1 : len;
+}
+
+static size_t json_skip_value(const char *buf, size_t len, size_t i)
+{
+	unsigned depth = 0;
+
+	if (i >= len)
+		return len;
+	if (buf[i] == '"')
+		return json_skip_string(buf, len, i);
+	if (buf[i] != '{' && buf[i] != '[') {
+		while (i < len && !strchr(",}] \t\r\n", buf[i]))
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		if (buf[i] == '"') {
+			i = json_skip_string(buf, len, i) - 1;
+		} else if (buf[i] == '{' || buf[i] == '[') {
+			depth++;
+		} else if (buf[i] == '}' || buf[i] == ']') {
+			if (--depth == 0)
+				return i + 1;
+		}
+	}
+	return len;
+}
+
+static bool json_key_equals(const char *buf, size_t start, size_t end, const char *key)
+{
+	/* start..end spans the quoted key; keys with escapes are decoded by jansson */
+	if (!memchr(buf + start, '\\', end - start))
+		return end - start - 2 == strlen(key) &&
+		       memcmp(buf + start + 1, key, end - start - 2) == 0;
+	json_t *s = json_loadb(buf + start, end - start, JSON_DECODE_ANY, NULL);
+	bool eq = s && json_is_string(s) && strcmp(json_string_value(s), key) == 0;
+	json_decref(s);
+	return eq;
+}
+
+static size_t locate_json_node(const char *buf, size_t len, size_t i,
+			       const struct wf_yj_step *path, size_t n)
+{
+	if (n == 0 || i >= len)
+		return i;
+	if (buf[i] == '{' && path->key) {
+		for (i = skip_ws(buf, len, i + 1); i < len && buf[i] == '"';) {
+			size_t kend = json_skip_string(buf, len, i);
+			bool hit = json_key_equals(buf, i, kend, path->key);
+			size_t v = skip_ws(buf, len, kend);
+			v = skip_ws(buf, len, v + 1); /* ':' */
+			if (hit) {
+				size_t deeper = locate_json_node(buf, len, v, path + 1, n - 1);
+				return deeper;
+			}
+			i = skip_ws(buf, len, json_skip_value(buf, len, v));
+			if (i < len && buf[i] == ',')
+				i = skip_ws(buf, len, i + 1);
+			else
+				break;
+		}
+		return SIZE_MAX;
+	}
+	if (buf[i] == '[' && !path->key) {
+		size_t v = skip_ws(buf, len, i + 1);
+		for (size_t k = 0; v < len && buf[v] != ']'; k++) {
+			if (k == path->index)
+				return locate_json_node(buf, len, v, path + 1, n - 1);
+			v = skip_ws(buf, len, json_skip_value(buf, len, v));
+			if (v < len && buf[v] == ',')
+				v = skip_ws(buf, len, v + 1);
+			else
+				break;
+		}
+	}
+	return SIZE_MAX;
+}
+
+static int locate_json(const char *buf, size_t len, unsigned doc_index,
+		       const struct wf_yj_step *path, size_t n, unsigned *ret_line,
+		       unsigned *ret_column)
+{
+	size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+	const char *b = buf + bom;
+	size_t l = len - bom;
+	size_t i = skip_ws(b, l, 0);
+
+	for (unsigned d = 0; d < doc_index && i < l; d++)
+		i = skip_ws(b, l, json_skip_value(b, l, i));
+	if (i >= l)
+		return -ENOENT;
+	/* Deepest node found: retry with shorter paths until one resolves. */
+	for (size_t k = n + 1; k-- > 0;) {
+		size_t at = locate_json_node(b, l, i, path, k);
+		if (at != SIZE_MAX) {
+			offset_to_pos(b, l, at, ret_line, ret_column);
+			return 0;
+		}
+	}
+	offset_to_pos(b, l, i, ret_line, ret_column);
+	return 0;
+}
+
+int wf_yj_locate(const char *buf, size_t len, unsigned doc_index, const struct wf_yj_step *path,
+		 size_t n, unsigned *ret_line, unsigned *ret_column)
+{
+	if (is_json(buf, len))
+		return locate_json(buf, len, doc_index, path, n, ret_line, ret_column);
+	return locate_yaml(buf, len, doc_index, path, n, ret_line, ret_column, NULL);
+}
+
+int wf_yj_locate_items(const char *buf, size_t len, unsigned doc_index,
+		       const struct wf_yj_step *path, size_t n, unsigned *ret_lines,
+		       unsigned *ret_columns, size_t count)
+{
+	struct items_out out = {ret_lines, ret_columns, count, 0};
+	unsigned line, col;
+	int r;
+
+	if (is_json(buf, len)) {
+		size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+		const char *b = buf + bom;
+		size_t l = len - bom;
+		size_t i = skip_ws(b, l, 0);
+
+		for (unsigned d = 0; d < doc_index && i < l; d++)
+			i = skip_ws(b, l, json_skip_value(b, l, i));
+		if (i >= l)
+			return -ENOENT;
+		i = locate_json_node(b, l, i, path, n);
+		if (i == SIZE_MAX || i >= l || b[i] != '[')
+			return -ENOENT;
+		/* One pass: positions are counted incrementally from the array's start. */
+		unsigned cl, cc;
+		size_t last = 0;
+		offset_to_pos(b, l, 0, &cl, &cc);
+		for (size_t v = skip_ws(b, l, i + 1); v < l && b[v] != ']';) {
+			for (; last < v; last++) {
+				if (b[last] == '\n') {
+					cl++;
+					cc = 1;
+				} else if (((unsigned char)b[last] & 0xc0) != 0x80) {
+					cc++;
+				}
+			}
+			if (out.found < count) {
+				ret_lines[out.found] = cl;
+				ret_columns[out.found] = cc;
+			}
+			out.found++;
+			v = skip_ws(b, l, json_skip_value(b, l, v));
+			if (v < l && b[v] == ',')
+				v = skip_ws(b, l, v + 1);
+			else
+				break;
+		}
+		return (int)out.found;
+	}
+	r = locate_yaml(buf, len, doc_index, path, n, &line, &col, &out);
+	return r < 0 ? r : (int)out.found;
+}

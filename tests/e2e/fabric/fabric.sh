@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# The fabric end to end, without the lab (root):
+#
+#   underlay netns: bridge br0 ── veth ── node-1 netns ── cni0 ── pod 1a, pod 1b
+#                              ├─ veth ── node-2 netns ── cni0 ── pod 2a
+#                              └─ veth ── node-3 netns ── cni0 ── pod 3a
+#
+# Node manifests (dual-stack podCIDRs, InternalIPs) in a temp dir; one `weft agent` per node
+# netns. Checks: pod-to-pod on one node and across nodes (IPv4 and IPv6), node-to-pod, the
+# largest packet that fits (ping -M do) and one byte more, a full-size TCP stream (iperf3),
+# node removal and re-addition, and an agent restart that keeps routes (no packet lost) and
+# removes stale ones while leaving other routes alone.
+#
+#   fabric.sh vxlan|host-gw AGENT       AGENT: a binary run as "AGENT agent ARGS"
+set -uo pipefail
+
+mode=$1
+agent=$2
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+
+id=$$
+pfx="wf-fab-$id"
+U="$pfx-u"
+tmp=$(mktemp -d "/tmp/weft-fabric-e2e.XXXXXX")
+pids=()
+failures=0
+
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$pfx-"); do
+		ip netns delete "$ns"
+	done
+	if [ "$failures" -gt 0 ]; then
+		for f in "$tmp"/agent-*.log; do echo "--- $f"; tail -30 "$f"; done
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+ok() { echo "ok: $*"; }
+check() { # check DESCRIPTION CMD...
+	local what=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then ok "$what"; else fail "$what"; sed 's/^/    /' "$tmp/out"; fi
+}
+check_not() {
+	local what=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then fail "$what (unexpectedly succeeded)"; else ok "$what"; fi
+}
+# wait_for SECONDS CMD...: polls until CMD succeeds.
+wait_for() {
+	local t=$(($1 * 10))
+	shift
+	while [ "$t" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		t=$((t - 1))
+	done
+	return 1
+}
+nsx() { # nsx NS CMD...
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+underlay_mtu=1500
+if [ "$mode" = vxlan ]; then pod_mtu=1450; else pod_mtu=1500; fi
+
+# ---- topology ----
+ip netns add "$U"
+ip -n "$U" link add br0 type bridge
+ip -n "$U" link set br0 up
+for n in 1 2 3; do
+	N="$pfx-n$n"
+	ip netns add "$N"
+	ip -n "$N" link set lo up
+	ip -n "$U" link add "n$n" mtu $underlay_mtu type veth peer name eth0 mtu $underlay_mtu netns "$N"
+	ip -n "$U" link set "n$n" master br0 up
+	ip -n "$N" addr add "192.168.77.$n/24" dev eth0
+	ip -n "$N" addr add "fd77::$n/64" dev eth0 nodad
+	ip -n "$N" link set eth0 up
+	ip -n "$N" link add cni0 type bridge
+	ip -n "$N" addr add "10.244.$n.1/24" dev cni0
+	ip -n "$N" addr add "fd00:244:$n::1/64" dev cni0 nodad
+	ip -n "$N" link set cni0 mtu $pod_mtu up
+	pods="a"
+	[ "$n" = 1 ] && pods="a b"
+	k=2
+	for p in $pods; do
+		P="$pfx-p$n$p"
+		ip netns add "$P"
+		ip -n "$P" link set lo up
+		ip -n "$N" link add "p$n$p" mtu $pod_mtu type veth peer name eth0 mtu $pod_mtu netns "$P"
+		ip -n "$N" link set "p$n$p" master cni0 up
+		ip -n "$P" addr add "10.244.$n.$k/24" dev eth0
+		ip -n "$P" addr add "fd00:244:$n::$k/64" dev eth0 nodad
+		ip -n "$P" link set eth0 up
+		ip -n "$P" route add default via "10.244.$n.1"
+		ip -n "$P" -6 route add default via "fd00:244:$n::1"
+		k=$((k + 1))
+	done
+done
+
+manifests="$tmp/objects"
+mkdir "$manifests"
+write_node() { # write_node N: atomically, as the lab does
+	local n=$1
+	cat >"$manifests/.node-$n.tmp" <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-$n
+spec:
+  podCIDR: 10.244.$n.0/24
+  podCIDRs: [10.244.$n.0/24, "fd00:244:$n::/64"]
+status:
+  addresses:
+  - {type: InternalIP, address: 192.168.77.$n}
+  - {type: InternalIP, address: "fd77::$n"}
+  - {type: Hostname, address: node-$n}
+EOF
+	mv "$manifests/.node-$n.tmp" "$manifests/node-$n.yaml"
+}
+for n in 1 2 3; do write_node "$n"; done
+
+agent_pid=()
+start_agent() { # start_agent N
+	local n=$1
+	ip netns exec "$pfx-n$n" "$agent" agent --manifests "$manifests" --node-name "node-$n" \
+		--fabric "$mode" --admin 127.0.0.1:9402 >>"$tmp/agent-$n.log" 2>&1 &
+	agent_pid[$n]=$!
+	pids+=($!)
+}
+ready() { nsx "$pfx-n$1" curl -sf --max-time 1 http://127.0.0.1:9402/readyz; }
+for n in 1 2 3; do start_agent "$n"; done
+for n in 1 2 3; do
+	check "node-$n agent ready" wait_for 10 ready "$n"
+done
+check "/healthz answers" nsx "$pfx-n1" curl -sf http://127.0.0.1:9402/healthz
+nsx "$pfx-n1" curl -sf http://127.0.0.1:9402/metrics >"$tmp/metrics"
+check "/metrics shows 2 peers" grep -qx 'weft_fabric_peers 2' "$tmp/metrics"
+check "/metrics shows the pod MTU" grep -qx "weft_fabric_pod_mtu $pod_mtu" "$tmp/metrics"
+
+# ---- what got installed ----
+routes() { ip -n "$pfx-n$1" route show proto 87; ip -n "$pfx-n$1" -6 route show proto 87; }
+routes 1 >"$tmp/routes"
+check "node-1 routes node-2's and node-3's podCIDRs" \
+	bash -c "grep -q '^10.244.2.0/24' $tmp/routes && grep -q '^10.244.3.0/24' $tmp/routes && grep -q '^fd00:244:2::/64' $tmp/routes"
+check_not "node-1 has no fabric route to its own podCIDR" grep -q '^10.244.1.0/24' "$tmp/routes"
+if [ "$mode" = vxlan ]; then
+	check "weft.vxlan MTU is underlay - 50" \
+		bash -c "ip -n $pfx-n1 -d link show weft.vxlan | grep -q 'mtu $pod_mtu .*'"
+	check "weft.vxlan: VNI 1, port 8472, nolearning" \
+		bash -c "ip -n $pfx-n1 -d link show weft.vxlan | grep -q 'vxlan id 1 local 192.168.77.1 dev eth0 .*dstport 8472 nolearning'"
+	check "FDB entry for node-2's VTEP" \
+		bash -c "bridge -n $pfx-n1 fdb show dev weft.vxlan | grep -q '0e:57:c0:a8:4d:02 dst 192.168.77.2'"
+	check "route via the overlay, onlink" \
+		bash -c "grep -q '^10.244.2.0/24 via 10.244.2.0 dev weft.vxlan .*onlink' $tmp/routes"
+else
+	check "route via node-2's InternalIP" \
+		bash -c "grep -q '^10.244.2.0/24 via 192.168.77.2 dev eth0' $tmp/routes && grep -q '^fd00:244:2::/64 via fd77::2 dev eth0' $tmp/routes"
+fi
+
+# ---- traffic ----
+check "pod 1a -> pod 1b (same node)" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.1.3
+check "pod 1a -> pod 2a (across nodes)" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.2.2
+check "pod 2a -> pod 3a (across nodes)" nsx "$pfx-p2a" ping -c 2 -i 0.2 -W 2 10.244.3.2
+check "pod 1a -> pod 3a over IPv6" nsx "$pfx-p1a" ping -6 -c 2 -i 0.2 -W 2 fd00:244:3::2
+check "node-1 -> pod 2a" nsx "$pfx-n1" ping -c 2 -i 0.2 -W 2 10.244.2.2
+max4=$((pod_mtu - 28))
+max6=$((pod_mtu - 48))
+check "ping -M do -s $max4 (largest IPv4 that fits) across nodes" \
+	nsx "$pfx-p1a" ping -M do -s $max4 -c 2 -i 0.2 -W 2 10.244.2.2
+check_not "ping -M do -s $((max4 + 1)) fails" \
+	nsx "$pfx-p1a" ping -M do -s $((max4 + 1)) -c 1 -W 2 10.244.2.2
+check "ping -6 -M do -s $max6 (largest IPv6 that fits) across nodes" \
+	nsx "$pfx-p1a" ping -6 -M do -s $max6 -c 2 -i 0.2 -W 2 fd00:244:2::2
+check "node-1 -> pod 2a, ping -M do -s $max4" \
+	nsx "$pfx-n1" ping -M do -s $max4 -c 2 -i 0.2 -W 2 10.244.2.2
+check_not "node-1 -> pod 2a, ping -M do -s $((max4 + 1)) fails" \
+	nsx "$pfx-n1" ping -M do -s $((max4 + 1)) -c 1 -W 2 10.244.2.2
+
+nsx "$pfx-p2a" iperf3 -s -1 -p 5201 >"$tmp/iperf-s" 2>&1 &
+srv=$!
+pids+=($srv)
+wait_for 5 nsx "$pfx-p2a" bash -c "ss -ltn | grep -q :5201"
+check "full-size TCP stream pod 1a -> pod 2a (iperf3, 2 s)" \
+	nsx "$pfx-p1a" iperf3 -c 10.244.2.2 -p 5201 -t 2 -f m
+grep -E 'sender|receiver' "$tmp/out" | sed 's/^/    /'
+wait "$srv" 2>/dev/null
+
+# ---- node removal and re-addition ----
+rm "$manifests/node-3.yaml"
+gone3() { ! routes "$1" | grep -q '^10.244.3.0/24'; }
+check "node-3 removed: route gone on node-1" wait_for 5 gone3 1
+check "node-3 removed: route gone on node-2" wait_for 5 gone3 2
+if [ "$mode" = vxlan ]; then
+	check_not "node-3 removed: FDB entry gone" \
+		bash -c "bridge -n $pfx-n1 fdb show dev weft.vxlan | grep -q 'dst 192.168.77.3'"
+fi
+check_not "pod 1a -> pod 3a fails without node-3" \
+	nsx "$pfx-p1a" ping -c 1 -W 1 10.244.3.2
+write_node 3
+back3() { routes "$1" | grep -q '^10.244.3.0/24'; }
+check "node-3 back: route on node-1" wait_for 5 back3 1
+check "node-3 back: pod 1a -> pod 3a" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.3.2
+
+# ---- agent restart: no flush, stale entries removed, others' routes kept ----
+nsx "$pfx-p1a" ping -c 60 -i 0.05 -W 1 10.244.2.2 >"$tmp/ping-restart" 2>&1 &
+pinger=$!
+pids+=($pinger)
+sleep 0.3
+kill -TERM "${agent_pid[1]}"
+wait "${agent_pid[1]}"
+check "agent exits 0 on SIGTERM" test $? -eq 0
+check "routes survive the agent" back3 1
+if [ "$mode" = vxlan ]; then
+	ip -n "$pfx-n1" route add 10.244.99.0/24 via 10.244.99.0 dev weft.vxlan onlink proto 87
+else
+	ip -n "$pfx-n1" route add 10.244.99.0/24 via 192.168.77.2 proto 87
+fi
+ip -n "$pfx-n1" route add 10.244.98.0/24 via 192.168.77.2 proto static
+: >"$tmp/agent-1.log"
+start_agent 1
+check "restarted agent ready" wait_for 10 ready 1
+wait "$pinger"
+check "no packet lost across the restart" grep -q ' 0% packet loss' "$tmp/ping-restart"
+stale() { ! ip -n "$pfx-n1" route show proto 87 | grep -q '^10.244.99.0/24'; }
+check "stale weft route removed" wait_for 5 stale
+check "someone else's route kept" bash -c "ip -n $pfx-n1 route show | grep -q '^10.244.98.0/24'"
+check "restart re-added nothing, removed the stale route" \
+	grep -q 'msg="routes updated" peers=2 routes=4 added=0 removed=1' "$tmp/agent-1.log"
+check "pod 1a -> pod 2a after the restart" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.2.2
+
+echo "$mode: $failures failure(s)"
+[ "$failures" -eq 0 ]

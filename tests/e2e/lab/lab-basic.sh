@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# weft lab end to end, fabric as given ($1: vxlan or host-gw): pods on one node and across
+# nodes, large packets, Services/EndpointSlices, readiness, deletion, refusals, down.
+LAB=e2e$$${1:0:1}
+FABRIC=${1:-vxlan}
+source "$(dirname "$0")/lib.sh"
+
+check "up with $FABRIC" lab up -f "$DIR/pods.yaml" --nodes 2 --fabric "$FABRIC" --no-dns
+snapshot
+check "up over an existing lab is refused" bash -c "\"$WEFT\" lab --name $LAB up -f $DIR/pods.yaml 2>&1 | grep -q 'already exists'"
+A1=$(pod_ip a1); A2=$(pod_ip a2); B1=$(pod_ip b1)
+check "pods have IPs from their node's podCIDR" bash -c "[[ $A1 == 10.244.1.* && $A2 == 10.244.1.* && $B1 == 10.244.2.* ]]"
+check "pod to pod on one node (HTTP, source address kept)" \
+	bash -c "\"$WEFT\" lab --name $LAB exec a1 -- curl -sS -m 5 http://$A2:8080/ | grep -q 'pod=a2 .*client=$A1:'"
+check "pod to pod across nodes (HTTP, source address kept)" \
+	bash -c "\"$WEFT\" lab --name $LAB exec a1 -- curl -sS -m 5 http://$B1:8080/ | grep -q 'pod=b1 namespace=default node=node-2 client=$A1:'"
+check "UDP echo across nodes" \
+	bash -c "\"$WEFT\" lab --name $LAB exec b1 -- bash -c 'exec 3<>/dev/udp/$A1/9090; echo hi >&3; timeout 3 dd bs=4096 count=1 status=none <&3' | grep -q 'pod=a1 .*client=$B1:.*port=9090/UDP'"
+check "large packets across nodes (fragmented 8000-byte ping)" lab exec a1 -- ping -c 2 -W 2 -s 8000 "$B1"
+MTU=$([ "$FABRIC" = vxlan ] && echo 1422 || echo 1472)
+check "full-MTU packets across nodes without fragmentation ($MTU bytes)" lab exec a1 -- ping -c 2 -W 2 -M do -s "$MTU" "$B1"
+check "bulk TCP across nodes (iperf3, 20 MB)" lab exec a1 -- iperf3 -c "$B1" -n 20M -J
+check "Deployment spread over both nodes" bash -c "\"$WEFT\" lab --name $LAB get pods -o wide | grep '^spread-' | awk '{print \$7}' | sort -u | tr '\n' ' ' | grep -q 'node-1 node-2'"
+check "pod sees kubelet's resolv.conf" bash -c "\"$WEFT\" lab --name $LAB exec a1 -- cat /etc/resolv.conf | tr '\n' '|' | grep -q 'search default.svc.cluster.local svc.cluster.local cluster.local|nameserver 10.96.0.10|options ndots:5'"
+check "pod sees its /etc/hosts" bash -c "\"$WEFT\" lab --name $LAB exec b1 -- cat /etc/hosts | grep -q '$B1.*b1.web.default.svc.cluster.local'"
+check "host's /etc/resolv.conf untouched" bash -c "! grep -q 10.96.0.10 /etc/resolv.conf"
+check "Service got a ClusterIP in 10.96.0.0/12 and a NodePort" bash -c "\"$WEFT\" lab --name $LAB get svc web | grep -Eq 'web +NodePort +10\.(9[6-9]|10[0-9]|11[01])\.[0-9]+\.[0-9]+ .*80:3[0-9]{4}/TCP'"
+check "EndpointSlice: 3 ready endpoints, named targetPort resolved, service-name label" \
+	bash -c "\"$WEFT\" lab --name $LAB get endpointslices -o json | python3 -c '
+import json,sys
+items=[s for s in json.load(sys.stdin)[\"items\"] if s[\"metadata\"][\"labels\"].get(\"kubernetes.io/service-name\")==\"web\"]
+eps=[e for s in items for e in s[\"endpoints\"]]
+assert len(eps)==3, eps
+assert all(e[\"conditions\"][\"ready\"] for e in eps)
+assert all(p[\"port\"]==8080 for s in items for p in s[\"ports\"])
+assert [e.get(\"hostname\") for e in eps if e[\"targetRef\"][\"name\"]==\"b1\"]==[\"b1\"]
+'"
+check "get -o yaml prints status" bash -c "\"$WEFT\" lab --name $LAB get pod a1 -o yaml | grep -q '^  podIP: $A1'"
+check "logs show requests" bash -c "\"$WEFT\" lab --name $LAB logs a2 | grep -q 'GET / from $A1'"
+
+# readiness flipping endpoints
+cat >"$TMP/ready.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: flip, labels: {app: flip}}
+spec:
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: main
+    image: weft/echo
+    command: [sh, -c, 'trap "" TERM; exec "\$0" echo --pod flip --namespace default', "$WEFT"]
+    readinessProbe:
+      exec: {command: [test, -f, $TMP/ready]}
+      periodSeconds: 1
+      failureThreshold: 1
+YAML
+cat >"$TMP/flip-svc.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: flip}
+spec:
+  selector: {app: flip}
+  ports: [{port: 80, targetPort: 8080}]
+YAML
+flip_ready() { # flip_ready true|false
+	"$WEFT" lab --name "$LAB" get endpointslices -o json | python3 -c "
+import json,sys
+eps=[e for s in json.load(sys.stdin)['items'] if s['metadata']['labels'].get('kubernetes.io/service-name')=='flip' for e in s['endpoints']]
+sys.exit(0 if len(eps)==1 and eps[0]['conditions']['ready']==$1 and eps[0]['conditions']['serving']==$1 else 1)"
+}
+check "apply a pod with an exec readiness probe" lab apply -f "$TMP/ready.yaml" -f "$TMP/flip-svc.yaml"
+check "not ready while the probe fails" eventually 5 flip_ready False
+touch "$TMP/ready"
+check "ready once the probe passes" eventually 5 flip_ready True
+rm -f "$TMP/ready"
+check "not ready again when it fails" eventually 5 flip_ready False
+touch "$TMP/ready"
+check "ready again" eventually 5 flip_ready True
+check "delete the pod" lab delete -f "$TMP/ready.yaml"
+check "deleted pod is Terminating during its grace period" bash -c "\"$WEFT\" lab --name $LAB get pod flip | grep -q Terminating"
+flip_eps() { # flip_eps PYTHON-CONDITION-ON-eps
+	"$WEFT" lab --name "$LAB" get endpointslices -o json | python3 -c "
+import json,sys
+eps=[e for s in json.load(sys.stdin)['items'] if s['metadata']['labels'].get('kubernetes.io/service-name')=='flip' for e in s['endpoints']]
+sys.exit(0 if $1 else 1)"
+}
+check "terminating endpoint: ready=false serving=true terminating=true" \
+	eventually 3 flip_eps "len(eps)==1 and eps[0]['conditions']=={'ready':False,'serving':True,'terminating':True}"
+rm -f "$TMP/ready"
+check "terminating endpoint stops serving when its probe fails" \
+	eventually 5 flip_eps "len(eps)==1 and eps[0]['conditions']=={'ready':False,'serving':False,'terminating':True}"
+check "the pod still answers while it terminates" lab exec a1 -- curl -sS -m 5 "http://$(pod_ip flip):8080/"
+check "delete the service: its slices go" lab delete -f "$TMP/flip-svc.yaml"
+check "no slices left for it" eventually 3 flip_eps "not eps"
+
+
+# refusals: the running lab stays as it was
+printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: x\n    ports:\n    - containerPort: 99999\n' >"$TMP/bad.yaml"
+check "broken manifest refused with file:line" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/bad.yaml 2>&1 | grep -q '$TMP/bad.yaml:[0-9]*: '"
+printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers: [ {name: x\n' >"$TMP/bad2.yaml"
+check "YAML syntax error refused with file:line" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/bad2.yaml 2>&1 | grep -q 'bad2.yaml:[0-9]*: '"
+CIP=$(lab get svc web -o json | sed -n 's/^ *"clusterIP": "\(.*\)",*$/\1/p')
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: dup}\nspec:\n  clusterIP: %s\n  ports: [{port: 80}]\n' "$CIP" >"$TMP/dup.yaml"
+check "ClusterIP already allocated is refused" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/dup.yaml 2>&1 | grep -q 'already allocated'"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: out}\nspec:\n  clusterIP: 10.200.0.1\n  ports: [{port: 80}]\n' >"$TMP/out.yaml"
+check "ClusterIP outside 10.96.0.0/12 is refused" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/out.yaml 2>&1 | grep -q 'not in the valid range'"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: np}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 29999}]\n' >"$TMP/np.yaml"
+check "NodePort outside 30000-32767 is refused" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/np.yaml 2>&1 | grep -q 'range of valid ports is 30000-32767'"
+printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: pinned}\nspec:\n  nodeName: node-7\n  containers: [{name: x, image: weft/echo}]\n' >"$TMP/pin.yaml"
+check "pod pinned to a missing node is refused" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/pin.yaml 2>&1 | grep -q 'node \"node-7\" does not exist'"
+check "refusals changed nothing" bash -c "! \"$WEFT\" lab --name $LAB get pods | grep -qE '^(bad|pinned) ' && ! \"$WEFT\" lab --name $LAB get svc dup 2>/dev/null"
+printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers: [{name: x, image: nginx}]\n' >"$TMP/noimg.yaml"
+check "unknown image without a command is a clear error on that pod" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/noimg.yaml 2>&1 | grep -q 'image \"nginx\" is not known'"
+check "... and the rest of the lab goes on" lab exec a1 -- curl -sS -m 5 "http://$B1:8080/"
+
+# kill -9 every lab process, then down must still remove everything
+snapshot
+for p in $SNAP_PIDS; do kill -9 "${p%%:*}" 2>/dev/null; done
+check "down after kill -9" lab down
+check "down leaves nothing (netns, processes, mounts, state dir)" nothing_left
+check "second down is a no-op" bash -c "\"$WEFT\" lab --name $LAB down | grep -q 'nothing to do'"
+finish

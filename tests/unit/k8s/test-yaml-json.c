@@ -1,0 +1,253 @@
+/* lib/yaml-json: YAML 1.1 scalar resolution, anchors and merge keys, guard rails, JSON input and
+ * streams, and positions (wf_yj_locate, wf_yj_locate_items). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/error.h"
+#include "lib/yaml-json.h"
+
+struct docs {
+	json_t *items[8];
+	struct wf_yj_docinfo info[8];
+	unsigned n;
+};
+
+static int keep(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
+{
+	struct docs *d = userdata;
+
+	if (d->n == 8)
+		return -E2BIG;
+	d->info[d->n] = *info;
+	d->items[d->n++] = json_incref(doc);
+	return 0;
+}
+
+static void docs_done(struct docs *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		json_decref(d->items[i]);
+	d->n = 0;
+}
+
+static int load(const char *text, struct docs *d, struct wf_diag *diag)
+{
+	memset(d, 0, sizeof(*d));
+	return wf_yj_load(text, strlen(text), "t.yaml", NULL, keep, d, diag);
+}
+
+static void test_scalars(void **state)
+{
+	struct docs d;
+	struct wf_diag diag;
+	json_t *o;
+
+	assert_int_equal(load("a: 1\nb: -0x1F\nc: 0755\nd: 1_000\ne: 1.5\nf: 1e3\n"
+			      "g: yes\nh: Off\ni: ~\nj: null\nk: \"1\"\nl: '80'\nm: 9223372036854775808\n"
+			      "n: .inf\no: 2024-05-01\np: !!str 12\nq: 08\nr:\n",
+			      &d, &diag),
+			 0);
+	assert_int_equal(d.n, 1);
+	o = d.items[0];
+	assert_int_equal(json_integer_value(json_object_get(o, "a")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "b")), -31);
+	assert_int_equal(json_integer_value(json_object_get(o, "c")), 0755);
+	assert_int_equal(json_integer_value(json_object_get(o, "d")), 1000);
+	assert_true(json_is_real(json_object_get(o, "e")));
+	assert_true(json_real_value(json_object_get(o, "f")) == 1000.0);
+	/* YAML 1.1 as kubectl reads it: yes/off are booleans */
+	assert_true(json_is_true(json_object_get(o, "g")));
+	assert_true(json_is_false(json_object_get(o, "h")));
+	assert_true(json_is_null(json_object_get(o, "i")));
+	assert_true(json_is_null(json_object_get(o, "j")));
+	assert_string_equal(json_string_value(json_object_get(o, "k")), "1");
+	assert_string_equal(json_string_value(json_object_get(o, "l")), "80");
+	assert_true(json_is_real(json_object_get(o, "m"))); /* over int64 */
+	/* JSON has no infinity: kept as the text */
+	assert_string_equal(json_string_value(json_object_get(o, "n")), ".inf");
+	assert_string_equal(json_string_value(json_object_get(o, "o")), "2024-05-01");
+	assert_string_equal(json_string_value(json_object_get(o, "p")), "12");
+	/* not octal: a float, as go-yaml v2 resolves it */
+	assert_true(json_real_value(json_object_get(o, "q")) == 8.0);
+	assert_true(json_is_null(json_object_get(o, "r")));
+	docs_done(&d);
+}
+
+static void test_documents(void **state)
+{
+	struct docs d;
+	struct wf_diag diag;
+
+	/* empty documents are skipped but keep their index */
+	assert_int_equal(load("---\n---\na: 1\n---\n# nothing\n---\n- x\n", &d, &diag), 0);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.info[0].index, 1);
+	assert_int_equal(d.info[0].line, 3);
+	assert_int_equal(d.info[1].index, 3);
+	assert_int_equal(d.info[1].line, 7);
+	assert_true(json_is_array(d.items[1]));
+	docs_done(&d);
+}
+
+static void test_anchors(void **state)
+{
+	struct docs d;
+	struct wf_diag diag;
+	char buf[512];
+
+	assert_int_equal(load("base: &b {x: 1, y: 2}\nuse: *b\nmerged:\n  <<: *b\n  y: 3\n", &d,
+			      &diag),
+			 0);
+	json_t *o = d.items[0];
+	assert_true(json_equal(json_object_get(o, "base"), json_object_get(o, "use")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "merged"), "x")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "merged"), "y")), 3);
+	docs_done(&d);
+
+	/* anchors do not cross documents */
+	assert_int_equal(load("a: &x 1\n---\nb: *x\n", &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+	assert_string_equal(wf_diag_format(&diag, buf, sizeof(buf)),
+			    "t.yaml:3:4: unknown alias \"*x\"");
+	/* an alias to its own ancestor is unknown (no cycles) */
+	assert_int_equal(load("a: &x [1, *x]\n", &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+}
+
+static void test_guard_rails(void **state)
+{
+	struct docs d;
+	struct wf_diag diag;
+	char buf[512], deep[200];
+	struct wf_yj_limits lim = {.max_alias_nodes = 100};
+	const char *bomb = "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+			   "c: [*b,*b]\n";
+
+	/* depth: 64 levels pass, 65 fail */
+	memset(deep, '[', 63);
+	memset(deep + 63, ']', 63);
+	deep[126] = '\0';
+	assert_int_equal(load(deep, &d, &diag), 0); /* 63 + the root sequence's parent = 63 */
+	docs_done(&d);
+	memset(deep, '[', 65);
+	memset(deep + 65, ']', 65);
+	deep[130] = '\0';
+	assert_int_equal(load(deep, &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+	assert_non_null(strstr(diag.msg, "nesting deeper than 64 levels"));
+
+	/* duplicate keys */
+	assert_int_equal(load("a: 1\nb: 2\na: 3\n", &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+	assert_string_equal(wf_diag_format(&diag, buf, sizeof(buf)),
+			    "t.yaml:3:1: duplicate key \"a\"");
+
+	/* alias expansion cap */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(wf_yj_load(bomb, strlen(bomb), "t.yaml", &lim, keep, &d, &diag),
+			 -WF_E_PARSE);
+	docs_done(&d);
+	assert_non_null(strstr(diag.msg, "aliases expand to more than 100 nodes"));
+
+	/* invalid UTF-8 with its position */
+	assert_int_equal(load("a: b\nc: \xff\n", &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+	assert_int_equal(diag.line, 2);
+	assert_int_equal(diag.column, 4);
+
+	/* caps on size */
+	lim = (struct wf_yj_limits){.max_file_bytes = 10};
+	assert_int_equal(wf_yj_load("a: 12345678\n", 12, "t.yaml", &lim, keep, &d, &diag),
+			 -WF_E_TOO_BIG);
+	lim = (struct wf_yj_limits){.max_doc_bytes = 16};
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(wf_yj_load("a: 1\n---\nb: 123456789012345678901234\n", 37, "t.yaml", &lim,
+				    keep, &d, &diag),
+			 -WF_E_TOO_BIG);
+	assert_int_equal(d.n, 1); /* the first document was handed over already */
+	docs_done(&d);
+
+	/* a callback's error stops the load and is returned */
+	assert_int_equal(load("---\na\n---\nb\n---\nc\n---\nd\n---\ne\n---\nf\n---\ng\n---\nh\n---\ni\n",
+			      &d, &diag),
+			 -E2BIG);
+	docs_done(&d);
+}
+
+static void test_json(void **state)
+{
+	struct docs d;
+	struct wf_diag diag;
+	char buf[512];
+
+	assert_int_equal(load("  {\"a\": [1, 2.5, \"x\", true, null]}\n{\"b\": {}}\n[]", &d, &diag), 0);
+	assert_int_equal(d.n, 3);
+	assert_true(d.info[0].json);
+	assert_int_equal(d.info[1].line, 2);
+	assert_int_equal(json_array_size(json_object_get(d.items[0], "a")), 5);
+	docs_done(&d);
+
+	assert_int_equal(load("{\"a\": 1,\n \"a\": 2}", &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+	assert_int_equal(diag.line, 2);
+
+	assert_int_equal(load("{\"a\": [1, 2,]}", &d, &diag), -WF_E_PARSE);
+	docs_done(&d);
+	assert_string_equal(wf_diag_format(&diag, buf, sizeof(buf)),
+			    "t.yaml:1:14: unexpected token near ']'");
+}
+
+static void test_locate(void **state)
+{
+	const char *y = "a: 1\n---\nspec:\n  ports:\n  - name: a\n    port: 80\n  - name: b\n"
+			"    port: 70000\nitems:\n- {x: 1}\n-   y: 2\n";
+	const char *j = "{\"x\": 1}\n{\"spec\": {\"ports\": [{\"port\": 1}, {\"port\": 70000}]},\n"
+			" \"items\": [1,\n   {\"a\": \"b\\\"c\"}, [2]]}";
+	struct wf_yj_step path[] = {{"spec", 0}, {"ports", 0}, {NULL, 1}, {"port", 0}};
+	struct wf_yj_step missing[] = {{"spec", 0}, {"nothere", 0}};
+	struct wf_yj_step items = {"items", 0};
+	unsigned line, col, lines[4], cols[4];
+
+	assert_int_equal(wf_yj_locate(y, strlen(y), 1, path, 4, &line, &col), 0);
+	assert_int_equal(line, 8);
+	assert_int_equal(col, 11);
+	/* a path that leads nowhere stops at the deepest node found */
+	assert_int_equal(wf_yj_locate(y, strlen(y), 1, missing, 2, &line, &col), 0);
+	assert_int_equal(line, 4);
+	assert_int_equal(col, 3);
+	assert_int_equal(wf_yj_locate(y, strlen(y), 5, path, 4, &line, &col), -ENOENT);
+	assert_int_equal(wf_yj_locate_items(y, strlen(y), 1, &items, 1, lines, cols, 4), 2);
+	assert_int_equal(lines[0], 10);
+	assert_int_equal(cols[0], 3);
+	assert_int_equal(lines[1], 11);
+	assert_int_equal(cols[1], 5);
+
+	assert_int_equal(wf_yj_locate(j, strlen(j), 1, path, 4, &line, &col), 0);
+	assert_int_equal(line, 2);
+	assert_int_equal(col, 43);
+	assert_int_equal(wf_yj_locate_items(j, strlen(j), 1, &items, 1, lines, cols, 4), 3);
+	assert_int_equal(lines[0], 3);
+	assert_int_equal(cols[0], 12);
+	assert_int_equal(lines[1], 4);
+	assert_int_equal(cols[1], 4);
+	assert_int_equal(lines[2], 4);
+	assert_int_equal(cols[2], 19);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scalars),	    cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_anchors),	    cmocka_unit_test(test_guard_rails),
+		cmocka_unit_test(test_json),	    cmocka_unit_test(test_locate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
