@@ -14,7 +14,7 @@ packages=(
 	# data plane and the real clients the tests judge by
 	iproute2 nftables procps dnsutils curl iputils-ping util-linux
 	# anchors the benchmarks compare against
-	containernetworking-plugins knot nsd dnsperf iperf3 hyperfine
+	containernetworking-plugins knot nsd dnsperf iperf3 hyperfine python3-yaml
 	# real container runtime for the CNI test
 	podman runc busybox-static jq
 )

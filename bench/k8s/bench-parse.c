@@ -1,13 +1,18 @@
 /* Manifest parsing benchmark helper.
  *   bench-k8s-parse gen DIR [PODS SERVICES SLICES]   writes a synthetic cluster as YAML and JSON
  *   bench-k8s-parse parse FILE...                     parses the files, keeps every object,
- *                                                     prints objects, seconds and peak RSS */
+ *                                                     prints objects, seconds and peak RSS
+ *   bench-k8s-parse scan FILE...                      the libraries' floor: libyaml events or
+ *                                                     a jansson load, nothing kept */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include <jansson.h>
+#include <yaml.h>
 
 #include "k8s/object.h"
 
@@ -51,8 +56,8 @@ static void gen_pod(FILE *y, FILE *j, unsigned i, bool first)
 		"\"readinessProbe\":{\"httpGet\":{\"path\":\"/healthz\",\"port\":\"http\"}}}]},"
 		"\"status\":{\"phase\":\"Running\",\"hostIP\":\"172.18.%u.%u\",\"podIP\":\"10.%u.%u.%u\","
 		"\"podIPs\":[{\"ip\":\"10.%u.%u.%u\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}\n",
-		first ? "" : ",", i, i, ns, i % 10000, node, node / 250, node % 250 + 1, 64 + node / 250,
-		node, i % 250 + 1, 64 + node / 250, node, i % 250 + 1);
+		first ? "" : ",", i, i, ns, i % 10000, node, node / 250, node % 250 + 1,
+		64 + node / 250, node, i % 250 + 1, 64 + node / 250, node, i % 250 + 1);
 }
 
 static void gen_service(FILE *y, FILE *j, unsigned i, bool first)
@@ -95,8 +100,8 @@ static void gen_slice(FILE *y, FILE *j, unsigned i, bool first)
 			"%s{\"addresses\":[\"10.%u.%u.%u\"],\"conditions\":{\"ready\":true,\"serving\":true,"
 			"\"terminating\":false},\"nodeName\":\"node-%u\",\"targetRef\":{\"kind\":\"Pod\","
 			"\"namespace\":\"team-%u\",\"name\":\"app-%u-7d4b9c-x%u\"}}",
-			e ? "," : "", 64 + p / 62500 % 64, p / 250 % 250, p % 250 + 1, p % 100, i % 50, i,
-			p);
+			e ? "," : "", 64 + p / 62500 % 64, p / 250 % 250, p % 250 + 1, p % 100,
+			i % 50, i, p);
 	}
 	fprintf(j, "]}\n");
 }
@@ -150,13 +155,48 @@ int main(int argc, char **argv)
 		double t = now() - t0;
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		printf("objects=%zu seconds=%.3f objects_per_sec=%.0f max_rss_mb=%.1f\n", objects, t,
-		       (double)objects / t, (double)ru.ru_maxrss / 1024.0);
+		printf("objects=%zu seconds=%.3f objects_per_sec=%.0f max_rss_mb=%.1f\n", objects,
+		       t, (double)objects / t, (double)ru.ru_maxrss / 1024.0);
 		for (int i = 2; i < argc; i++)
 			wf_k8s_parse_result_done(&res[i]);
 		free(res);
 		return 0;
 	}
-	fprintf(stderr, "usage: %s gen DIR [PODS SERVICES SLICES] | parse FILE...\n", argv[0]);
+	if (argc >= 3 && strcmp(argv[1], "scan") == 0) {
+		size_t events = 0;
+		double t0 = now();
+		for (int i = 2; i < argc; i++) {
+			FILE *f = fopen(argv[i], "rb");
+			if (!f)
+				return 1;
+			fseek(f, 0, SEEK_END);
+			long n = ftell(f);
+			fseek(f, 0, SEEK_SET);
+			char *b = malloc((size_t)n);
+			if (!b || fread(b, 1, (size_t)n, f) != (size_t)n)
+				return 1;
+			fclose(f);
+			if (strstr(argv[i], ".json")) {
+				json_error_t e;
+				json_decref(json_loadb(b, (size_t)n, 0, &e));
+			} else {
+				yaml_parser_t p;
+				yaml_event_t ev;
+				yaml_parser_initialize(&p);
+				yaml_parser_set_input_string(&p, (unsigned char *)b, (size_t)n);
+				for (bool end = false; !end && yaml_parser_parse(&p, &ev);
+				     events++) {
+					end = ev.type == YAML_STREAM_END_EVENT;
+					yaml_event_delete(&ev);
+				}
+				yaml_parser_delete(&p);
+			}
+			free(b);
+		}
+		printf("seconds=%.3f yaml_events=%zu\n", now() - t0, events);
+		return 0;
+	}
+	fprintf(stderr, "usage: %s gen DIR [PODS SERVICES SLICES] | parse FILE... | scan FILE...\n",
+		argv[0]);
 	return 2;
 }

@@ -50,8 +50,7 @@ err_fr:
 	return ret;
 }
 
-static int fabric_sync(void *state, const struct wf_store_snapshot *snap, char *err,
-		       size_t errlen)
+static int fabric_sync(void *state, const struct wf_store_snapshot *snap, char *err, size_t errlen)
 {
 	struct fabric_rec *fr = state;
 	const struct wf_k8s_object **objs = NULL;
@@ -82,9 +81,9 @@ static int fabric_sync(void *state, const struct wf_store_snapshot *snap, char *
 	unsigned mtu = wf_fabric_pod_mtu(fr->fabric);
 	wf_metric_set(fr->m_mtu, 0, mtu);
 	if (ret == 0 && (added || removed || after.peers != fr->logged_peers)) {
-		wf_log_info("fabric", "routes updated", "peers=%zu routes=%zu added=%llu removed=%llu",
-			    after.peers, after.routes, (unsigned long long)added,
-			    (unsigned long long)removed);
+		wf_log_info("fabric", "routes updated",
+			    "peers=%zu routes=%zu added=%llu removed=%llu", after.peers,
+			    after.routes, (unsigned long long)added, (unsigned long long)removed);
 		fr->logged_peers = after.peers;
 	}
 	if (mtu && mtu != fr->logged_mtu) {

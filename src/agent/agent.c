@@ -10,9 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/manifests.h"
 #include "fabric/fabric.h"
+#include "k8s/source-dir.h"
 #include "k8s/store.h"
+#include "lib/diag.h"
 #include "lib/admin.h"
 #include "lib/alloc.h"
 #include "lib/error.h"
@@ -26,12 +27,12 @@ struct rec {
 	struct wf_agent *agent;
 	const struct wf_agent_reconciler_ops *ops;
 	void *state;
-	bool dirty;	    /* input changed (or a retry is due) since the last sync */
-	bool ok_once;	    /* has synced successfully at least once */
-	bool failing;	    /* the last sync failed */
-	uint64_t backoff;   /* the next retry delay */
+	bool dirty;	  /* input changed (or a retry is due) since the last sync */
+	bool ok_once;	  /* has synced successfully at least once */
+	bool failing;	  /* the last sync failed */
+	uint64_t backoff; /* the next retry delay */
 	struct wf_loop_timer *retry;
-	char err[256];	    /* the last error, logged once */
+	char err[256]; /* the last error, logged once */
 	unsigned long syncs, failures;
 	struct wf_metric *m_syncs, *m_failures, *m_duration, *m_ok;
 };
@@ -40,7 +41,7 @@ struct wf_agent {
 	struct wf_agent_config cfg;
 	struct wf_loop *loop;
 	struct wf_store *store;
-	struct wf_agent_manifests *source;
+	struct wf_source_dir *source;
 	struct wf_loop_defer *pass;
 	struct wf_loop_timer *resync;
 	struct wf_loop_signal *sigterm, *sigint;
@@ -140,8 +141,8 @@ static void sync_one(struct wf_agent *a, struct rec *r)
 	snprintf(r->err, sizeof(r->err), "%s", err);
 	r->failing = true;
 	wf_loop_timer_set(r->retry, r->backoff, 0);
-	r->backoff = r->backoff * 2 > a->cfg.backoff_max_ns ? a->cfg.backoff_max_ns
-							    : r->backoff * 2;
+	r->backoff =
+		r->backoff * 2 > a->cfg.backoff_max_ns ? a->cfg.backoff_max_ns : r->backoff * 2;
 }
 
 /* The deferred pass: every dirty reconciler syncs once, however many changes came in. */
@@ -187,6 +188,31 @@ static void on_signal(struct wf_loop *loop, struct wf_loop_signal *s,
 	wf_log_info(LOG_SUB, "shutting down, leaving the data plane in place", "signal=%s",
 		    strsignal((int)si->ssi_signo));
 	wf_loop_stop(loop, 0);
+}
+
+/* A manifest the source could not apply: its earlier objects stay in the store. */
+static void on_source_error(void *userdata, int err, const struct wf_diag *diag)
+{
+	char msg[WF_DIAG_FILE_MAX + WF_DIAG_PATH_MAX + WF_DIAG_MSG_MAX + 16], q[1024];
+	wf_log_warn(LOG_SUB, "manifest rejected, keeping its previous objects", "error=%s",
+		    wf_log_quote(wf_diag_format(diag, msg, sizeof(msg)), q, sizeof(q)));
+}
+
+/* The directory source (src/k8s/source-dir.h), watched with inotify on the agent's loop. */
+static int start_source(struct wf_agent *a)
+{
+	struct wf_source_dir_config sc = {
+		.store = a->store, .watch = true, .on_error = on_source_error, .userdata = a};
+	int err = wf_source_dir_new(&sc, &a->source);
+	if (err < 0)
+		return err;
+	err = wf_source_dir_add(a->source, a->cfg.manifests);
+	if (err < 0) {
+		wf_log_error(LOG_SUB, "cannot read the manifests directory", "dir=%s error=\"%s\"",
+			     a->cfg.manifests, wf_strerror(err));
+		return err;
+	}
+	return wf_source_dir_attach(a->source, a->loop);
 }
 
 static bool admin_ready(void *data)
@@ -273,8 +299,9 @@ int wf_agent_new(const struct wf_agent_config *cfg,
 		err = r->ops->init(&a->cfg, a->metrics, &r->state);
 		if (err < 0) {
 			char q[256];
-			wf_log_error(LOG_SUB, "reconciler failed to start", "reconciler=%s error=%s",
-				     r->ops->name, wf_log_quote(wf_strerror(err), q, sizeof(q)));
+			wf_log_error(LOG_SUB, "reconciler failed to start",
+				     "reconciler=%s error=%s", r->ops->name,
+				     wf_log_quote(wf_strerror(err), q, sizeof(q)));
 			r->ops = NULL; /* nothing to done() */
 			goto err_a;
 		}
@@ -287,18 +314,15 @@ int wf_agent_new(const struct wf_agent_config *cfg,
 		goto err_a;
 	a->sub = err;
 	if (a->cfg.manifests) {
-		err = wf_agent_manifests_new(a->loop, a->store, a->cfg.manifests, &a->source);
-		if (err < 0) {
-			wf_log_error(LOG_SUB, "cannot read the manifests directory", "dir=%s error=\"%s\"",
-				     a->cfg.manifests, wf_strerror(err));
+		err = start_source(a);
+		if (err < 0)
 			goto err_a;
-		}
 	}
 	if (a->cfg.admin) {
 		err = wf_admin_start(a->cfg.admin, a->metrics, admin_ready, a, &a->admin);
 		if (err < 0) {
-			wf_log_error(LOG_SUB, "cannot start the admin endpoint", "listen=%s error=\"%s\"",
-				     a->cfg.admin, wf_strerror(err));
+			wf_log_error(LOG_SUB, "cannot start the admin endpoint",
+				     "listen=%s error=\"%s\"", a->cfg.admin, wf_strerror(err));
 			goto err_a;
 		}
 	}
@@ -326,7 +350,7 @@ void wf_agent_free(struct wf_agent *a)
 		return;
 	/* The admin thread reads the registry and the ready flag: stop it first. */
 	wf_admin_stop(a->admin);
-	wf_agent_manifests_free(a->source);
+	wf_source_dir_free(a->source); /* before the loop it is attached to */
 	for (size_t i = 0; i < a->n_recs; i++) {
 		if (a->recs[i].ops && a->recs[i].ops->done)
 			a->recs[i].ops->done(a->recs[i].state);

@@ -18,9 +18,11 @@ struct wf_cli_command {
 /* The table, ended by an entry with name == NULL (commands.c). */
 extern const struct wf_cli_command wf_cli_commands[];
 
-/* Prints "weft CMD: <message>" and "Run 'weft CMD --help' for usage." to stderr; returns
- * WF_CLI_EXIT_USAGE. */
-int wf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "weft CMD: <message>", the synopsis of usage (its lines up to the first blank one;
+ * usage may be NULL) and "Run 'weft CMD --help' for more." to stderr; returns
+ * WF_CLI_EXIT_USAGE. cmd NULL stands for weft itself. */
+int wf_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Commands (one file each). */
 int wf_cli_cmd_version(int argc, char **argv);

@@ -131,7 +131,7 @@ static int parse_kind(struct get_args *a, char *arg)
 			continue;
 		}
 		if (wf_k8s_kind_lookup(tok, &k) < 0) {
-			wf_cli_usage_error("get", "unknown kind '%s'", tok);
+			wf_cli_usage_error("get", usage, "unknown kind '%s'", tok);
 			return 1; /* reported */
 		}
 		a->kinds[k] = true;
@@ -252,7 +252,8 @@ int wf_cli_cmd_get(int argc, char **argv)
 			if (r == -ENOMEM)
 				goto oom;
 			if (r < 0) {
-				status = wf_cli_usage_error("get", "bad selector '%s'", optarg);
+				status = wf_cli_usage_error("get", usage, "bad selector '%s'",
+							    optarg);
 				goto out;
 			}
 			break;
@@ -265,8 +266,8 @@ int wf_cli_cmd_get(int argc, char **argv)
 				a.out = OUT_YAML;
 			} else {
 				status = wf_cli_usage_error(
-					"get", "unknown output format '%s' (wide, json or yaml)",
-					optarg);
+					"get", usage,
+					"unknown output format '%s' (wide, json or yaml)", optarg);
 				goto out;
 			}
 			break;
@@ -275,23 +276,25 @@ int wf_cli_cmd_get(int argc, char **argv)
 			status = WF_CLI_EXIT_OK;
 			goto out;
 		case ':':
-			status = wf_cli_usage_error("get", "option '%s' needs a value",
+			status = wf_cli_usage_error("get", usage, "option '%s' needs a value",
 						    argv[optind - 1]);
 			goto out;
 		default:
-			status = wf_cli_usage_error("get", "unknown option '%s'", argv[optind - 1]);
+			status = wf_cli_usage_error("get", usage, "unknown option '%s'",
+						    argv[optind - 1]);
 			goto out;
 		}
 	}
 	if (ns_given && a.all_ns) {
-		status = wf_cli_usage_error("get", "-n and -A exclude each other");
+		status = wf_cli_usage_error("get", usage, "-n and -A exclude each other");
 		goto out;
 	}
 	if (optind < argc) {
 		r = parse_kind(&a, argv[optind++]);
 		if (r != 0) {
 			if (r < 0)
-				wf_cli_usage_error("get", "bad KIND/NAME '%s'", argv[optind - 1]);
+				wf_cli_usage_error("get", usage, "bad KIND/NAME '%s'",
+						   argv[optind - 1]);
 			goto out;
 		}
 	} else {
@@ -300,18 +303,18 @@ int wf_cli_cmd_get(int argc, char **argv)
 	}
 	if (optind < argc) {
 		if (a.name) {
-			status =
-				wf_cli_usage_error("get", "unexpected argument '%s'", argv[optind]);
+			status = wf_cli_usage_error("get", usage, "unexpected argument '%s'",
+						    argv[optind]);
 			goto out;
 		}
 		a.name = argv[optind++];
 	}
 	if (optind < argc) {
-		status = wf_cli_usage_error("get", "unexpected argument '%s'", argv[optind]);
+		status = wf_cli_usage_error("get", usage, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
 	if (paths.n == 0) {
-		status = wf_cli_usage_error("get", "no manifests given (use -f PATH)");
+		status = wf_cli_usage_error("get", usage, "no manifests given (use -f PATH)");
 		goto out;
 	}
 

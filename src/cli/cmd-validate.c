@@ -67,11 +67,11 @@ int wf_cli_cmd_validate(int argc, char **argv)
 			status = WF_CLI_EXIT_OK;
 			goto out;
 		case ':':
-			status = wf_cli_usage_error("validate", "option '%s' needs a value",
+			status = wf_cli_usage_error("validate", usage, "option '%s' needs a value",
 						    argv[optind - 1]);
 			goto out;
 		default:
-			status = wf_cli_usage_error("validate", "unknown option '%s'",
+			status = wf_cli_usage_error("validate", usage, "unknown option '%s'",
 						    argv[optind - 1]);
 			goto out;
 		}
@@ -80,7 +80,7 @@ int wf_cli_cmd_validate(int argc, char **argv)
 		if (wf_cli_paths_add(&paths, argv[optind]) < 0)
 			goto oom;
 	if (paths.n == 0) {
-		status = wf_cli_usage_error("validate", "no manifests given (use -f PATH)");
+		status = wf_cli_usage_error("validate", usage, "no manifests given (use -f PATH)");
 		goto out;
 	}
 

@@ -19,10 +19,12 @@ int wf_cli_cmd_version(int argc, char **argv)
 			fputs(usage, stdout);
 			return WF_CLI_EXIT_OK;
 		}
-		return wf_cli_usage_error("version", "unknown option '%s'", argv[optind - 1]);
+		return wf_cli_usage_error("version", usage, "unknown option '%s'",
+					  argv[optind - 1]);
 	}
 	if (optind < argc)
-		return wf_cli_usage_error("version", "unexpected argument '%s'", argv[optind]);
+		return wf_cli_usage_error("version", usage, "unexpected argument '%s'",
+					  argv[optind]);
 	printf("weft %s\n", WF_VERSION);
 	return WF_CLI_EXIT_OK;
 }

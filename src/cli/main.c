@@ -24,13 +24,18 @@ static void usage(FILE *f)
 		   "  weft get services -A -f manifests/\n");
 }
 
-int wf_cli_usage_error(const char *cmd, const char *fmt, ...)
+int wf_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "weft%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+	fputs("\n", stderr);
+	if (usage) {
+		const char *end = strstr(usage, "\n\n");
+		fprintf(stderr, "\n%.*s\n", end ? (int)(end - usage) : (int)strlen(usage), usage);
+	}
 	fprintf(stderr, "\nRun 'weft%s%s --help' for usage.\n", cmd ? " " : "", cmd ? cmd : "");
 	return WF_CLI_EXIT_USAGE;
 }
@@ -50,7 +55,7 @@ int main(int argc, char **argv)
 					char *args[] = {argv[2], "--help", NULL};
 					return c->run(2, args);
 				}
-			return wf_cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+			return wf_cli_usage_error(NULL, NULL, "unknown command '%s'", argv[2]);
 		}
 		usage(stdout);
 		return WF_CLI_EXIT_OK;
@@ -59,11 +64,11 @@ int main(int argc, char **argv)
 		char *args[] = {"version", NULL};
 		return wf_cli_cmd_version(1, args);
 	}
-	if (name[0] == '-')
-		return wf_cli_usage_error(
-			NULL, "unknown option '%s' (options go after the command)", name);
-	for (const struct wf_cli_command *c = wf_cli_commands; c->name; c++)
+	for (const struct wf_cli_command *c = wf_cli_commands; c->name && name[0] != '-'; c++)
 		if (strcmp(c->name, name) == 0)
 			return c->run(argc - 1, argv + 1);
-	return wf_cli_usage_error(NULL, "unknown command '%s'", name);
+	/* Not a command: say so, then show what there is. */
+	fprintf(stderr, "weft: unknown %s '%s'\n\n", name[0] == '-' ? "option" : "command", name);
+	usage(stderr);
+	return WF_CLI_EXIT_USAGE;
 }

@@ -5,8 +5,8 @@
 
 #include "lib/ip-types.h"
 
-#define WF_CNI_MAX_SETS 4    /* range sets (one address each) */
-#define WF_CNI_MAX_RANGES 8  /* ranges per set */
+#define WF_CNI_MAX_SETS 4   /* range sets (one address each) */
+#define WF_CNI_MAX_RANGES 8 /* ranges per set */
 #define WF_CNI_MAX_ROUTES 16
 #define WF_CNI_MAX_PORTS 64
 #define WF_CNI_MAX_IFACES 8
@@ -15,16 +15,16 @@
 
 /* CNI spec "Error" codes (SPEC.md "Error"). */
 enum {
-	WF_CNI_E_VERSION = 1,	/* incompatible CNI version */
-	WF_CNI_E_FIELD = 2,	/* unsupported field in network config */
-	WF_CNI_E_UNKNOWN = 3,	/* container unknown or does not exist */
-	WF_CNI_E_ENV = 4,	/* invalid or missing environment variables */
-	WF_CNI_E_IO = 5,	/* I/O failure */
-	WF_CNI_E_DECODE = 6,	/* failed to decode content */
-	WF_CNI_E_CONFIG = 7,	/* invalid network config */
-	WF_CNI_E_AGAIN = 11,	/* try again later */
+	WF_CNI_E_VERSION = 1,	 /* incompatible CNI version */
+	WF_CNI_E_FIELD = 2,	 /* unsupported field in network config */
+	WF_CNI_E_UNKNOWN = 3,	 /* container unknown or does not exist */
+	WF_CNI_E_ENV = 4,	 /* invalid or missing environment variables */
+	WF_CNI_E_IO = 5,	 /* I/O failure */
+	WF_CNI_E_DECODE = 6,	 /* failed to decode content */
+	WF_CNI_E_CONFIG = 7,	 /* invalid network config */
+	WF_CNI_E_AGAIN = 11,	 /* try again later */
 	WF_CNI_E_NOT_AVAIL = 50, /* STATUS: plugin not available */
-	WF_CNI_E_CHECK = 100,	/* weft: CHECK found a difference */
+	WF_CNI_E_CHECK = 100,	 /* weft: CHECK found a difference */
 	WF_CNI_E_INTERNAL = 999, /* libcni's "internal error", kernel or system failures */
 };
 
@@ -47,6 +47,7 @@ struct wf_cni_err {
 	int code; /* 0: none */
 	char msg[WF_CNI_ERRLEN];
 	char details[WF_CNI_ERRLEN];
+	char version[16]; /* the request's cniVersion, for the Error object; "" if unknown */
 };
 
 /* The CNI_* environment of one invocation (SPEC.md "Parameters"). Strings are borrowed from
@@ -85,7 +86,7 @@ struct wf_cni_route {
 struct wf_cni_portmap {
 	uint16_t host_port;
 	uint16_t container_port;
-	char proto[8]; /* "tcp", "udp", "sctp" */
+	char proto[8];	      /* "tcp", "udp", "sctp" */
 	struct wf_ip host_ip; /* family 0: any */
 };
 

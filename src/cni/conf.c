@@ -74,8 +74,8 @@ int wf_cni_args_parse(struct wf_cni_env *env, const char *args, struct wf_cni_er
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		const char *eq = memchr(p, '=', len);
 		if (!eq)
-			return wf_cni_fail(err, WF_CNI_E_ENV, "CNI_ARGS: invalid pair '%.*s'", (int)len,
-					   p);
+			return wf_cni_fail(err, WF_CNI_E_ENV, "CNI_ARGS: invalid pair '%.*s'",
+					   (int)len, p);
 		size_t klen = (size_t)(eq - p);
 		const char *v = eq + 1;
 		size_t vlen = len - klen - 1;
@@ -125,7 +125,8 @@ int wf_cni_env_parse(struct wf_cni_env *env, bool ipam_only, struct wf_cni_err *
 
 	memset(env, 0, sizeof(*env));
 	if (!cmd || !*cmd)
-		return wf_cni_fail(err, WF_CNI_E_ENV, "required env variables [CNI_COMMAND] missing");
+		return wf_cni_fail(err, WF_CNI_E_ENV,
+				   "required env variables [CNI_COMMAND] missing");
 	unsigned i;
 	for (i = 0; i < 6; i++)
 		if (strcmp(cmd, names[i]) == 0)
@@ -168,7 +169,8 @@ static int get_str(json_t *obj, const char *key, const char **ret, bool required
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
 		if (required)
-			return wf_cni_fail(err, WF_CNI_E_CONFIG, "missing required field '%s'", key);
+			return wf_cni_fail(err, WF_CNI_E_CONFIG, "missing required field '%s'",
+					   key);
 		return 0;
 	}
 	if (!json_is_string(v))
@@ -380,7 +382,8 @@ static int parse_ports(struct wf_cni_conf *conf, json_t *pm, struct wf_cni_err *
 	size_t i;
 	json_t *p;
 	if (!json_is_array(pm))
-		return wf_cni_fail(err, WF_CNI_E_CONFIG, "runtimeConfig.portMappings: not an array");
+		return wf_cni_fail(err, WF_CNI_E_CONFIG,
+				   "runtimeConfig.portMappings: not an array");
 	json_array_foreach(pm, i, p)
 	{
 		json_int_t hp = json_integer_value(json_object_get(p, "hostPort"));
@@ -402,7 +405,8 @@ static int parse_ports(struct wf_cni_conf *conf, json_t *pm, struct wf_cni_err *
 		m->container_port = (uint16_t)cp;
 		if (!*proto)
 			proto = "tcp";
-		if (strcasecmp(proto, "tcp") && strcasecmp(proto, "udp") && strcasecmp(proto, "sctp"))
+		if (strcasecmp(proto, "tcp") && strcasecmp(proto, "udp") &&
+		    strcasecmp(proto, "sctp"))
 			return wf_cni_fail(err, WF_CNI_E_CONFIG,
 					   "portMappings[%zu].protocol: unsupported '%.16s'", i,
 					   proto);
@@ -505,11 +509,14 @@ int wf_cni_conf_parse(struct wf_cni_conf *conf, const char *buf, size_t len, enu
 	}
 	if (!conf->version && cmd != WF_CNI_VERSION) {
 		/* skel: no cniVersion means 0.1.0, which weft does not speak */
-		wf_cni_fail(err, WF_CNI_E_VERSION,
-			    "missing cniVersion (0.1.0 assumed); supported: 0.3.0 0.3.1 0.4.0 1.0.0 "
-			    "1.1.0");
+		wf_cni_fail(
+			err, WF_CNI_E_VERSION,
+			"missing cniVersion (0.1.0 assumed); supported: 0.3.0 0.3.1 0.4.0 1.0.0 "
+			"1.1.0");
 		goto fail;
 	}
+	if (conf->version && wf_cni_version_supported(conf->version))
+		snprintf(err->version, sizeof(err->version), "%s", conf->version);
 	if (cmd == WF_CNI_VERSION)
 		return 0;
 	int vn = wf_cni_version_num(conf->version);
@@ -554,8 +561,8 @@ int wf_cni_conf_parse(struct wf_cni_conf *conf, const char *buf, size_t len, enu
 	} else if (strcmp(mode, "routed") == 0) {
 		conf->mode = WF_CNI_MODE_ROUTED;
 	} else {
-		wf_cni_fail(err, WF_CNI_E_CONFIG, "mode: unsupported value '%.32s' (bridge, routed)",
-			    mode);
+		wf_cni_fail(err, WF_CNI_E_CONFIG,
+			    "mode: unsupported value '%.32s' (bridge, routed)", mode);
 		goto fail;
 	}
 	/* reference bridge: isDefaultGateway implies isGateway */
@@ -602,6 +609,7 @@ int wf_cni_conf_parse(struct wf_cni_conf *conf, const char *buf, size_t len, enu
 fail:
 	json_decref(conf->root);
 	conf->root = NULL;
+	conf->version = NULL; /* it pointed into root */
 	return -1;
 }
 
@@ -613,9 +621,10 @@ void wf_cni_conf_done(struct wf_cni_conf *conf)
 
 void wf_cni_err_print(const struct wf_cni_err *err, const char *version, FILE *out)
 {
-	json_t *o = json_pack("{s:s, s:i, s:s}", "cniVersion",
-			      version && wf_cni_version_supported(version) ? version : "1.1.0",
-			      "code", err->code, "msg", err->msg);
+	if (!version || !wf_cni_version_supported(version))
+		version = err->version[0] ? err->version : "1.1.0";
+	json_t *o = json_pack("{s:s, s:i, s:s}", "cniVersion", version, "code", err->code, "msg",
+			      err->msg);
 	if (!o) {
 		fprintf(out, "{\"code\":%d,\"msg\":\"out of memory\"}\n", err->code);
 		return;
@@ -640,7 +649,8 @@ static json_t *ip_json(const struct wf_cni_ip *ip, int iface, bool old_shape)
 		return NULL;
 	/* 0.3.x/0.4.0 results carry "version"; 1.0.0 removed it. */
 	if (old_shape)
-		json_object_set_new(o, "version", json_string(ip->ip.family == AF_INET ? "4" : "6"));
+		json_object_set_new(o, "version",
+				    json_string(ip->ip.family == AF_INET ? "4" : "6"));
 	if (ip->gw.family)
 		json_object_set_new(o, "gateway", json_string(wf_ip_format(&ip->gw, gw)));
 	if (iface >= 0)
@@ -660,7 +670,8 @@ static void reshape_ips(json_t *ips, bool old_shape)
 			json_object_del(ip, "version");
 		} else if (!json_object_get(ip, "version")) {
 			const char *a = json_string_value(json_object_get(ip, "address"));
-			json_object_set_new(ip, "version", json_string(a && strchr(a, ':') ? "6" : "4"));
+			json_object_set_new(ip, "version",
+					    json_string(a && strchr(a, ':') ? "6" : "4"));
 		}
 	}
 }

@@ -19,8 +19,8 @@ extern char **environ;
 
 #define OUT_CAP (1 << 20)
 
-int wf_cni_exec(const char *path, char *const argv[], const char *in, size_t in_len,
-		char **ret_out, size_t *ret_out_len, char *errbuf, size_t errsize)
+int wf_cni_exec(const char *path, char *const argv[], const char *in, size_t in_len, char **ret_out,
+		size_t *ret_out_len, char *errbuf, size_t errsize)
 {
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;

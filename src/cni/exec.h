@@ -7,8 +7,8 @@
  * 1 MiB) when ret_out is non-NULL. Its stderr goes to errbuf (NUL-terminated, truncated) or,
  * with errsize 0, to our stderr. Returns the exit status (0-255, 128+signal) or -errno when it
  * could not run. */
-int wf_cni_exec(const char *path, char *const argv[], const char *in, size_t in_len,
-		char **ret_out, size_t *ret_out_len, char *errbuf, size_t errsize);
+int wf_cni_exec(const char *path, char *const argv[], const char *in, size_t in_len, char **ret_out,
+		size_t *ret_out_len, char *errbuf, size_t errsize);
 /* Finds a system tool (nft, tc) in the sbin/bin directories. */
 int wf_cni_find_tool(const char *name, char *buf, size_t size);
 /* Finds plugin type in the ':'-separated CNI_PATH. */

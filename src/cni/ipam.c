@@ -3,8 +3,8 @@
  * last_reserved_ip.<set> remembers where round-robin continues, and "lock" is flock()ed for
  * the whole of an operation, so many processes may run at once.
  *
- * Crash safety: a reservation file is first written complete under a temporary name, then
- * link()ed to the address's name. link() either creates the name with the full content or
+ * Crash safety: a reservation file is first written complete as an unnamed O_TMPFILE inode (or
+ * under a temporary name), then link()ed to the address's name. link() either creates the name with the full content or
  * fails with EEXIST, so a kill -9 at any point leaves either a complete reservation (owned, and
  * released by DEL or GC) or none, never an empty or half-written one. flock() locks die with
  * their process. */
@@ -130,30 +130,37 @@ static bool skip_addr(const struct wf_cni_range *r, const struct wf_ip *ip)
 	return wf_ip_equal(&r->subnet.ip, ip) || (ip->family == AF_INET && wf_ip_equal(&last, ip));
 }
 
-/* Tries to take ip: link the prepared temporary file to its name. 1 taken, 0 busy, <0 error. */
-static int try_take(struct wf_cni_ipam *ipam, const struct wf_ip *ip)
+/* Tries to take ip: link the prepared file (tmpfd, an O_TMPFILE inode, or else TMP_NAME) to its
+ * name. 1 taken, 0 busy, <0 error. */
+static int try_take(struct wf_cni_ipam *ipam, int tmpfd, const struct wf_ip *ip)
 {
 	char name[WF_IP_STRLEN];
+	int ret;
 	wf_ip_format(ip, name);
-	if (linkat(ipam->dirfd, TMP_NAME, ipam->dirfd, name, 0) == 0)
+	if (tmpfd >= 0)
+		ret = linkat(tmpfd, "", ipam->dirfd, name, AT_EMPTY_PATH);
+	else
+		ret = linkat(ipam->dirfd, TMP_NAME, ipam->dirfd, name, 0);
+	if (ret == 0)
 		return 1;
 	return errno == EEXIST ? 0 : -errno;
 }
 
 static void write_last(struct wf_cni_ipam *ipam, unsigned set, const struct wf_ip *ip)
 {
-	char name[32], tmp[40], text[WF_IP_STRLEN];
+	char name[32], text[WF_IP_STRLEN];
 	snprintf(name, sizeof(name), "last_reserved_ip.%u", set);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	int fd = openat(ipam->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* rewritten in place, never truncated to zero first: no block is freed and allocated
+	 * again on every ADD. A crash may leave a torn hint; read_last() then fails to parse it
+	 * and round-robin restarts at the range start - harmless. */
+	int fd = openat(ipam->dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return;
 	wf_ip_format(ip, text);
-	ssize_t n = write(fd, text, strlen(text));
+	size_t len = strlen(text);
+	if (pwrite(fd, text, len, 0) == (ssize_t)len)
+		(void)!ftruncate(fd, (off_t)len);
 	close(fd);
-	/* an atomic replace: a crash leaves the old or the new hint, both harmless */
-	if (n == (ssize_t)strlen(text))
-		renameat(ipam->dirfd, tmp, ipam->dirfd, name);
 }
 
 static bool read_last(struct wf_cni_ipam *ipam, unsigned set, struct wf_ip *ret)
@@ -175,8 +182,8 @@ static int set_find(const struct wf_cni_rangeset *rs, const struct wf_ip *ip)
 
 /* host-local's round-robin: continue after the last reservation, across the set's ranges,
  * wrapping once. */
-static int alloc_dynamic(struct wf_cni_ipam *ipam, const struct wf_cni_rangeset *rs, unsigned set,
-			 struct wf_cni_ip *ret)
+static int alloc_dynamic(struct wf_cni_ipam *ipam, int tmpfd, const struct wf_cni_rangeset *rs,
+			 unsigned set, struct wf_cni_ip *ret)
 {
 	struct wf_ip last, cur;
 	int ri = 0;
@@ -207,7 +214,7 @@ static int alloc_dynamic(struct wf_cni_ipam *ipam, const struct wf_cni_rangeset 
 			cur = r->start;
 		if (skip_addr(r, &cur))
 			continue;
-		int t = try_take(ipam, &cur);
+		int t = try_take(ipam, tmpfd, &cur);
 		if (t < 0)
 			return t;
 		if (t == 1) {
@@ -249,11 +256,17 @@ int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 		set_req[s] = (int)i;
 	}
 
-	int fd = openat(ipam->dirfd, TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* an unnamed inode (O_TMPFILE) that link() gives a name once complete; a named
+	 * temporary file where the file system cannot do that */
+	int tmpfd = openat(ipam->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	int fd = tmpfd;
+	if (tmpfd == -1)
+		fd = openat(ipam->dirfd, TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return wf_cni_fail(err, WF_CNI_E_IO, "ipam store: %s", strerror(errno));
 	ssize_t w = write(fd, text, (size_t)len);
-	close(fd);
+	if (tmpfd == -1)
+		close(fd);
 	if (w != len) {
 		wf_cni_fail(err, WF_CNI_E_IO, "ipam store: short write");
 		goto fail;
@@ -271,7 +284,7 @@ int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 					    wf_ip_format(want, buf));
 				goto fail;
 			}
-			int t = try_take(ipam, want);
+			int t = try_take(ipam, tmpfd, want);
 			if (t <= 0) {
 				wf_cni_fail(err, t == 0 ? WF_CNI_E_AGAIN : WF_CNI_E_IO,
 					    "requested IP address %s is not available in range set",
@@ -282,7 +295,7 @@ int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 			ip->prefix = r->subnet.prefix;
 			ip->gw = r->gw;
 		} else {
-			int e = alloc_dynamic(ipam, rs, s, ip);
+			int e = alloc_dynamic(ipam, tmpfd, rs, s, ip);
 			if (e == -WF_E_EXHAUSTED) {
 				char c[WF_CIDR_STRLEN];
 				wf_cni_fail(err, WF_CNI_E_AGAIN,
@@ -297,12 +310,18 @@ int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 		}
 		n++;
 	}
-	unlinkat(ipam->dirfd, TMP_NAME, 0);
+	if (tmpfd >= 0)
+		close(tmpfd);
+	else
+		unlinkat(ipam->dirfd, TMP_NAME, 0);
 	return (int)n;
 fail:
 	for (unsigned i = 0; i < n; i++)
 		wf_cni_ipam_release_ip(ipam, &ret_ips[i].ip, id, ifname);
-	unlinkat(ipam->dirfd, TMP_NAME, 0);
+	if (tmpfd >= 0)
+		close(tmpfd);
+	else
+		unlinkat(ipam->dirfd, TMP_NAME, 0);
 	return -1;
 }
 
@@ -334,8 +353,7 @@ bool wf_cni_ipam_owns(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const ch
 
 /* Calls fn for every reservation file. */
 static int scan(struct wf_cni_ipam *ipam,
-		int (*fn)(struct wf_cni_ipam *, const char *name, char *content, void *),
-		void *arg)
+		int (*fn)(struct wf_cni_ipam *, const char *name, char *content, void *), void *arg)
 {
 	int fd = openat(ipam->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1)
@@ -397,6 +415,8 @@ static int gc_cb(struct wf_cni_ipam *ipam, const char *name, char *content, void
 int wf_cni_ipam_gc(struct wf_cni_ipam *ipam, wf_cni_keep_fn keep, void *arg)
 {
 	struct release_arg a = {.keep = keep, .keep_arg = arg};
+	/* temporary files of killed writers: harmless, but GC leaves the directory clean */
+	unlinkat(ipam->dirfd, TMP_NAME, 0);
 	return scan(ipam, gc_cb, &a);
 }
 

@@ -193,14 +193,41 @@ static int state_write(struct run *r)
 	}
 	for (unsigned i = 0; i < r->n_nft; i++)
 		json_array_append_new(nft, json_string(r->nft[i]));
-	int ret = mkdirs(r->state_dir);
-	if (ret < 0)
+	int ret = 0;
+	char *text = json_dumps(o, JSON_COMPACT);
+	if (!text) {
+		ret = -ENOMEM;
 		goto out;
+	}
+	size_t len = strlen(text);
+	/* written complete as an unnamed inode, then named: a crash leaves no torn state */
+	int fd = open(r->state_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd == -1 && errno == ENOENT) {
+		if ((ret = mkdirs(r->state_dir)) < 0)
+			goto out_text;
+		fd = open(r->state_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	}
+	if (fd >= 0) {
+		if (write(fd, text, len) != (ssize_t)len)
+			ret = -EIO;
+		else if (linkat(fd, "", AT_FDCWD, r->state_path, AT_EMPTY_PATH) == -1)
+			ret = -errno;
+		close(fd);
+		if (ret != -EEXIST)
+			goto out_text;
+		ret = 0;
+	}
+	/* no O_TMPFILE here, or a stale file to replace: temporary name and rename() */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state_path);
-	if (json_dump_file(o, tmp, JSON_COMPACT) < 0 || rename(tmp, r->state_path) == -1) {
-		ret = -EIO;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1 || write(fd, text, len) != (ssize_t)len || rename(tmp, r->state_path) == -1) {
+		ret = fd == -1 ? -errno : -EIO;
 		unlink(tmp);
 	}
+	if (fd >= 0)
+		close(fd);
+out_text:
+	free(text);
 out:
 	json_decref(o);
 	return ret;
@@ -372,8 +399,8 @@ static int nft_apply(struct run *r, bool add, char *errbuf, size_t errsize)
 		return -ENOMEM;
 	for (unsigned i = 0; i < r->n_nft; i++) {
 		if (add)
-			len += (size_t)snprintf(s + len, cap - len, "create element inet weft_cni %s\n",
-						r->nft[i]);
+			len += (size_t)snprintf(s + len, cap - len,
+						"create element inet weft_cni %s\n", r->nft[i]);
 		else
 			len += (size_t)snprintf(s + len, cap - len,
 						"add element inet weft_cni %s\n"
@@ -389,6 +416,23 @@ static int nft_apply(struct run *r, bool add, char *errbuf, size_t errsize)
 		ret = run_nft(s, errbuf, errsize);
 		if (ret < 0)
 			ret = run_nft(s + sizeof(nft_base) - 1, errbuf, errsize);
+	} else if (ret == -EIO && !add && strstr(errbuf, "No such file or directory")) {
+		/* add-then-delete only fails so when the table itself is missing: then the
+		 * elements are gone too */
+		ret = 0;
+	} else if (ret == -EIO && !add && strstr(errbuf, "File exists")) {
+		/* a map key (hostPort) held by another attachment with another value: that
+		 * element is not ours to delete. Remove the rest one by one. */
+		ret = 0;
+		for (unsigned i = 0; i < r->n_nft; i++) {
+			snprintf(s, cap,
+				 "add element inet weft_cni %s\ndelete element inet weft_cni %s\n",
+				 r->nft[i], r->nft[i]);
+			int e = run_nft(s, errbuf, errsize);
+			if (e < 0 && !strstr(errbuf, "File exists") &&
+			    !strstr(errbuf, "No such file or directory"))
+				ret = e;
+		}
 	}
 	wf_free(s);
 	return ret;
@@ -409,20 +453,21 @@ static int tc_apply(struct run *r, char *errbuf, size_t errsize)
 	 * the pod) enters the host end: redirect it to an ifb device and shape it there, as the
 	 * reference bandwidth plugin does */
 	if (b->in_rate)
-		len += (size_t)snprintf(script + len, sizeof(script) - len,
-					"qdisc add dev %s root tbf rate %llubit burst %llub latency "
-					"25ms\n",
-					r->host_veth, (unsigned long long)b->in_rate,
-					(unsigned long long)(b->in_burst / 8 ? b->in_burst / 8 : 1));
+		len += (size_t)snprintf(
+			script + len, sizeof(script) - len,
+			"qdisc add dev %s root tbf rate %llubit burst %llub latency "
+			"25ms\n",
+			r->host_veth, (unsigned long long)b->in_rate,
+			(unsigned long long)(b->in_burst / 8 ? b->in_burst / 8 : 1));
 	if (b->out_rate)
-		len += (size_t)snprintf(script + len, sizeof(script) - len,
-					"qdisc add dev %s handle ffff: ingress\n"
-					"filter add dev %s parent ffff: protocol all u32 match u32 0 0 "
-					"action mirred egress redirect dev %s\n"
-					"qdisc add dev %s root tbf rate %llubit burst %llub latency 25ms\n",
-					r->host_veth, r->host_veth, r->ifb, r->ifb,
-					(unsigned long long)b->out_rate,
-					(unsigned long long)(b->out_burst / 8 ? b->out_burst / 8 : 1));
+		len += (size_t)snprintf(
+			script + len, sizeof(script) - len,
+			"qdisc add dev %s handle ffff: ingress\n"
+			"filter add dev %s parent ffff: protocol all u32 match u32 0 0 "
+			"action mirred egress redirect dev %s\n"
+			"qdisc add dev %s root tbf rate %llubit burst %llub latency 25ms\n",
+			r->host_veth, r->host_veth, r->ifb, r->ifb, (unsigned long long)b->out_rate,
+			(unsigned long long)(b->out_burst / 8 ? b->out_burst / 8 : 1));
 	if (b->out_rate) {
 		struct wf_nl nl = {0};
 		struct wf_nl_link_opts o = {.up = true, .mtu = r->conf.mtu};
@@ -431,7 +476,8 @@ static int tc_apply(struct run *r, char *errbuf, size_t errsize)
 			e = wf_nl_link_add(&nl, r->ifb, "ifb", &o);
 		wf_nl_done(&nl);
 		if (e < 0) {
-			snprintf(errbuf, errsize, "creating ifb device %s: %s", r->ifb, strerror(-e));
+			snprintf(errbuf, errsize, "creating ifb device %s: %s", r->ifb,
+				 strerror(-e));
 			return e;
 		}
 	}
@@ -456,7 +502,8 @@ static int delegate(struct run *r, const char *cmd, json_t **ret_result)
 	char *argv[] = {path, NULL};
 	int st = wf_cni_exec(path, argv, r->input, r->input_len, &out, &out_len, errbuf, 0);
 	if (st < 0)
-		return wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "running %s: %s", path, strerror(-st));
+		return wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "running %s: %s", path,
+				   strerror(-st));
 	json_t *res = out_len ? json_loadb(out, out_len, 0, NULL) : NULL;
 	wf_free(out);
 	if (st != 0) {
@@ -593,7 +640,10 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 		memcpy(pod_mac, c->mac, 6);
 	else
 		random_mac(pod_mac);
-	struct wf_nl_link_opts ho = {.mtu = c->mtu, .master = br.index, .up = true, .mac = host_mac};
+	/* the host end needs no IPv6 link-local address (routed mode answers with static
+	 * neighbours): skipping it spares the kernel DAD and MLD work on every ADD */
+	struct wf_nl_link_opts ho = {
+		.mtu = c->mtu, .master = br.index, .up = true, .mac = host_mac};
 	struct wf_nl_link_opts po = {.mtu = c->mtu, .mac = pod_mac};
 	/* the pod end is created directly inside the pod's namespace (IFLA_NET_NS_FD) */
 	e = wf_nl_veth_add(&host, r->host_veth, &ho, r->env.ifname, nsfd, &po);
@@ -884,7 +934,7 @@ static int cmd_add(struct run *r, FILE *out)
 		print_result(r, res, out);
 		json_decref(res);
 		return 0;
-nomem_ipam:
+	nomem_ipam:
 		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
 		goto undo_ipam;
 	}
@@ -942,7 +992,7 @@ undo_link:
 	if (r->link_created)
 		link_del(r->host_veth, r->ifb);
 	unlink(r->state_path);
-undo_ipam: {
+undo_ipam : {
 	struct wf_cni_err keep = *r->err;
 	ipam_del(r, true);
 	*r->err = keep;
@@ -1021,8 +1071,8 @@ static int cmd_check(struct run *r)
 	}
 	if (c->mode == WF_CNI_MODE_BRIDGE &&
 	    (wf_nl_link_get(&host, c->bridge, &br) < 0 || hl.master != br.index)) {
-		wf_cni_fail(r->err, WF_CNI_E_CHECK, "%s is not attached to bridge %s",
-			    r->host_veth, c->bridge);
+		wf_cni_fail(r->err, WF_CNI_E_CHECK, "%s is not attached to bridge %s", r->host_veth,
+			    c->bridge);
 		goto out;
 	}
 	for (unsigned i = 0; i < r->n_ips; i++) {
@@ -1085,9 +1135,14 @@ static int cmd_gc(struct run *r)
 		struct dirent *de;
 		while (d && (de = readdir(d))) {
 			char path[8192];
-			if (strncmp(de->d_name, "weft:", 5) != 0 || strstr(de->d_name, ".tmp"))
+			if (strncmp(de->d_name, "weft:", 5) != 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", r->state_dir, de->d_name);
+			size_t nl = strlen(de->d_name);
+			if (nl > 4 && strcmp(de->d_name + nl - 4, ".tmp") == 0) {
+				unlink(path); /* left by a killed ADD; GC runs alone */
+				continue;
+			}
 			const char *id = de->d_name + 5;
 			char *sep = strchr(id, ':');
 			if (!sep)

@@ -75,6 +75,7 @@ struct pending {
 	uint8_t tries;
 	uint8_t up_idx;
 	uint16_t up_id;
+	uint16_t client_id;
 	uint16_t len;
 	uint64_t start_ns;
 	uint64_t deadline_ms;
@@ -267,6 +268,7 @@ static size_t forward(struct worker *w, const struct wf_dns_query *q, const stru
 	p->tries = 0;
 	p->up_idx = (uint8_t)(rng_next(w) % w->srv->cfg.n_upstream);
 	p->len = (uint16_t)q->len;
+	p->client_id = q->id;
 	p->start_ns = wf_now_ns();
 	memcpy(p->pkt, q->pkt, q->len);
 	if (cl->tcp) {
@@ -308,6 +310,7 @@ static void upstream_read(struct worker *w, unsigned up_idx)
 			continue;
 		if (wf_dns_wire_parse_query(p->pkt, p->len, &cq) < 0)
 			continue;
+		cq.id = p->client_id; /* p->pkt carries the upstream ID now */
 		if (wf_dns_upstream_parse(buf, (size_t)n, cq.qname_lc, cq.qname_len, cq.qtype,
 					  cq.qclass, w->srv->cfg.cache_max_ttl, &m) < 0)
 			continue; /* not the answer to this question: keep waiting */
@@ -342,6 +345,7 @@ static void sweep(struct worker *w, uint64_t now)
 		}
 		w->k.timeouts++;
 		if (wf_dns_wire_parse_query(p->pkt, p->len, &cq) == 0) {
+			cq.id = p->client_id;
 			size_t l = wf_dns_wire_error(&cq, WF_DNS_R_SERVFAIL, WF_DNS_F_RA, w->sbuf[0],
 						     WF_DNS_EDNS_CAP);
 			pending_reply(w, p, w->sbuf[0], l);

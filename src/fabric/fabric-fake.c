@@ -275,8 +275,7 @@ int wf_fabric_fake_new(struct wf_fabric_fake **ret)
 	return 0;
 }
 
-void wf_fabric_fake_add_link(struct wf_fabric_fake *fk, const char *cidr, int ifindex,
-			     unsigned mtu)
+void wf_fabric_fake_add_link(struct wf_fabric_fake *fk, const char *cidr, int ifindex, unsigned mtu)
 {
 	if (fk->n_links == WF_FABRIC_FAKE_MAX_LINKS)
 		return;

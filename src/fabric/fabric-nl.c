@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -208,7 +210,8 @@ static int link_cb(const struct nlmsghdr *h, void *data)
 /* Reads the VXLAN device. -ENODEV when there is none. */
 static int vx_get(struct nl_be *b, struct vx_info *ret_info)
 {
-	struct nlmsghdr *h = msg_start(b, RTM_GETLINK, 0);
+	/* With an ACK after the reply, transact() knows when the answer is complete. */
+	struct nlmsghdr *h = msg_start(b, RTM_GETLINK, NLM_F_ACK);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(h, IFLA_IFNAME, WF_FABRIC_VXLAN_NAME);
@@ -450,8 +453,8 @@ static int nl_route_del(struct wf_fabric_backend *be, const struct wf_fabric_rou
 	return route_req(to_nl(be), RTM_DELROUTE, 0, r, false);
 }
 
-static int neigh_req(struct nl_be *b, uint16_t type, uint16_t flags, uint8_t family,
-		     int ifindex, const struct wf_ip *dst, const uint8_t *mac)
+static int neigh_req(struct nl_be *b, uint16_t type, uint16_t flags, uint8_t family, int ifindex,
+		     const struct wf_ip *dst, const uint8_t *mac)
 {
 	struct nlmsghdr *h = msg_start(b, type, NLM_F_ACK | flags);
 	struct ndmsg *nd = mnl_nlmsg_put_extra_header(h, sizeof(*nd));
@@ -556,6 +559,12 @@ int wf_fabric_nl_new(struct wf_fabric_backend **ret)
 	int one = 1;
 	/* Without the request echoed in each error, ACKs stay small. */
 	mnl_socket_setsockopt(b->mnl, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* The kernel always answers; a bounded wait keeps a bug from hanging the agent. */
+	struct timeval tv = {.tv_sec = 5};
+	if (setsockopt(mnl_socket_get_fd(b->mnl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		err = -errno;
+		goto err_mnl;
+	}
 	b->portid = mnl_socket_get_portid(b->mnl);
 	*ret = &b->be;
 	return 0;

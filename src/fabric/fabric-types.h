@@ -28,9 +28,9 @@ enum wf_fabric_mode {
 
 /* What the fabric needs to know about one node (from a Node object). */
 struct wf_fabric_node {
-	const char *name;  /* borrowed */
-	struct wf_ip ip4;  /* InternalIP (IPv4); family 0 when the node has none */
-	struct wf_ip ip6;  /* InternalIP (IPv6); family 0 when the node has none */
+	const char *name;   /* borrowed */
+	struct wf_ip ip4;   /* InternalIP (IPv4); family 0 when the node has none */
+	struct wf_ip ip6;   /* InternalIP (IPv6); family 0 when the node has none */
 	size_t n_pod_cidrs; /* spec.podCIDRs, at most one per family */
 	struct wf_cidr pod_cidrs[WF_FABRIC_MAX_CIDRS];
 };

@@ -279,7 +279,8 @@ static int desire_peer(struct wf_fabric *f, const struct wf_fabric_node *nodes, 
 		const struct wf_ip *gw = node_ip(peer, c->ip.family);
 		const char *other;
 		if (!gw) {
-			warn(f, "node %s has no %s InternalIP: podCIDR %s cannot be routed by host-gw",
+			warn(f,
+			     "node %s has no %s InternalIP: podCIDR %s cannot be routed by host-gw",
 			     peer->name, family_name(c->ip.family), wf_cidr_format(c, a));
 			continue;
 		}
@@ -347,7 +348,8 @@ static int apply(struct wf_fabric *f, const struct wf_fabric_state *want,
 			continue;
 		ret = ops->fdb_replace(f->be, &want->fdbs[i]);
 		if (ret < 0) {
-			describe(f, ret, "adding FDB entry for VTEP", wf_ip_format(&want->fdbs[i].dst, b));
+			describe(f, ret, "adding FDB entry for VTEP",
+				 wf_ip_format(&want->fdbs[i].dst, b));
 			first = first ? first : ret;
 		} else {
 			f->stats.added++;
@@ -403,7 +405,8 @@ static int apply(struct wf_fabric *f, const struct wf_fabric_state *want,
 			continue; /* replaced above if it differed */
 		ret = ops->route_del(f->be, &have->routes[j]);
 		if (ret < 0 && ret != -ESRCH) {
-			describe(f, ret, "removing route to", wf_cidr_format(&have->routes[j].dst, a));
+			describe(f, ret, "removing route to",
+				 wf_cidr_format(&have->routes[j].dst, a));
 			first = first ? first : ret;
 		} else {
 			f->stats.removed++;
@@ -418,7 +421,8 @@ static int apply(struct wf_fabric *f, const struct wf_fabric_state *want,
 			continue;
 		ret = ops->neigh_del(f->be, &have->neighs[j]);
 		if (ret < 0 && ret != -ENOENT) {
-			describe(f, ret, "removing neighbour", wf_ip_format(&have->neighs[j].ip, b));
+			describe(f, ret, "removing neighbour",
+				 wf_ip_format(&have->neighs[j].ip, b));
 			first = first ? first : ret;
 		} else {
 			f->stats.removed++;
@@ -463,8 +467,8 @@ static int setup_vxlan(struct wf_fabric *f, const struct wf_fabric_node *self,
 			 wf_ip_format(local, b), self->name, wf_strerror(ret));
 		return ret;
 	}
-	unsigned overhead = local->family == AF_INET ? WF_FABRIC_VXLAN_OVERHEAD4
-						     : WF_FABRIC_VXLAN_OVERHEAD6;
+	unsigned overhead =
+		local->family == AF_INET ? WF_FABRIC_VXLAN_OVERHEAD4 : WF_FABRIC_VXLAN_OVERHEAD6;
 	if (mtu < overhead + 1280) {
 		snprintf(f->error, sizeof(f->error),
 			 "underlay MTU %u is too small for VXLAN (needs %u)", mtu, overhead + 1280);
@@ -542,7 +546,8 @@ int wf_fabric_sync(struct wf_fabric *f, const struct wf_fabric_node *nodes, size
 		size_t before = want.n_routes;
 		ret = desire_peer(f, nodes, i, self, &local, vxif, &want);
 		if (ret < 0) {
-			snprintf(f->error, sizeof(f->error), "computing routes: %s", wf_strerror(ret));
+			snprintf(f->error, sizeof(f->error), "computing routes: %s",
+				 wf_strerror(ret));
 			goto out;
 		}
 		peers += want.n_routes > before;

@@ -15,11 +15,11 @@
 #include "lib/error.h"
 #include "lib/ip.h"
 
-#define TRY(expr)                                                                                  \
-	do {                                                                                       \
-		int r_ = (expr);                                                                   \
-		if (r_ < 0)                                                                        \
-			return r_;                                                                 \
+#define TRY(expr)                  \
+	do {                       \
+		int r_ = (expr);   \
+		if (r_ < 0)        \
+			return r_; \
 	} while (0)
 
 static void *zalloc(struct wf_k8s_dctx *d, size_t size)
@@ -95,7 +95,8 @@ int wf_k8s_decode_node(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *o
 			if (cidrs != &cidr)
 				wf_k8s_push_index(d, i);
 			return wf_k8s_fail(d, -WF_E_INVALID,
-					   "invalid CIDR \"%s\" (host bits must be zero)", cidrs[i]);
+					   "invalid CIDR \"%s\" (host bits must be zero)",
+					   cidrs[i]);
 		}
 	}
 	node->n_pod_cidrs = n_cidrs;
@@ -140,9 +141,11 @@ static int decode_probe(struct wf_k8s_dctx *d, json_t *parent, const char *key, 
 	TRY(wf_k8s_get_obj(d, o, "grpc", &grpc));
 	handlers = !!exec + !!http + !!tcp + !!grpc;
 	if (handlers != 1)
-		return wf_k8s_fail(d, -WF_E_INVALID,
-				   handlers ? "may not specify more than 1 handler type"
-					    : "must specify a handler type (exec, httpGet, tcpSocket or grpc)");
+		return wf_k8s_fail(
+			d, -WF_E_INVALID,
+			handlers
+				? "may not specify more than 1 handler type"
+				: "must specify a handler type (exec, httpGet, tcpSocket or grpc)");
 	if (exec) {
 		p->handler = WF_K8S_PROBE_EXEC;
 		wf_k8s_push_key(d, "exec");
@@ -218,8 +221,8 @@ static int decode_container(struct wf_k8s_dctx *d, json_t *item, void *elem, voi
 
 	TRY(wf_k8s_get_req_str(d, item, "name", &c->name));
 	if ((why = wf_k8s_check_dns_label(c->name)))
-		return wf_k8s_fail_key(d, "name", -WF_E_INVALID, "invalid container name \"%s\": %s",
-				       c->name, why);
+		return wf_k8s_fail_key(d, "name", -WF_E_INVALID,
+				       "invalid container name \"%s\": %s", c->name, why);
 	TRY(wf_k8s_get_str(d, item, "image", &c->image));
 	TRY(wf_k8s_get_str_array(d, item, "command", &c->n_command, &c->command));
 	TRY(wf_k8s_get_str_array(d, item, "args", &c->n_args, &c->args));
@@ -268,11 +271,13 @@ static int decode_pod_spec(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_pod_s
 			    NULL, &s->n_init_containers, (void **)&s->init_containers));
 	/* Container names are unique across containers and init containers; so are port names. */
 	for (size_t i = 0; i < s->n_containers + s->n_init_containers; i++) {
-		const struct wf_k8s_container *c = i < s->n_containers ?
-			&s->containers[i] : &s->init_containers[i - s->n_containers];
+		const struct wf_k8s_container *c =
+			i < s->n_containers ? &s->containers[i]
+					    : &s->init_containers[i - s->n_containers];
 		for (size_t j = 0; j < i; j++) {
-			const struct wf_k8s_container *e = j < s->n_containers ?
-				&s->containers[j] : &s->init_containers[j - s->n_containers];
+			const struct wf_k8s_container *e =
+				j < s->n_containers ? &s->containers[j]
+						    : &s->init_containers[j - s->n_containers];
 			if (strcmp(c->name, e->name) != 0)
 				continue;
 			wf_k8s_push_key(d, i < s->n_containers ? "containers" : "initContainers");
@@ -357,9 +362,8 @@ int wf_k8s_decode_pod(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *ob
 	} else if (pod->n_pod_ips > 0 && has_primary && !wf_ip_equal(&primary, &pod->pod_ips[0])) {
 		return wf_k8s_fail_key(d, "podIP", -WF_E_INVALID, "must equal podIPs[0].ip");
 	}
-	TRY(wf_k8s_get_list(d, status, "conditions", sizeof(*pod->conditions),
-			    decode_pod_condition, NULL, &pod->n_conditions,
-			    (void **)&pod->conditions));
+	TRY(wf_k8s_get_list(d, status, "conditions", sizeof(*pod->conditions), decode_pod_condition,
+			    NULL, &pod->n_conditions, (void **)&pod->conditions));
 	for (size_t i = 0; i < pod->n_conditions; i++)
 		if (strcmp(pod->conditions[i].type, "Ready") == 0)
 			pod->ready = pod->conditions[i].status;
@@ -395,8 +399,9 @@ static int decode_service_port(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 	TRY(wf_k8s_get_i32(d, item, "nodePort", 0, 65535, &p->node_port, &has_node_port));
 	if (p->node_port && sc->type != WF_K8S_SVC_NODE_PORT &&
 	    sc->type != WF_K8S_SVC_LOAD_BALANCER)
-		return wf_k8s_fail_key(d, "nodePort", -WF_E_INVALID,
-				       "may only be used when type is 'NodePort' or 'LoadBalancer'");
+		return wf_k8s_fail_key(
+			d, "nodePort", -WF_E_INVALID,
+			"may only be used when type is 'NodePort' or 'LoadBalancer'");
 	TRY(wf_k8s_get_str(d, item, "appProtocol", &p->app_protocol));
 	return 0;
 }
@@ -459,13 +464,14 @@ static int decode_cluster_ips(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8s
 	for (size_t i = 0; i < n; i++)
 		if (wf_ip_parse(ips[i], &s->cluster_ips[i]) < 0) {
 			if (ips == &ip)
-				return wf_k8s_fail_key(d, "clusterIP", -WF_E_INVALID,
-						       "must be a valid IP address or \"None\", not \"%s\"",
-						       ip);
+				return wf_k8s_fail_key(
+					d, "clusterIP", -WF_E_INVALID,
+					"must be a valid IP address or \"None\", not \"%s\"", ip);
 			wf_k8s_push_key(d, "clusterIPs");
 			wf_k8s_push_index(d, i);
 			return wf_k8s_fail(d, -WF_E_INVALID,
-					   "must be a valid IP address or \"None\", not \"%s\"", ips[i]);
+					   "must be a valid IP address or \"None\", not \"%s\"",
+					   ips[i]);
 		}
 	if (n == 2 && s->cluster_ips[0].family == s->cluster_ips[1].family)
 		return wf_k8s_fail_key(d, "clusterIPs", -WF_E_INVALID,
@@ -505,8 +511,9 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		if (s->n_ports > 1 && !*s->ports[i].name) {
 			wf_k8s_push_key(d, "ports");
 			wf_k8s_push_index(d, i);
-			return wf_k8s_fail_key(d, "name", -WF_E_INVALID,
-					       "required value (a service with several ports names each)");
+			return wf_k8s_fail_key(
+				d, "name", -WF_E_INVALID,
+				"required value (a service with several ports names each)");
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (*s->ports[i].name && strcmp(s->ports[i].name, s->ports[j].name) == 0) {
@@ -561,8 +568,8 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		TRY(wf_k8s_get_obj(d, cfg, "clientIP", &cip));
 		wf_k8s_push_key(d, "clientIP");
 		s->session_affinity_timeout = 10800;
-		TRY(wf_k8s_get_i32(d, cip, "timeoutSeconds", 1, 86400,
-				   &s->session_affinity_timeout, &cfg_set));
+		TRY(wf_k8s_get_i32(d, cip, "timeoutSeconds", 1, 86400, &s->session_affinity_timeout,
+				   &cfg_set));
 		wf_k8s_pop(d);
 		wf_k8s_pop(d);
 		if (!s->session_affinity_client_ip && cip)
@@ -584,24 +591,26 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		return wf_k8s_fail_key(d, "externalTrafficPolicy", -WF_E_INVALID,
 				       "may only be set for externally-accessible services");
 	/* Defaults: externalTrafficPolicy Cluster for NodePort/LoadBalancer, internal Cluster. */
-	s->external_traffic_policy = external ? (etp ? (enum wf_k8s_traffic_policy)etp
-						     : WF_K8S_POLICY_CLUSTER)
-					      : WF_K8S_POLICY_UNSET;
+	s->external_traffic_policy =
+		external ? (etp ? (enum wf_k8s_traffic_policy)etp : WF_K8S_POLICY_CLUSTER)
+			 : WF_K8S_POLICY_UNSET;
 	if (s->type != WF_K8S_SVC_EXTERNAL_NAME)
-		s->internal_traffic_policy = has_itp && itp ? (enum wf_k8s_traffic_policy)itp
-							    : WF_K8S_POLICY_CLUSTER;
+		s->internal_traffic_policy =
+			has_itp && itp ? (enum wf_k8s_traffic_policy)itp : WF_K8S_POLICY_CLUSTER;
 	TRY(wf_k8s_get_i32(d, spec, "healthCheckNodePort", 0, 65535, &s->health_check_node_port,
 			   NULL));
 	if (s->health_check_node_port && !(s->type == WF_K8S_SVC_LOAD_BALANCER &&
 					   s->external_traffic_policy == WF_K8S_POLICY_LOCAL))
-		return wf_k8s_fail_key(d, "healthCheckNodePort", -WF_E_INVALID,
-				       "may only be set when type is 'LoadBalancer' and externalTrafficPolicy is 'Local'");
+		return wf_k8s_fail_key(
+			d, "healthCheckNodePort", -WF_E_INVALID,
+			"may only be set when type is 'LoadBalancer' and externalTrafficPolicy is 'Local'");
 	TRY(wf_k8s_get_bool(d, spec, "publishNotReadyAddresses", &s->publish_not_ready_addresses,
 			    NULL));
 
 	TRY(wf_k8s_get_str_array(d, spec, "ipFamilies", &n_fams, &fams));
 	if (n_fams > 2)
-		return wf_k8s_fail_key(d, "ipFamilies", -WF_E_INVALID, "may have at most 2 entries");
+		return wf_k8s_fail_key(d, "ipFamilies", -WF_E_INVALID,
+				       "may have at most 2 entries");
 	TRY(wf_k8s_alloc_array(d, n_fams, sizeof(int), (void **)&s->ip_families));
 	for (size_t i = 0; i < n_fams; i++) {
 		int f = -1;
@@ -611,10 +620,11 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		if (f < 0 || (i == 1 && s->ip_families[0] == (f ? AF_INET6 : AF_INET))) {
 			wf_k8s_push_key(d, "ipFamilies");
 			wf_k8s_push_index(d, i);
-			return wf_k8s_fail(d, -WF_E_INVALID,
-					   f < 0 ? "unsupported value \"%s\": supported values: \"IPv4\", \"IPv6\""
-						 : "duplicate value \"%s\"",
-					   fams[i]);
+			return wf_k8s_fail(
+				d, -WF_E_INVALID,
+				f < 0 ? "unsupported value \"%s\": supported values: \"IPv4\", \"IPv6\""
+				      : "duplicate value \"%s\"",
+				fams[i]);
 		}
 		s->ip_families[i] = f ? AF_INET6 : AF_INET;
 	}
@@ -701,8 +711,9 @@ static int decode_endpoint(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 			    e->ips[i].family != want) {
 				wf_k8s_push_key(d, "addresses");
 				wf_k8s_push_index(d, i);
-				return wf_k8s_fail(d, -WF_E_INVALID, "must be a valid %s address, not \"%s\"",
-						   want == AF_INET ? "IPv4" : "IPv6", e->addresses[i]);
+				return wf_k8s_fail(
+					d, -WF_E_INVALID, "must be a valid %s address, not \"%s\"",
+					want == AF_INET ? "IPv4" : "IPv6", e->addresses[i]);
 			}
 		}
 	} else {
@@ -777,7 +788,8 @@ int wf_k8s_decode_endpointslice(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 	TRY(wf_k8s_get_list(d, o, "endpoints", sizeof(*s->endpoints), decode_endpoint, &ec,
 			    &s->n_endpoints, (void **)&s->endpoints));
 	if (s->n_endpoints > 1000)
-		return wf_k8s_fail_key(d, "endpoints", -WF_E_INVALID, "must have at most 1000 items");
+		return wf_k8s_fail_key(d, "endpoints", -WF_E_INVALID,
+				       "must have at most 1000 items");
 	TRY(wf_k8s_get_list(d, o, "ports", sizeof(*s->ports), decode_endpoint_port, NULL,
 			    &s->n_ports, (void **)&s->ports));
 	if (s->n_ports > 100)
@@ -850,11 +862,13 @@ static int decode_peer(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ct
 	TRY(decode_ip_block(d, item, p));
 	bool sel = p->pod_selector.present || p->namespace_selector.present;
 	if (p->ip_block && sel)
-		return wf_k8s_fail(d, -WF_E_INVALID,
-				   "may not specify ipBlock together with podSelector or namespaceSelector");
+		return wf_k8s_fail(
+			d, -WF_E_INVALID,
+			"may not specify ipBlock together with podSelector or namespaceSelector");
 	if (!p->ip_block && !sel)
-		return wf_k8s_fail(d, -WF_E_INVALID,
-				   "must specify a peer: podSelector, namespaceSelector or ipBlock");
+		return wf_k8s_fail(
+			d, -WF_E_INVALID,
+			"must specify a peer: podSelector, namespaceSelector or ipBlock");
 	return 0;
 }
 
@@ -881,8 +895,8 @@ static int decode_rule(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ct
 	struct wf_k8s_netpol_rule *rule = elem;
 	const char *peers = ctx;
 
-	TRY(wf_k8s_get_list(d, item, peers, sizeof(*rule->peers), decode_peer, NULL,
-			    &rule->n_peers, (void **)&rule->peers));
+	TRY(wf_k8s_get_list(d, item, peers, sizeof(*rule->peers), decode_peer, NULL, &rule->n_peers,
+			    (void **)&rule->peers));
 	TRY(wf_k8s_get_list(d, item, "ports", sizeof(*rule->ports), decode_policy_port, NULL,
 			    &rule->n_ports, (void **)&rule->ports));
 	return 0;
@@ -913,13 +927,16 @@ int wf_k8s_decode_networkpolicy(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 	if (types && n_pt > 0) {
 		for (size_t i = 0; i < n_pt; i++) {
 			bool in = strcmp(pt[i], "Ingress") == 0, eg = strcmp(pt[i], "Egress") == 0;
-			if ((!in && !eg) || (in && np->policy_ingress) || (eg && np->policy_egress)) {
+			if ((!in && !eg) || (in && np->policy_ingress) ||
+			    (eg && np->policy_egress)) {
 				wf_k8s_push_key(d, "policyTypes");
 				wf_k8s_push_index(d, i);
-				return wf_k8s_fail(d, -WF_E_INVALID,
-						   in || eg ? "duplicate value \"%s\""
-							    : "unsupported value \"%s\": supported values: \"Ingress\", \"Egress\"",
-						   pt[i]);
+				return wf_k8s_fail(
+					d, -WF_E_INVALID,
+					in || eg
+						? "duplicate value \"%s\""
+						: "unsupported value \"%s\": supported values: \"Ingress\", \"Egress\"",
+					pt[i]);
 			}
 			np->policy_ingress |= in;
 			np->policy_egress |= eg;
@@ -956,8 +973,9 @@ int wf_k8s_decode_deployment(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_obj
 	if (!dep->selector.present ||
 	    (dep->selector.match_labels.n == 0 && dep->selector.n_exprs == 0))
 		return wf_k8s_fail_key(d, "selector", -WF_E_INVALID,
-				       dep->selector.present ? "empty selector is invalid for deployment"
-							     : "required value");
+				       dep->selector.present
+					       ? "empty selector is invalid for deployment"
+					       : "required value");
 	TRY(wf_k8s_get_obj(d, spec, "template", &tmpl));
 	if (!tmpl)
 		return wf_k8s_fail_key(d, "template", -WF_E_INVALID, "required value");

@@ -15,11 +15,11 @@
 #include "lib/error.h"
 #include "lib/ip.h"
 
-#define TRY(expr)                                                                                  \
-	do {                                                                                       \
-		int r_ = (expr);                                                                   \
-		if (r_ < 0)                                                                        \
-			return r_;                                                                 \
+#define TRY(expr)                  \
+	do {                       \
+		int r_ = (expr);   \
+		if (r_ < 0)        \
+			return r_; \
 	} while (0)
 
 static void *zalloc(struct wf_k8s_dctx *d, size_t size)
@@ -156,8 +156,8 @@ static int decode_ingress_tls(struct wf_k8s_dctx *d, json_t *item, void *elem, v
 		if (why) {
 			wf_k8s_push_key(d, "hosts");
 			wf_k8s_push_index(d, i);
-			return wf_k8s_fail(d, -WF_E_INVALID, "invalid host \"%s\": %s",
-					   t->hosts[i], why);
+			return wf_k8s_fail(d, -WF_E_INVALID, "invalid host \"%s\": %s", t->hosts[i],
+					   why);
 		}
 	}
 	TRY(wf_k8s_get_str(d, item, "secretName", &t->secret_name));
@@ -311,9 +311,10 @@ int wf_k8s_decode_secret(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object 
 		const char *field = str ? "stringData" : "data";
 		if (!valid_secret_key(kv->key)) {
 			wf_k8s_push_key(d, field);
-			return wf_k8s_fail_key(d, kv->key, -WF_E_INVALID,
-					       "invalid key \"%s\": must consist of alphanumeric characters, '-', '_' or '.'",
-					       kv->key);
+			return wf_k8s_fail_key(
+				d, kv->key, -WF_E_INVALID,
+				"invalid key \"%s\": must consist of alphanumeric characters, '-', '_' or '.'",
+				kv->key);
 		}
 		size_t len = strlen(kv->value);
 		uint8_t *v = wf_arena_alloc(d->a, len + 1);
@@ -326,8 +327,7 @@ int wf_k8s_decode_secret(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object 
 			got = b64_decode(kv->value, len, v);
 		if (got < 0) {
 			wf_k8s_push_key(d, field);
-			return wf_k8s_fail_key(d, kv->key, -WF_E_INVALID,
-					       "invalid base64 data");
+			return wf_k8s_fail_key(d, kv->key, -WF_E_INVALID, "invalid base64 data");
 		}
 		v[got] = '\0';
 		/* stringData is merged into data and wins (Secret API). */
@@ -347,7 +347,8 @@ int wf_k8s_decode_secret(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object 
 		     k++)
 			if (!wf_k8s_secret_get(s, *k))
 				return wf_k8s_fail_key(d, "data", -WF_E_INVALID,
-						       "a kubernetes.io/tls secret needs \"%s\"", *k);
+						       "a kubernetes.io/tls secret needs \"%s\"",
+						       *k);
 	obj->secret = s;
 	return 0;
 }
@@ -442,7 +443,8 @@ int wf_k8s_decode_gateway(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object
 			    &g->n_listeners, (void **)&g->listeners));
 	if (g->n_listeners == 0 || g->n_listeners > 64)
 		return wf_k8s_fail_key(d, "listeners", -WF_E_INVALID,
-				       g->n_listeners ? "must have at most 64 items" : "required value");
+				       g->n_listeners ? "must have at most 64 items"
+						      : "required value");
 	for (size_t i = 0; i < g->n_listeners; i++)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(g->listeners[i].name, g->listeners[j].name) == 0) {
@@ -511,7 +513,7 @@ static int decode_kv_match(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 static int decode_http_match(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx)
 {
 	static const char *const types[] = {"PathPrefix", "Exact", "RegularExpression", NULL};
-	static const char *const methods[] = {"GET",	 "HEAD",  "POST",  "PUT", "DELETE",
+	static const char *const methods[] = {"GET",	 "HEAD",    "POST",  "PUT",   "DELETE",
 					      "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
 	struct wf_k8s_http_match *m = elem;
 	json_t *path = NULL;
@@ -524,7 +526,8 @@ static int decode_http_match(struct wf_k8s_dctx *d, json_t *item, void *elem, vo
 	m->path_type = (enum wf_k8s_http_path_match)type;
 	TRY(wf_k8s_get_str(d, path, "value", &m->path));
 	if (m->path_type != WF_K8S_HTTP_PATH_REGEX && m->path[0] != '/')
-		return wf_k8s_fail_key(d, "value", -WF_E_INVALID, "must be an absolute path (start with '/')");
+		return wf_k8s_fail_key(d, "value", -WF_E_INVALID,
+				       "must be an absolute path (start with '/')");
 	wf_k8s_pop(d);
 	TRY(wf_k8s_get_list(d, item, "headers", sizeof(*m->headers), decode_kv_match, NULL,
 			    &m->n_headers, (void **)&m->headers));
@@ -588,13 +591,16 @@ static int decode_path_modifier(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 
 static int decode_filter(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx)
 {
-	static const char *const types[] = {"RequestHeaderModifier", "ResponseHeaderModifier",
-					    "RequestRedirect",	     "URLRewrite",
-					    "RequestMirror",	     "ExtensionRef",
+	static const char *const types[] = {"RequestHeaderModifier",
+					    "ResponseHeaderModifier",
+					    "RequestRedirect",
+					    "URLRewrite",
+					    "RequestMirror",
+					    "ExtensionRef",
 					    NULL};
 	static const char *const fields[] = {"requestHeaderModifier", "responseHeaderModifier",
-					     "requestRedirect", "urlRewrite", "requestMirror",
-					     "extensionRef"};
+					     "requestRedirect",	      "urlRewrite",
+					     "requestMirror",	      "extensionRef"};
 	static const char *const schemes[] = {"http", "https", NULL};
 	struct wf_k8s_http_filter *f = elem;
 	json_t *o = NULL, *ref = NULL;
@@ -666,9 +672,9 @@ static int get_duration(struct wf_k8s_dctx *d, json_t *o, const char *key, const
 	*ms = -1;
 	TRY(wf_k8s_get_str(d, o, key, str));
 	if (*str && (*ms = parse_duration(*str)) < 0)
-		return wf_k8s_fail_key(d, key, -WF_E_INVALID,
-				       "invalid duration \"%s\" (e.g. \"10s\", \"1m30s\", \"500ms\")",
-				       *str);
+		return wf_k8s_fail_key(
+			d, key, -WF_E_INVALID,
+			"invalid duration \"%s\" (e.g. \"10s\", \"1m30s\", \"500ms\")", *str);
 	return 0;
 }
 
@@ -683,9 +689,8 @@ static int decode_http_rule(struct wf_k8s_dctx *d, json_t *item, void *elem, voi
 		TRY(default_match(d, rule));
 	TRY(wf_k8s_get_list(d, item, "filters", sizeof(*rule->filters), decode_filter, NULL,
 			    &rule->n_filters, (void **)&rule->filters));
-	TRY(wf_k8s_get_list(d, item, "backendRefs", sizeof(*rule->backend_refs),
-			    decode_backend_ref, NULL, &rule->n_backend_refs,
-			    (void **)&rule->backend_refs));
+	TRY(wf_k8s_get_list(d, item, "backendRefs", sizeof(*rule->backend_refs), decode_backend_ref,
+			    NULL, &rule->n_backend_refs, (void **)&rule->backend_refs));
 	rule->timeout_request_ms = rule->timeout_backend_request_ms = -1;
 	TRY(wf_k8s_get_obj(d, item, "timeouts", &t));
 	wf_k8s_push_key(d, "timeouts");

@@ -55,8 +55,7 @@ int wf_k8s_get_i64(struct wf_k8s_dctx *d, json_t *o, const char *key, int64_t mi
 		   int64_t *out, bool *present);
 int wf_k8s_get_i32(struct wf_k8s_dctx *d, json_t *o, const char *key, int32_t min, int32_t max,
 		   int32_t *out, bool *present);
-int wf_k8s_get_port(struct wf_k8s_dctx *d, json_t *o, const char *key, bool required,
-		    int32_t *out);
+int wf_k8s_get_port(struct wf_k8s_dctx *d, json_t *o, const char *key, bool required, int32_t *out);
 int wf_k8s_get_int_or_string(struct wf_k8s_dctx *d, json_t *o, const char *key,
 			     struct wf_k8s_int_or_string *out);
 /* int-or-string that must be a port: 1-65535 or an IANA_SVC_NAME. */

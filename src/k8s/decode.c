@@ -251,8 +251,9 @@ int wf_k8s_get_i64(struct wf_k8s_dctx *d, json_t *o, const char *key, int64_t mi
 			return wf_k8s_fail_key(d, key, -WF_E_INVALID,
 					       "must be greater than or equal to %lld, not %lld",
 					       (long long)min, (long long)v);
-		return wf_k8s_fail_key(d, key, -WF_E_INVALID, "must be between %lld and %lld, not %lld",
-				       (long long)min, (long long)max, (long long)v);
+		return wf_k8s_fail_key(d, key, -WF_E_INVALID,
+				       "must be between %lld and %lld, not %lld", (long long)min,
+				       (long long)max, (long long)v);
 	}
 	*out = v;
 	if (present)
@@ -280,8 +281,7 @@ int wf_k8s_get_i32(struct wf_k8s_dctx *d, json_t *o, const char *key, int32_t mi
 	return 0;
 }
 
-int wf_k8s_get_port(struct wf_k8s_dctx *d, json_t *o, const char *key, bool required,
-		    int32_t *out)
+int wf_k8s_get_port(struct wf_k8s_dctx *d, json_t *o, const char *key, bool required, int32_t *out)
 {
 	bool present = false;
 	int r = wf_k8s_get_i32(d, o, key, 1, 65535, out, &present);
@@ -367,7 +367,8 @@ int wf_k8s_get_enum(struct wf_k8s_dctx *d, json_t *o, const char *key, const cha
 			break;
 		off += (size_t)w;
 	}
-	return wf_k8s_fail_key(d, key, -WF_E_INVALID, "unsupported value \"%s\": supported values: %s",
+	return wf_k8s_fail_key(d, key, -WF_E_INVALID,
+			       "unsupported value \"%s\": supported values: %s",
 			       json_string_value(j), list);
 }
 
@@ -439,7 +440,8 @@ int wf_k8s_get_list(struct wf_k8s_dctx *d, json_t *o, const char *key, size_t el
 	{
 		wf_k8s_push_index(d, i);
 		if (!json_is_object(v))
-			r = wf_k8s_fail(d, -WF_E_INVALID, "must be an object, not %s", type_name(v));
+			r = wf_k8s_fail(d, -WF_E_INVALID, "must be an object, not %s",
+					type_name(v));
 		else
 			r = fn(d, v, items + i * elem_size, ctx);
 		wf_k8s_pop(d);
@@ -488,7 +490,8 @@ int wf_k8s_get_map(struct wf_k8s_dctx *d, json_t *o, const char *key, enum wf_k8
 			r = wf_k8s_fail_key(d, k, -WF_E_INVALID, "invalid key \"%s\": %s", k, why);
 			goto out;
 		}
-		if (check == WF_K8S_MAP_LABELS && (why = wf_k8s_check_label_value(json_string_value(v)))) {
+		if (check == WF_K8S_MAP_LABELS &&
+		    (why = wf_k8s_check_label_value(json_string_value(v)))) {
 			r = wf_k8s_fail_key(d, k, -WF_E_INVALID, "invalid value \"%s\": %s",
 					    json_string_value(v), why);
 			goto out;
@@ -545,8 +548,9 @@ static int decode_requirement(struct wf_k8s_dctx *d, json_t *e, struct wf_k8s_se
 				       "must be specified when `operator` is 'In' or 'NotIn'");
 	if ((req->op == WF_K8S_SEL_EXISTS || req->op == WF_K8S_SEL_DOES_NOT_EXIST) &&
 	    req->n_values > 0)
-		return wf_k8s_fail_key(d, "values", -WF_E_INVALID,
-				       "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+		return wf_k8s_fail_key(
+			d, "values", -WF_E_INVALID,
+			"may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
 	for (size_t i = 0; i < req->n_values; i++) {
 		if ((why = wf_k8s_check_label_value(req->values[i]))) {
 			wf_k8s_push_key(d, "values");
@@ -710,7 +714,10 @@ static int decode_metadata(struct wf_k8s_dctx *d, json_t *doc, struct wf_k8s_obj
 		r = wf_k8s_get_str(d, md, "generateName", &gen);
 		if (r < 0)
 			goto out;
-		r = wf_k8s_fail_key(d, "name", -WF_E_INVALID, gen ? "required value (generateName is not supported: manifests name their objects)" : "required value");
+		r = wf_k8s_fail_key(
+			d, "name", -WF_E_INVALID,
+			gen ? "required value (generateName is not supported: manifests name their objects)"
+			    : "required value");
 		goto out;
 	}
 	if ((why = check_name(obj->kind, obj->name))) {
@@ -774,38 +781,85 @@ static const struct {
 	{"Node", WF_K8S_NODE, {"v1"}, wf_k8s_decode_node},
 	{"Pod", WF_K8S_POD, {"v1"}, wf_k8s_decode_pod},
 	{"Service", WF_K8S_SERVICE, {"v1"}, wf_k8s_decode_service},
-	{"EndpointSlice", WF_K8S_ENDPOINTSLICE, {"discovery.k8s.io/v1"},
+	{"EndpointSlice",
+	 WF_K8S_ENDPOINTSLICE,
+	 {"discovery.k8s.io/v1"},
 	 wf_k8s_decode_endpointslice},
-	{"NetworkPolicy", WF_K8S_NETWORKPOLICY, {"networking.k8s.io/v1"},
+	{"NetworkPolicy",
+	 WF_K8S_NETWORKPOLICY,
+	 {"networking.k8s.io/v1"},
 	 wf_k8s_decode_networkpolicy},
 	{"Ingress", WF_K8S_INGRESS, {"networking.k8s.io/v1"}, wf_k8s_decode_ingress},
-	{"IngressClass", WF_K8S_INGRESSCLASS, {"networking.k8s.io/v1"},
-	 wf_k8s_decode_ingressclass},
+	{"IngressClass", WF_K8S_INGRESSCLASS, {"networking.k8s.io/v1"}, wf_k8s_decode_ingressclass},
 	{"Secret", WF_K8S_SECRET, {"v1"}, wf_k8s_decode_secret},
-	{"Gateway", WF_K8S_GATEWAY,
+	{"Gateway",
+	 WF_K8S_GATEWAY,
 	 {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"},
 	 wf_k8s_decode_gateway},
-	{"HTTPRoute", WF_K8S_HTTPROUTE,
+	{"HTTPRoute",
+	 WF_K8S_HTTPROUTE,
 	 {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"},
 	 wf_k8s_decode_httproute},
 	{"Deployment", WF_K8S_DEPLOYMENT, {"apps/v1"}, wf_k8s_decode_deployment},
 };
 
 /* Well-known kinds that weft has no use for: skipped so that real manifests validate. */
-static const char *const ignored_kinds[] = {
-	"ConfigMap", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
-	"CustomResourceDefinition", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob",
-	"PersistentVolume", "PersistentVolumeClaim", "StorageClass", "HorizontalPodAutoscaler",
-	"VerticalPodAutoscaler", "PodDisruptionBudget", "LimitRange", "ResourceQuota", "Endpoints",
-	"Event", "PriorityClass", "MutatingWebhookConfiguration",
-	"ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
-	"ValidatingAdmissionPolicyBinding", "APIService", "Lease", "CSIDriver", "CSINode",
-	"GatewayClass", "ReferenceGrant", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute",
-	"BackendTLSPolicy", "ReplicationController", "RuntimeClass", "VolumeAttachment",
-	"CertificateSigningRequest", "ControllerRevision", "PodTemplate", "PodSecurityPolicy",
-	"FlowSchema", "PriorityLevelConfiguration", "ServiceCIDR", "IPAddress",
-	"Certificate", "Issuer", "ClusterIssuer", "ServiceMonitor", "PodMonitor",
-	"PrometheusRule", NULL};
+static const char *const ignored_kinds[] = {"ConfigMap",
+					    "ServiceAccount",
+					    "Role",
+					    "ClusterRole",
+					    "RoleBinding",
+					    "ClusterRoleBinding",
+					    "CustomResourceDefinition",
+					    "DaemonSet",
+					    "StatefulSet",
+					    "ReplicaSet",
+					    "Job",
+					    "CronJob",
+					    "PersistentVolume",
+					    "PersistentVolumeClaim",
+					    "StorageClass",
+					    "HorizontalPodAutoscaler",
+					    "VerticalPodAutoscaler",
+					    "PodDisruptionBudget",
+					    "LimitRange",
+					    "ResourceQuota",
+					    "Endpoints",
+					    "Event",
+					    "PriorityClass",
+					    "MutatingWebhookConfiguration",
+					    "ValidatingWebhookConfiguration",
+					    "ValidatingAdmissionPolicy",
+					    "ValidatingAdmissionPolicyBinding",
+					    "APIService",
+					    "Lease",
+					    "CSIDriver",
+					    "CSINode",
+					    "GatewayClass",
+					    "ReferenceGrant",
+					    "GRPCRoute",
+					    "TCPRoute",
+					    "TLSRoute",
+					    "UDPRoute",
+					    "BackendTLSPolicy",
+					    "ReplicationController",
+					    "RuntimeClass",
+					    "VolumeAttachment",
+					    "CertificateSigningRequest",
+					    "ControllerRevision",
+					    "PodTemplate",
+					    "PodSecurityPolicy",
+					    "FlowSchema",
+					    "PriorityLevelConfiguration",
+					    "ServiceCIDR",
+					    "IPAddress",
+					    "Certificate",
+					    "Issuer",
+					    "ClusterIssuer",
+					    "ServiceMonitor",
+					    "PodMonitor",
+					    "PrometheusRule",
+					    NULL};
 
 /* ---- the parse driver ---- */
 
@@ -834,8 +888,8 @@ static int push_object(struct parse_state *ps, struct wf_k8s_object *obj)
 }
 
 /* Decodes one object: doc is the document root (base == 0) or a List item (path items[i]). */
-static int decode_object(struct parse_state *ps, struct wf_k8s_dctx *d, json_t *o,
-			 unsigned line, unsigned column)
+static int decode_object(struct parse_state *ps, struct wf_k8s_dctx *d, json_t *o, unsigned line,
+			 unsigned column)
 {
 	const char *kind, *api;
 	json_t *jk, *ja;
@@ -850,7 +904,8 @@ static int decode_object(struct parse_state *ps, struct wf_k8s_dctx *d, json_t *
 	jk = json_object_get(o, "kind");
 	ja = json_object_get(o, "apiVersion");
 	if (!jk || !json_is_string(jk) || !json_string_length(jk))
-		return wf_k8s_fail_key(d, "kind", -WF_E_INVALID, jk ? "must be a non-empty string" : "required value");
+		return wf_k8s_fail_key(d, "kind", -WF_E_INVALID,
+				       jk ? "must be a non-empty string" : "required value");
 	if (!ja || !json_is_string(ja) || !json_string_length(ja))
 		return wf_k8s_fail_key(d, "apiVersion", -WF_E_INVALID,
 				       ja ? "must be a non-empty string" : "required value");
@@ -865,16 +920,16 @@ static int decode_object(struct parse_state *ps, struct wf_k8s_dctx *d, json_t *
 				ps->ignored++;
 				return 0;
 			}
-		return wf_k8s_fail_key(d, "kind", -WF_E_UNKNOWN_KIND, "unknown kind \"%s\" (apiVersion %s)",
-				       kind, api);
+		return wf_k8s_fail_key(d, "kind", -WF_E_UNKNOWN_KIND,
+				       "unknown kind \"%s\" (apiVersion %s)", kind, api);
 	}
 	bool version_ok = false;
 	for (size_t v = 0; v < 3 && known[k].versions[v]; v++)
 		version_ok |= strcmp(api, known[k].versions[v]) == 0;
 	if (!version_ok)
 		return wf_k8s_fail_key(d, "apiVersion", -WF_E_UNKNOWN_KIND,
-				       "unsupported apiVersion \"%s\" for kind %s (weft reads %s)", api,
-				       kind, known[k].versions[0]);
+				       "unsupported apiVersion \"%s\" for kind %s (weft reads %s)",
+				       api, kind, known[k].versions[0]);
 
 	a = wf_arena_new(OBJ_ARENA_CHUNK, OBJ_ARENA_CAP);
 	if (!a)

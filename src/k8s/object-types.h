@@ -149,7 +149,7 @@ struct wf_k8s_pod_spec {
 };
 
 struct wf_k8s_pod_condition {
-	const char *type;		/* "Ready", "PodScheduled", ... */
+	const char *type;	     /* "Ready", "PodScheduled", ... */
 	enum wf_k8s_tristate status; /* "True"/"False"; "Unknown" is UNSET */
 };
 
@@ -216,11 +216,11 @@ struct wf_k8s_service {
 	const char *external_name; /* type ExternalName */
 	size_t n_external_ips;
 	struct wf_ip *external_ips;
-	bool session_affinity_client_ip;     /* sessionAffinity ClientIP (default None) */
-	int32_t session_affinity_timeout;    /* seconds, default 10800, max 86400 */
+	bool session_affinity_client_ip;  /* sessionAffinity ClientIP (default None) */
+	int32_t session_affinity_timeout; /* seconds, default 10800, max 86400 */
 	enum wf_k8s_traffic_policy external_traffic_policy; /* Cluster for NodePort/LB */
 	enum wf_k8s_traffic_policy internal_traffic_policy; /* Cluster unless ExternalName */
-	int32_t health_check_node_port;			     /* 0 = none */
+	int32_t health_check_node_port;			    /* 0 = none */
 	bool publish_not_ready_addresses;
 	size_t n_ip_families; /* AF_INET / AF_INET6, in order */
 	int *ip_families;
@@ -407,7 +407,8 @@ struct wf_k8s_gateway_listener {
 	const char *hostname; /* or NULL */
 	int32_t port;
 	const char *protocol; /* "HTTP", "HTTPS", "TLS", "TCP", "UDP" */
-	const char *tls_mode; /* "Terminate" (default when tls is given) or "Passthrough"; or NULL */
+	const char
+		*tls_mode; /* "Terminate" (default when tls is given) or "Passthrough"; or NULL */
 	size_t n_certificate_refs;
 	struct wf_k8s_secret_ref *certificate_refs;
 	enum wf_k8s_routes_from routes_from;
@@ -546,9 +547,9 @@ struct wf_k8s_object {
 	enum wf_k8s_kind kind;
 	const char *namespace; /* NULL for cluster-scoped kinds; "default" when omitted */
 	const char *name;
-	const char *uid; /* or NULL */
-	const char *key; /* wf_k8s_object_key() */
-	uint64_t resource_version; /* 0 until the store sets it; metadata.resourceVersion is
+	const char *uid;	       /* or NULL */
+	const char *key;	       /* wf_k8s_object_key() */
+	uint64_t resource_version;     /* 0 until the store sets it; metadata.resourceVersion is
 				    * ignored, the store is the one clock */
 	struct wf_k8s_map labels;      /* sorted by key */
 	struct wf_k8s_map annotations; /* sorted by key */

@@ -24,18 +24,21 @@ static const struct {
 	[WF_K8S_NODE] = {"Node", "nodes", "v1", true, {"no"}},
 	[WF_K8S_POD] = {"Pod", "pods", "v1", false, {"po"}},
 	[WF_K8S_SERVICE] = {"Service", "services", "v1", false, {"svc"}},
-	[WF_K8S_ENDPOINTSLICE] = {"EndpointSlice", "endpointslices", "discovery.k8s.io/v1", false,
+	[WF_K8S_ENDPOINTSLICE] = {"EndpointSlice",
+				  "endpointslices",
+				  "discovery.k8s.io/v1",
+				  false,
 				  {"ep", "eps", "endpoints"}},
-	[WF_K8S_NETWORKPOLICY] = {"NetworkPolicy", "networkpolicies", "networking.k8s.io/v1",
-				  false, {"netpol"}},
+	[WF_K8S_NETWORKPOLICY] =
+		{"NetworkPolicy", "networkpolicies", "networking.k8s.io/v1", false, {"netpol"}},
 	[WF_K8S_INGRESS] = {"Ingress", "ingresses", "networking.k8s.io/v1", false, {"ing"}},
-	[WF_K8S_INGRESSCLASS] = {"IngressClass", "ingressclasses", "networking.k8s.io/v1", true,
-				 {"ingclass"}},
+	[WF_K8S_INGRESSCLASS] =
+		{"IngressClass", "ingressclasses", "networking.k8s.io/v1", true, {"ingclass"}},
 	[WF_K8S_SECRET] = {"Secret", "secrets", "v1", false, {"sec"}},
-	[WF_K8S_GATEWAY] = {"Gateway", "gateways", "gateway.networking.k8s.io/v1", false,
-			    {"gtw", "gw"}},
-	[WF_K8S_HTTPROUTE] = {"HTTPRoute", "httproutes", "gateway.networking.k8s.io/v1", false,
-			      {"route"}},
+	[WF_K8S_GATEWAY] =
+		{"Gateway", "gateways", "gateway.networking.k8s.io/v1", false, {"gtw", "gw"}},
+	[WF_K8S_HTTPROUTE] =
+		{"HTTPRoute", "httproutes", "gateway.networking.k8s.io/v1", false, {"route"}},
 	[WF_K8S_DEPLOYMENT] = {"Deployment", "deployments", "apps/v1", false, {"deploy"}},
 };
 

@@ -81,8 +81,7 @@ static inline const char *wf_k8s_object_label(const struct wf_k8s_object *obj, c
 	return wf_k8s_map_get(&obj->labels, key);
 }
 
-static inline const char *wf_k8s_object_annotation(const struct wf_k8s_object *obj,
-						   const char *key)
+static inline const char *wf_k8s_object_annotation(const struct wf_k8s_object *obj, const char *key)
 {
 	return wf_k8s_map_get(&obj->annotations, key);
 }

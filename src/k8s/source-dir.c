@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "lib/alloc.h"
 #include "lib/error.h"
 #include "lib/hash.h"
+#include "lib/loop.h"
 
 #define WF_SOURCE_DIR_SETTLE_MS 20 /* wait after a removal for a rename-and-write */
 #define MAX_DEPTH 32		   /* directory nesting (symlink loops end here) */
@@ -62,6 +64,11 @@ struct wf_source_dir {
 	size_t n_watches;
 	size_t batches;
 	bool released; /* keys were given up since files held by a duplicate were last tried */
+	/* Objects of files that went away in this round: still in the store until the round
+	 * ends, so that a file that defines them again (a rename, a move to another directory)
+	 * takes them over without a DELETED/ADDED pair. key -> struct fobj (wf_malloc'd). */
+	struct wf_hash *orphans;
+	struct wf_loop_io *io;
 };
 
 /* A set of owned path strings, for the files one round must look at, each with what was last
@@ -396,19 +403,61 @@ static void rec_fail(struct file_rec *rec, int err)
 	rec->dup_held = err == -WF_E_DUPLICATE;
 }
 
-/* Parses path and applies it as one batch. Returns 1 when applied, 0 when the file failed
- * (reported), -ENOMEM when not even the failure could be recorded. */
-static int apply_file(struct wf_source_dir *src, const char *path, bool explicit_)
+/* A file read, parsed and fingerprinted: the part of applying a file that touches no source
+ * state, so that worker threads can do it for many files at once. */
+struct parsed {
+	int err; /* 0, or the error described by diag */
+	struct wf_diag diag;
+	struct wf_k8s_parse_result res;
+	uint64_t *fps;
+};
+
+static void parse_file(const char *path, struct parsed *p)
 {
-	struct wf_k8s_parse_result res = {0};
+	char *buf = NULL;
+	size_t len = 0;
+
+	memset(&p->res, 0, sizeof(p->res));
+	p->fps = NULL;
+	wf_diag_clear(&p->diag);
+	p->err = read_all(path, &buf, &len);
+	if (p->err < 0) {
+		wf_diag_set(&p->diag, path, 0, 0, NULL, "%s", wf_strerror(p->err));
+		return;
+	}
+	p->err = wf_k8s_parse(buf, len, path, &p->res, &p->diag);
+	if (p->err >= 0) {
+		p->err = 0;
+		size_t n = p->res.n_objects;
+		p->fps = wf_calloc(n ? n : 1, sizeof(*p->fps));
+		if (!p->fps || fingerprint(buf, len, &p->res, p->fps) < 0) {
+			p->err = -ENOMEM;
+			wf_diag_set(&p->diag, path, 0, 0, NULL, "%s", wf_strerror(p->err));
+			wf_k8s_parse_result_done(&p->res);
+		}
+	}
+	wf_free(buf);
+}
+
+static void parsed_done(struct parsed *p)
+{
+	wf_k8s_parse_result_done(&p->res);
+	wf_free(p->fps);
+	p->fps = NULL;
+}
+
+/* Applies a parsed file as one batch (p stays the caller's). Returns 1 when applied, 0 when
+ * the file failed (reported), -ENOMEM when not even the failure could be recorded. */
+static int apply_parsed(struct wf_source_dir *src, const char *path, bool explicit_,
+			struct parsed *p)
+{
+	struct wf_k8s_parse_result res = p->res;
 	struct wf_store_batch *b = NULL;
 	struct wf_hash *old_ix = NULL;
 	struct fobj *objs = NULL;
-	uint64_t *fps = NULL;
-	bool *seen = NULL;
-	char *buf = NULL;
-	size_t len = 0, n_owned = 0;
-	struct wf_diag d;
+	const uint64_t *fps = p->fps;
+	bool *seen = NULL, *adopted = NULL;
+	size_t n_owned = 0;
 	int r;
 
 	struct file_rec *rec = rec_get_or_new(src, path);
@@ -416,15 +465,9 @@ static int apply_file(struct wf_source_dir *src, const char *path, bool explicit
 		return -ENOMEM;
 	rec->explicit_ |= explicit_;
 
-	r = read_all(path, &buf, &len);
-	if (r < 0) {
-		report_errno(src, path, r);
-		goto fail;
-	}
-	wf_diag_clear(&d);
-	r = wf_k8s_parse(buf, len, path, &res, &d);
-	if (r < 0) {
-		report(src, r, &d);
+	if (p->err < 0) {
+		r = p->err;
+		report(src, r, &p->diag);
 		goto fail;
 	}
 	size_t n = res.n_objects;
@@ -435,10 +478,10 @@ static int apply_file(struct wf_source_dir *src, const char *path, bool explicit
 
 	r = -ENOMEM;
 	objs = wf_calloc(n ? n : 1, sizeof(*objs));
-	fps = wf_calloc(n ? n : 1, sizeof(*fps));
 	seen = wf_calloc(rec->n ? rec->n : 1, sizeof(*seen));
+	adopted = wf_calloc(n ? n : 1, sizeof(*adopted));
 	old_ix = wf_hash_new(rec->n);
-	if (!objs || !fps || !seen || !old_ix || fingerprint(buf, len, &res, fps) < 0)
+	if (!objs || !seen || !adopted || !old_ix)
 		goto fail_report;
 	for (size_t i = 0; i < rec->n; i++)
 		if (wf_hash_put(old_ix, rec->objs[i].obj->key, strlen(rec->objs[i].obj->key),
@@ -453,11 +496,14 @@ static int apply_file(struct wf_source_dir *src, const char *path, bool explicit
 		struct fobj *old = wf_hash_gets(old_ix, obj->key);
 		if (old) {
 			seen[old - rec->objs] = true;
-			if (old->fp && old->fp == fps[i]) {
-				/* Same text: keep the stored object (no event). */
-				objs[i] = (struct fobj){wf_k8s_object_ref(old->obj), old->fp};
-				continue;
-			}
+		} else if ((old = wf_hash_gets(src->orphans, obj->key))) {
+			/* Left behind by a file that went away this round: take it over. */
+			adopted[i] = true;
+		}
+		if (old && old->fp && old->fp == fps[i]) {
+			/* Same text: keep the stored object (no event). */
+			objs[i] = (struct fobj){wf_k8s_object_ref(old->obj), old->fp};
+			continue;
 		}
 		r = wf_store_batch_put(b, obj);
 		if (r < 0)
@@ -500,6 +546,14 @@ static int apply_file(struct wf_source_dir *src, const char *path, bool explicit
 	}
 	for (size_t i = 0; i < n; i++)
 		wf_hash_put(src->owners, objs[i].obj->key, strlen(objs[i].obj->key), rec, NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (!adopted[i])
+			continue;
+		const char *key = objs[i].obj->key;
+		struct fobj *o = wf_hash_del(src->orphans, key, strlen(key));
+		wf_k8s_object_unref(o->obj);
+		wf_free(o);
+	}
 	for (size_t i = 0; i < rec->n; i++)
 		wf_k8s_object_unref(rec->objs[i].obj);
 	wf_free(rec->objs);
@@ -530,52 +584,91 @@ fail:
 	r = 0;
 out:
 	wf_free(objs);
-	wf_free(fps);
 	wf_free(seen);
+	wf_free(adopted);
 	wf_hash_free(old_ix);
-	wf_k8s_parse_result_done(&res);
-	wf_free(buf);
 	return r;
 }
 
-/* The file is gone: its objects leave the store in one batch. Returns 1, or 0 on failure
- * (reported; the books stay as they were so that a later round can retry). */
-static int remove_file(struct wf_source_dir *src, struct file_rec *rec)
+static int apply_file(struct wf_source_dir *src, const char *path, bool explicit_)
+{
+	struct parsed p;
+	parse_file(path, &p);
+	int r = apply_parsed(src, path, explicit_, &p);
+	parsed_done(&p);
+	return r;
+}
+
+/* Deletes objs[0..n) from the store in one batch. Returns 0 or -ENOMEM (nothing deleted). */
+static int delete_objects(struct wf_source_dir *src, struct fobj *const *objs, size_t n)
 {
 	struct wf_store_batch *b;
+	int r = wf_store_batch_begin(src->cfg.store, &b);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		const struct wf_k8s_object *obj = objs[i]->obj;
+		r = wf_store_batch_delete(b, obj->kind, obj->namespace, obj->name);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r < 0) {
+		wf_store_batch_abort(b);
+		return r;
+	}
+	size_t changes = wf_store_batch_changes(b);
+	r = wf_store_batch_commit(b);
+	if (r == 0 && changes)
+		src->batches++;
+	return r;
+}
+
+/* The file is gone: its objects become orphans, deleted from the store when the round ends
+ * unless another file takes them over. Returns 1, or 0 on failure (reported; the books stay
+ * as they were so that a later round can retry). */
+static int remove_file(struct wf_source_dir *src, struct file_rec *rec)
+{
+	size_t n_moved = 0;
 	int r = 0;
 
-	if (rec->applied && rec->n > 0) {
-		r = wf_store_batch_begin(src->cfg.store, &b);
-		for (size_t i = 0; r >= 0 && i < rec->n; i++) {
-			const struct wf_k8s_object *obj = rec->objs[i].obj;
-			r = wf_store_batch_delete(b, obj->kind, obj->namespace, obj->name);
-			if (r == -ENOENT)
-				r = 0;
+	if (rec->applied) {
+		for (; n_moved < rec->n; n_moved++) {
+			struct fobj *o = wf_malloc(sizeof(*o));
+			const char *key = rec->objs[n_moved].obj->key;
+			if (!o) {
+				r = -ENOMEM;
+				break;
+			}
+			*o = rec->objs[n_moved];
+			r = wf_hash_put(src->orphans, key, strlen(key), o, NULL);
+			if (r < 0) {
+				wf_free(o);
+				break;
+			}
 		}
-		if (r >= 0)
-			r = wf_store_batch_commit(b);
-		else
-			wf_store_batch_abort(b);
 		if (r < 0) {
+			/* Undo; no object reference moved yet. */
+			for (size_t i = 0; i < n_moved; i++) {
+				const char *key = rec->objs[i].obj->key;
+				wf_free(wf_hash_del(src->orphans, key, strlen(key)));
+			}
 			report_errno(src, rec->path, r);
 			return 0;
 		}
-		src->batches++;
 	}
+	/* The references moved to the orphans; the keys are free for any file to define. */
 	for (size_t i = 0; i < rec->n; i++) {
-		if (wf_hash_gets(src->owners, rec->objs[i].obj->key) != rec)
-			continue;
-		wf_hash_del(src->owners, rec->objs[i].obj->key, strlen(rec->objs[i].obj->key));
-		src->released = true;
+		const char *key = rec->objs[i].obj->key;
+		if (wf_hash_gets(src->owners, key) == rec) {
+			wf_hash_del(src->owners, key, strlen(key));
+			src->released = true;
+		}
+		if (!rec->applied)
+			wf_k8s_object_unref(rec->objs[i].obj);
 	}
+	wf_free(rec->objs);
+	rec->objs = NULL;
+	rec->n = 0;
 	if (rec->explicit_) {
 		/* Keep the record so that the name is still recognised when it comes back. */
-		for (size_t i = 0; i < rec->n; i++)
-			wf_k8s_object_unref(rec->objs[i].obj);
-		wf_free(rec->objs);
-		rec->objs = NULL;
-		rec->n = 0;
 		rec->applied = false;
 		rec->error = 0;
 		rec->dup_held = false;
@@ -583,6 +676,34 @@ static int remove_file(struct wf_source_dir *src, struct file_rec *rec)
 	}
 	rec_drop(src, rec);
 	return 1;
+}
+
+/* The round is over: orphans no file took over leave the store, in one batch. */
+static int flush_orphans(struct wf_source_dir *src)
+{
+	size_t n = wf_hash_count(src->orphans), k = 0, it = 0;
+	const void *key;
+	size_t kl;
+	void *v;
+
+	if (n == 0)
+		return 0;
+	struct fobj **list = wf_reallocarray(NULL, n, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	while (wf_hash_next(src->orphans, &it, &key, &kl, &v))
+		list[k++] = v;
+	int r = delete_objects(src, list, k);
+	if (r == 0) {
+		for (size_t i = 0; i < k; i++) {
+			const char *okey = list[i]->obj->key;
+			wf_hash_del(src->orphans, okey, strlen(okey));
+			wf_k8s_object_unref(list[i]->obj);
+			wf_free(list[i]);
+		}
+	}
+	wf_free(list);
+	return r;
 }
 
 /* Files held back by a duplicate get another chance after the books changed. */
@@ -708,7 +829,8 @@ int wf_source_dir_new(const struct wf_source_dir_config *cfg, struct wf_source_d
 	src->ifd = -1;
 	src->files = wf_hash_new(64);
 	src->owners = wf_hash_new(256);
-	if (!src->files || !src->owners) {
+	src->orphans = wf_hash_new(16);
+	if (!src->files || !src->owners || !src->orphans) {
 		wf_source_dir_free(src);
 		return -ENOMEM;
 	}
@@ -736,11 +858,23 @@ void wf_source_dir_free(struct wf_source_dir *src)
 		while (wf_hash_next(src->files, &it, &k, &kl, &v))
 			rec_free(v);
 	}
+	if (src->orphans) {
+		size_t it = 0;
+		const void *k;
+		size_t kl;
+		void *v;
+		while (wf_hash_next(src->orphans, &it, &k, &kl, &v)) {
+			wf_k8s_object_unref(((struct fobj *)v)->obj);
+			wf_free(v);
+		}
+	}
+	wf_hash_free(src->orphans);
 	wf_hash_free(src->files);
 	wf_hash_free(src->owners);
 	for (size_t i = 0; i < src->n_watches; i++)
 		wf_free(src->watches[i].path);
 	wf_free(src->watches);
+	wf_loop_io_free(src->io);
 	if (src->ifd >= 0)
 		close(src->ifd);
 	wf_free(src);
@@ -751,9 +885,107 @@ int wf_source_dir_fd(const struct wf_source_dir *src)
 	return src->ifd;
 }
 
-/* Applies every path in ps: the ones that are gone first (removals), then the others in name
- * order. Returns the number of files that failed (reported) or -ENOMEM; *ret_done counts the
- * files applied or removed. */
+/* ---- parsing in parallel ----
+ *
+ * Parsing is most of the cost of a load and independent per file, so a big load (the first
+ * scan, a rescan) parses on one worker per CPU while this thread applies the files in name
+ * order as they become ready: the store still sees one batch per file, in the same order as a
+ * serial load. Workers stay at most PIPELINE_AHEAD files ahead to bound memory. */
+#define PIPELINE_MIN 8
+#define PIPELINE_AHEAD 8
+#define PIPELINE_MAX_THREADS 8
+
+struct pipeline {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char **paths;
+	struct parsed *slots;
+	bool *ready;
+	size_t n;
+	size_t next;	/* next file a worker takes */
+	size_t applied; /* files the applying thread is done with */
+};
+
+static void *pipeline_worker(void *arg)
+{
+	struct pipeline *pl = arg;
+	pthread_mutex_lock(&pl->lock);
+	while (pl->next < pl->n) {
+		if (pl->next >= pl->applied + PIPELINE_AHEAD) {
+			pthread_cond_wait(&pl->cond, &pl->lock);
+			continue;
+		}
+		size_t i = pl->next++;
+		pthread_mutex_unlock(&pl->lock);
+		parse_file(pl->paths[i], &pl->slots[i]);
+		pthread_mutex_lock(&pl->lock);
+		pl->ready[i] = true;
+		pthread_cond_broadcast(&pl->cond);
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+/* Applies paths[0..n) in order, parsing them on worker threads. Returns like apply_paths'
+ * loop: -ENOMEM, or 0 with *ret_done and *ret_failed counted; -EAGAIN when no thread could be
+ * started (the caller goes serial). */
+static int apply_parallel(struct wf_source_dir *src, char **paths, size_t n, bool explicit_,
+			  int *ret_done, int *ret_failed)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cpus > 1 ? (size_t)cpus : 1;
+	if (nthreads > PIPELINE_MAX_THREADS)
+		nthreads = PIPELINE_MAX_THREADS;
+	struct pipeline pl = {.paths = paths, .n = n};
+	pthread_t threads[PIPELINE_MAX_THREADS];
+	size_t started = 0;
+	int r = 0;
+
+	pl.slots = wf_calloc(n, sizeof(*pl.slots));
+	pl.ready = wf_calloc(n, sizeof(*pl.ready));
+	if (!pl.slots || !pl.ready) {
+		wf_free(pl.slots);
+		wf_free(pl.ready);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.cond, NULL);
+	for (; started < nthreads; started++)
+		if (pthread_create(&threads[started], NULL, pipeline_worker, &pl) != 0)
+			break;
+	if (started == 0) {
+		r = -EAGAIN;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&pl.lock);
+		while (!pl.ready[i])
+			pthread_cond_wait(&pl.cond, &pl.lock);
+		pthread_mutex_unlock(&pl.lock);
+		if (r == 0) {
+			r = apply_parsed(src, paths[i], explicit_, &pl.slots[i]);
+			if (r > 0)
+				(*ret_done)++;
+			else if (r == 0)
+				(*ret_failed)++;
+			r = r < 0 ? r : 0;
+		}
+		parsed_done(&pl.slots[i]);
+		pthread_mutex_lock(&pl.lock);
+		pl.applied = i + 1;
+		pthread_cond_broadcast(&pl.cond);
+		pthread_mutex_unlock(&pl.lock);
+	}
+	for (size_t t = 0; t < started; t++)
+		pthread_join(threads[t], NULL);
+out:
+	pthread_cond_destroy(&pl.cond);
+	pthread_mutex_destroy(&pl.lock);
+	wf_free(pl.slots);
+	wf_free(pl.ready);
+	return r;
+}
+
 /* Applies every path in ps: the ones that are gone first (removals), then the others in name
  * order. A path last seen removed that exists again is being rewritten (an editor's
  * rename-and-write): its close will come as an event of its own, so it waits. Returns the
@@ -781,7 +1013,14 @@ static int apply_paths(struct wf_source_dir *src, struct pathset *ps, bool expli
 		if (order[i])
 			order[n++] = order[i];
 	qsort(order, n, sizeof(*order), cmp_str);
-	for (size_t i = 0; i < n; i++) {
+	if (n >= PIPELINE_MIN) {
+		r = apply_parallel(src, order, n, explicit_, &done, &failed);
+		if (r != -EAGAIN)
+			n = 0;
+		else
+			r = 0;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		r = apply_file(src, order[i], explicit_);
 		if (r < 0)
 			break;
@@ -797,6 +1036,8 @@ static int apply_paths(struct wf_source_dir *src, struct pathset *ps, bool expli
 		if (r > 0)
 			done += r, r = 0;
 	}
+	if (r == 0 && flush_orphans(src) < 0)
+		report_errno(src, "", -ENOMEM); /* tried again after the next round */
 	*ret_done = done;
 	return r < 0 ? r : failed;
 }
@@ -986,6 +1227,22 @@ int wf_source_dir_process(struct wf_source_dir *src)
 	}
 	pathset_done(&ps);
 	return r;
+}
+
+static void on_inotify(struct wf_loop *loop, struct wf_loop_io *io, int fd, uint32_t events,
+		       void *data)
+{
+	/* Per-file errors went to on_error; a failed read(2) is retried on the next wakeup. */
+	wf_source_dir_process(data);
+}
+
+int wf_source_dir_attach(struct wf_source_dir *src, struct wf_loop *loop)
+{
+	if (src->ifd < 0)
+		return -EINVAL;
+	if (src->io)
+		return -EBUSY;
+	return wf_loop_io_new(loop, src->ifd, WF_LOOP_READ, on_inotify, src, &src->io);
 }
 
 void wf_source_dir_get_stats(const struct wf_source_dir *src, struct wf_source_dir_stats *ret)

@@ -60,6 +60,13 @@ int wf_source_dir_fd(const struct wf_source_dir *src);
  * removed (0 when nothing was pending), or -errno when the inotify read fails. */
 int wf_source_dir_process(struct wf_source_dir *src);
 
+/* Registers the source on an event loop (lib/loop.h): inotify readiness then runs
+ * wf_source_dir_process() on the loop's thread, which must be the store's writer thread.
+ * Returns 0, -EINVAL without watch, -EBUSY when already attached, or the loop's error. The
+ * registration ends with wf_source_dir_free() (free the source before the loop). */
+struct wf_loop;
+int wf_source_dir_attach(struct wf_source_dir *src, struct wf_loop *loop);
+
 void wf_source_dir_get_stats(const struct wf_source_dir *src, struct wf_source_dir_stats *ret);
 
 /* Does the directory scan take this file name (no directory part)? */

@@ -26,38 +26,39 @@
 
 /* The cluster DNS addon (kube-system/kube-dns at 10.96.0.10 and its weft/dns Deployment), as
  * kubeadm installs CoreDNS; applied by `up` when this build has `weft dns`, unless --no-dns. */
-static const char dns_addon[] =
-	"apiVersion: v1\n"
-	"kind: Service\n"
-	"metadata:\n"
-	"  name: kube-dns\n"
-	"  namespace: kube-system\n"
-	"  labels: {k8s-app: kube-dns}\n"
-	"spec:\n"
-	"  clusterIP: " WF_LAB_DNS_IP "\n"
-	"  selector: {k8s-app: kube-dns}\n"
-	"  ports:\n"
-	"  - {name: dns, port: 53, protocol: UDP, targetPort: 53}\n"
-	"  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}\n"
-	"---\n"
-	"apiVersion: apps/v1\n"
-	"kind: Deployment\n"
-	"metadata:\n"
-	"  name: weft-dns\n"
-	"  namespace: kube-system\n"
-	"spec:\n"
-	"  replicas: 1\n"
-	"  selector: {matchLabels: {k8s-app: kube-dns}}\n"
-	"  template:\n"
-	"    metadata:\n"
-	"      labels: {k8s-app: kube-dns}\n"
-	"    spec:\n"
-	"      containers:\n"
-	"      - name: dns\n"
-	"        image: " WF_LAB_DNS_IMAGE "\n"
-	"        ports:\n"
-	"        - {name: dns, containerPort: 53, protocol: UDP}\n"
-	"        - {name: dns-tcp, containerPort: 53, protocol: TCP}\n";
+static const char dns_addon[] = "apiVersion: v1\n"
+				"kind: Service\n"
+				"metadata:\n"
+				"  name: kube-dns\n"
+				"  namespace: kube-system\n"
+				"  labels: {k8s-app: kube-dns}\n"
+				"spec:\n"
+				"  clusterIP: " WF_LAB_DNS_IP "\n"
+				"  selector: {k8s-app: kube-dns}\n"
+				"  ports:\n"
+				"  - {name: dns, port: 53, protocol: UDP, targetPort: 53}\n"
+				"  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}\n"
+				"---\n"
+				"apiVersion: apps/v1\n"
+				"kind: Deployment\n"
+				"metadata:\n"
+				"  name: weft-dns\n"
+				"  namespace: kube-system\n"
+				"spec:\n"
+				"  replicas: 1\n"
+				"  selector: {matchLabels: {k8s-app: kube-dns}}\n"
+				"  template:\n"
+				"    metadata:\n"
+				"      labels: {k8s-app: kube-dns}\n"
+				"    spec:\n"
+				"      dnsPolicy: Default\n"
+				"      containers:\n"
+				"      - name: dns\n"
+				"        image: " WF_LAB_DNS_IMAGE "\n"
+				"        args: [--upstream, none]\n"
+				"        ports:\n"
+				"        - {name: dns, containerPort: 53, protocol: UDP}\n"
+				"        - {name: dns-tcp, containerPort: 53, protocol: TCP}\n";
 
 static void usage(FILE *f)
 {
@@ -116,8 +117,8 @@ static int wait_settled(const struct wf_lab *lab, long gen, int timeout, bool pr
 			long pend = json_integer_value(json_object_get(st, "pending"));
 			long fail = json_integer_value(json_object_get(st, "failed"));
 
-			snprintf(line, sizeof(line), "  pods: %ld running, %ld starting, %ld failed",
-				 run, pend, fail);
+			snprintf(line, sizeof(line),
+				 "  pods: %ld running, %ld starting, %ld failed", run, pend, fail);
 			if (progress && strcmp(line, last)) {
 				printf("%s\n", line);
 				fflush(stdout);
@@ -168,7 +169,8 @@ static int write_manifests(const struct wf_lab *lab, struct wf_lab_docs *docs, b
 				lk[k] = (kind[k] >= 'A' && kind[k] <= 'Z') ? kind[k] + 32 : kind[k];
 			lk[k] = '\0';
 			printf("%s/%s %s\n", lk,
-			       json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+			       json_string_value(
+				       json_object_get(json_object_get(o, "metadata"), "name")),
 			       verb);
 		}
 	}
@@ -359,6 +361,71 @@ static int spawn_logged(const struct wf_lab *lab, const char *netns, const char 
 	return 0;
 }
 
+/* Starts `weft agent` in every node once the control plane has written the Node objects (a
+ * kubelet registers its Node before the network comes up), then waits for each /readyz. */
+static int start_agents(const struct wf_lab *lab, long gen)
+{
+	char path[512], objdir[512], log[512];
+	double end = wf_lab_now() + 10;
+	unsigned ready = 0;
+	pid_t pid;
+	int r;
+
+	wf_lab_path(lab, path, sizeof(path), "status.json");
+	while (wf_lab_now() < end) {
+		json_t *st = json_load_file(path, 0, NULL);
+		bool seen = st && json_integer_value(json_object_get(st, "gen")) >= gen;
+
+		json_decref(st);
+		if (seen)
+			break;
+		usleep(20000);
+	}
+	wf_lab_path(lab, objdir, sizeof(objdir), "objects");
+	for (unsigned n = 1; n <= lab->nodes; n++) {
+		char node[32], ns[64];
+
+		snprintf(node, sizeof(node), "node-%u", n);
+		wf_lab_netns_name(lab, node, ns, sizeof(ns));
+		wf_lab_path(lab, log, sizeof(log), "logs/agent-%s.log", node);
+		char *av[] = {(char *)lab->self,
+			      "agent",
+			      "--node-name",
+			      node,
+			      "--manifests",
+			      objdir,
+			      "--fabric",
+			      lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan",
+			      "--admin",
+			      WF_LAB_AGENT_ADMIN,
+			      NULL};
+		r = spawn_logged(lab, ns, log, av, &pid);
+		if (r < 0)
+			return r;
+	}
+	end = wf_lab_now() + 15;
+	for (unsigned n = 1; n <= lab->nodes && wf_lab_now() < end;) {
+		char node[32], ns[64];
+		char *av[] = {"curl", "-sf", "-m", "1", "http://" WF_LAB_AGENT_ADMIN "/readyz",
+			      NULL};
+
+		snprintf(node, sizeof(node), "node-%u", n);
+		wf_lab_netns_name(lab, node, ns, sizeof(ns));
+		if (wf_lab_run(ns, av, NULL, NULL, NULL, 0) == 0) {
+			ready++;
+			n++;
+			continue;
+		}
+		usleep(100000);
+	}
+	if (ready == lab->nodes)
+		printf("  weft agent ready on every node\n");
+	else
+		printf("  warning: weft agent is not ready on %u of %u nodes yet (see %s/logs/)\n",
+		       lab->nodes - ready, lab->nodes, lab->dir);
+	return 0;
+}
+
 static int topology_up(struct wf_lab *lab)
 {
 	char under[64], ns[64], what[32], script[1024];
@@ -496,8 +563,8 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 		probe.dir[0] = '\0';
 		if (npaths && load_paths(&probe, paths, npaths, &docs, false) < 0)
 			goto out;
-		if (lab->dns &&
-		    wf_lab_manifest_load_text(dns_addon, "<dns addon>", &docs, err, sizeof(err)) < 0) {
+		if (lab->dns && wf_lab_manifest_load_text(dns_addon, "<dns addon>", &docs, err,
+							  sizeof(err)) < 0) {
 			fprintf(stderr, "error: %s\n", err);
 			goto out;
 		}
@@ -530,29 +597,7 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 		goto fail;
 	printf("  underlay, %u node namespaces and the outside client are up (%.1fs)\n", lab->nodes,
 	       wf_lab_now() - t0);
-	if (lab->agent) {
-		for (unsigned n = 1; n <= lab->nodes; n++) {
-			char node[32], ns[64], objdir[512];
-
-			snprintf(node, sizeof(node), "node-%u", n);
-			wf_lab_netns_name(lab, node, ns, sizeof(ns));
-			wf_lab_path(lab, objdir, sizeof(objdir), "objects");
-			wf_lab_path(lab, log, sizeof(log), "logs/agent-%s.log", node);
-			char *av[] = {lab->self,
-				      "agent",
-				      "--node-name",
-				      node,
-				      "--manifests",
-				      objdir,
-				      "--fabric",
-				      lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan",
-				      NULL};
-			r = spawn_logged(lab, ns, log, av, &pid);
-			if (r < 0)
-				goto fail;
-		}
-		printf("  weft agent running on every node\n");
-	} else {
+	if (!lab->agent) {
 		r = wf_lab_temp_fabric_up(lab);
 		if (r < 0)
 			goto fail;
@@ -581,10 +626,16 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 		wf_lab_write_atomic(wf_lab_path(lab, path, sizeof(path), "daemon.start"), buf, n);
 	}
 	printf("  control plane started; starting %s\n", docs.n ? "pods" : "(no manifests)");
+	if (lab->agent) {
+		r = start_agents(lab, gen);
+		if (r < 0)
+			goto fail;
+	}
 	r = wait_settled(lab, gen, timeout, true);
 	if (r < 0) {
 		fprintf(stderr, "error: %s (see %s)\n",
-			r == -ESRCH ? "the lab's control plane exited" : "pods did not settle in time",
+			r == -ESRCH ? "the lab's control plane exited"
+				    : "pods did not settle in time",
 			log);
 		goto fail;
 	}
@@ -596,11 +647,15 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 	       "  weft lab exec%s%s POD -- curl -s http://OTHER_POD_IP:8080/\n"
 	       "  weft lab exec%s%s --outside -- curl -s http://172.30.%u.11:NODEPORT/\n"
 	       "  weft lab down%s%s\n",
-	       strcmp(lab->name, "weft") ? " --name " : "", strcmp(lab->name, "weft") ? lab->name : "",
-	       strcmp(lab->name, "weft") ? " --name " : "", strcmp(lab->name, "weft") ? lab->name : "",
-	       strcmp(lab->name, "weft") ? " --name " : "", strcmp(lab->name, "weft") ? lab->name : "",
-	       strcmp(lab->name, "weft") ? " --name " : "", strcmp(lab->name, "weft") ? lab->name : "",
-	       lab->subnet, strcmp(lab->name, "weft") ? " --name " : "",
+	       strcmp(lab->name, "weft") ? " --name " : "",
+	       strcmp(lab->name, "weft") ? lab->name : "",
+	       strcmp(lab->name, "weft") ? " --name " : "",
+	       strcmp(lab->name, "weft") ? lab->name : "",
+	       strcmp(lab->name, "weft") ? " --name " : "",
+	       strcmp(lab->name, "weft") ? lab->name : "",
+	       strcmp(lab->name, "weft") ? " --name " : "",
+	       strcmp(lab->name, "weft") ? lab->name : "", lab->subnet,
+	       strcmp(lab->name, "weft") ? " --name " : "",
 	       strcmp(lab->name, "weft") ? lab->name : "");
 	rc = r ? 1 : 0;
 	goto out;
@@ -652,8 +707,8 @@ static int cmd_apply(struct wf_lab *lab, int argc, char **argv, bool del)
 		    npaths < 64)
 			paths[npaths++] = argv[++i];
 		else {
-			fprintf(stderr, "weft lab %s: unknown argument %s\n", del ? "delete" : "apply",
-				argv[i]);
+			fprintf(stderr, "weft lab %s: unknown argument %s\n",
+				del ? "delete" : "apply", argv[i]);
 			return 2;
 		}
 	}
@@ -686,8 +741,9 @@ static int cmd_apply(struct wf_lab *lab, int argc, char **argv, bool del)
 				printf("%s \"%s\" deleted\n", lk,
 				       json_string_value(json_object_get(md, "name")));
 			else
-				fprintf(stderr, "Error from server (NotFound): %s \"%s\" not found\n",
-					kind, json_string_value(json_object_get(md, "name")));
+				fprintf(stderr,
+					"Error from server (NotFound): %s \"%s\" not found\n", kind,
+					json_string_value(json_object_get(md, "name")));
 		}
 	} else {
 		r = write_manifests(lab, &docs, true);
@@ -731,7 +787,8 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 			node = argv[++i];
 		else if (!strcmp(argv[i], "--outside"))
 			outside = true;
-		else if (!strcmp(argv[i], "-it") || !strcmp(argv[i], "-i") || !strcmp(argv[i], "-t"))
+		else if (!strcmp(argv[i], "-it") || !strcmp(argv[i], "-i") ||
+			 !strcmp(argv[i], "-t"))
 			continue;
 		else if (argv[i][0] != '-' && !pod)
 			pod = argv[i];
@@ -746,8 +803,9 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 	if (!cmd || !*cmd)
 		cmd = shell;
 	if (!!pod + !!node + outside != 1) {
-		fprintf(stderr, "usage: weft lab exec [-n NS] POD -- CMD... | --node NODE -- CMD... "
-				"| --outside -- CMD...\n");
+		fprintf(stderr,
+			"usage: weft lab exec [-n NS] POD -- CMD... | --node NODE -- CMD... "
+			"| --outside -- CMD...\n");
 		return 2;
 	}
 	if (node || outside) {
@@ -757,7 +815,8 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 		snprintf(path, sizeof(path), "/run/netns/%s", netns);
 		if (access(path, F_OK) != 0) {
 			fprintf(stderr, "error: %s \"%s\" not found in lab \"%s\"\n",
-				outside ? "namespace" : "node", outside ? "outside" : node, lab->name);
+				outside ? "namespace" : "node", outside ? "outside" : node,
+				lab->name);
 			return 1;
 		}
 		if (wf_lab_netns_enter(netns) < 0) {
@@ -778,8 +837,8 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 		o = json_load_file(path, 0, NULL);
 		uid = json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
 		if (!uid || !json_object_get(json_object_get(o, "status"), "podIP")) {
-			fprintf(stderr, "Error from server (NotFound): pods \"%s\" not found%s\n", pod,
-				o ? " (or not started)" : "");
+			fprintf(stderr, "Error from server (NotFound): pods \"%s\" not found%s\n",
+				pod, o ? " (or not started)" : "");
 			json_decref(o);
 			return 1;
 		}
@@ -807,7 +866,8 @@ static int cmd_logs(struct wf_lab *lab, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) && i + 1 < argc)
 			ns = argv[++i];
-		else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--container")) && i + 1 < argc)
+		else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--container")) &&
+			 i + 1 < argc)
 			ctr = argv[++i];
 		else if (argv[i][0] != '-' && !pod)
 			pod = argv[i];
@@ -828,13 +888,14 @@ static int cmd_logs(struct wf_lab *lab, int argc, char **argv)
 	}
 	if (!ctr)
 		ctr = json_string_value(json_object_get(
-			json_array_get(json_object_get(json_object_get(o, "spec"), "containers"), 0),
+			json_array_get(json_object_get(json_object_get(o, "spec"), "containers"),
+				       0),
 			"name"));
 	wf_lab_path(lab, path, sizeof(path), "pods/%s_%s/%s.log", ns, pod, ctr ? ctr : "");
 	json_decref(o);
 	if (wf_lab_read_file(path, &text, NULL) < 0) {
-		fprintf(stderr, "error: no logs for container \"%s\" of pod %s/%s\n", ctr ? ctr : "",
-			ns, pod);
+		fprintf(stderr, "error: no logs for container \"%s\" of pod %s/%s\n",
+			ctr ? ctr : "", ns, pod);
 		return 1;
 	}
 	fputs(text, stdout);
@@ -852,7 +913,7 @@ int wf_lab_main(int argc, char **argv)
 
 	/* --name may come anywhere */
 	for (int i = 1; i < argc && n < 255; i++) {
-		if (!strcmp(argv[i], "--") ) {
+		if (!strcmp(argv[i], "--")) {
 			while (i < argc && n < 255)
 				rest[n++] = argv[i++];
 			break;
@@ -874,8 +935,8 @@ int wf_lab_main(int argc, char **argv)
 	r = wf_lab_init(&lab, name);
 	if (r < 0) {
 		fprintf(stderr,
-			"error: bad lab name \"%s\": use 1-%d lowercase letters, digits or '-'\n", name,
-			WF_LAB_NAME_MAX);
+			"error: bad lab name \"%s\": use 1-%d lowercase letters, digits or '-'\n",
+			name, WF_LAB_NAME_MAX);
 		return 2;
 	}
 	if (geteuid() != 0 && strcmp(cmd, "get") && strcmp(cmd, "status") && strcmp(cmd, "logs")) {
@@ -898,7 +959,8 @@ int wf_lab_main(int argc, char **argv)
 		if (need_lab(&lab))
 			return 1;
 		if (!daemon_alive(&lab))
-			printf("warning: the control plane of lab \"%s\" is not running\n", lab.name);
+			printf("warning: the control plane of lab \"%s\" is not running\n",
+			       lab.name);
 		return wf_lab_cmd_status(&lab);
 	}
 	if (!strcmp(cmd, "get")) {

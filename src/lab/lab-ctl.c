@@ -164,8 +164,9 @@ static json_t *desired_pods(struct ctl *c)
 		json_t *md = json_object_get(m, "metadata");
 
 		if (!strcmp(kind, "Pod")) {
-			json_t *p = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "v1", "kind", "Pod",
-					      "metadata", md, "spec", json_object_get(m, "spec"));
+			json_t *p =
+				json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "v1", "kind", "Pod",
+					  "metadata", md, "spec", json_object_get(m, "spec"));
 
 			json_array_append_new(out, json_deep_copy(p));
 			json_decref(p);
@@ -192,25 +193,29 @@ static json_t *desired_pods(struct ctl *c)
 				snprintf(name, sizeof(name), "%s-%s", rs, sfx);
 				json_object_set_new(pmd, "name", json_string(name));
 				json_object_set(pmd, "namespace", json_object_get(md, "namespace"));
-				labels = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"),
-									"labels"));
+				labels = json_deep_copy(json_object_get(
+					json_object_get(tmpl, "metadata"), "labels"));
 				if (!labels)
 					labels = json_object();
 				json_object_set_new(labels, "pod-template-hash", json_string(hash));
 				json_object_set_new(pmd, "labels", labels);
-				if (json_object_get(json_object_get(tmpl, "metadata"), "annotations"))
+				if (json_object_get(json_object_get(tmpl, "metadata"),
+						    "annotations"))
 					json_object_set_new(
 						pmd, "annotations",
 						json_deep_copy(json_object_get(
-							json_object_get(tmpl, "metadata"), "annotations")));
-				json_object_set_new(pmd, "ownerReferences",
-						    json_pack("[{s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
-							      "apps/v1", "kind", "ReplicaSet", "name", rs,
-							      "controller", 1, "blockOwnerDeletion", 1));
-				json_array_append_new(out,
-						      json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1",
-								"kind", "Pod", "metadata", pmd, "spec",
-								json_deep_copy(json_object_get(tmpl, "spec"))));
+							json_object_get(tmpl, "metadata"),
+							"annotations")));
+				json_object_set_new(
+					pmd, "ownerReferences",
+					json_pack("[{s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
+						  "apps/v1", "kind", "ReplicaSet", "name", rs,
+						  "controller", 1, "blockOwnerDeletion", 1));
+				json_array_append_new(
+					out,
+					json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1",
+						  "kind", "Pod", "metadata", pmd, "spec",
+						  json_deep_copy(json_object_get(tmpl, "spec"))));
 			}
 		}
 	}
@@ -281,13 +286,13 @@ static int cni_call(struct ctl *c, struct pod *p, const char *cmd, char **ret_ou
 		 "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;"
 		 "K8S_POD_INFRA_CONTAINER_ID=%s",
 		 p->ns, p->name, cid);
-	char *argv[] = {"env",	  env_cmd,		 env_cid,     env_ns, "CNI_IFNAME=eth0",
-			env_path, args,			 c->lab->cni, NULL};
+	char *argv[] = {"env",	  env_cmd, env_cid,	env_ns, "CNI_IFNAME=eth0",
+			env_path, args,	   c->lab->cni, NULL};
 	int r = wf_lab_run(nodens, argv, conf, ret_out, err, sizeof(err));
 
 	if (r != 0) {
-		snprintf(p->message, sizeof(p->message), "weft-cni %s failed (status %d): %s %s", cmd,
-			 r, err, ret_out && *ret_out ? *ret_out : "");
+		snprintf(p->message, sizeof(p->message), "weft-cni %s failed (status %d): %s %s",
+			 cmd, r, err, ret_out && *ret_out ? *ret_out : "");
 		return -EIO;
 	}
 	return 0;
@@ -341,13 +346,13 @@ static int ctr_argv(struct ctl *c, struct pod *p, struct ctr *k, char **argv, si
 	if (!strncmp(tag, "docker.io/", 10))
 		memmove(tag, tag + 10, strlen(tag + 10) + 1);
 
-#define PUSH(s)                                                                \
-	do {                                                                   \
-		int len_ = snprintf(store + off, store_len - off, "%s", (s));  \
-		if (n + 1 >= max || off + len_ + 1 > store_len)                \
-			return -E2BIG;                                         \
-		argv[n++] = store + off;                                       \
-		off += len_ + 1;                                               \
+#define PUSH(s)                                                               \
+	do {                                                                  \
+		int len_ = snprintf(store + off, store_len - off, "%s", (s)); \
+		if (n + 1 >= max || off + len_ + 1 > store_len)               \
+			return -E2BIG;                                        \
+		argv[n++] = store + off;                                      \
+		off += len_ + 1;                                              \
 	} while (0)
 
 	if (json_array_size(cmd)) {
@@ -370,19 +375,20 @@ static int ctr_argv(struct ctl *c, struct pod *p, struct ctr *k, char **argv, si
 				char spec[32];
 
 				snprintf(spec, sizeof(spec), "%d/%s",
-					 (int)json_integer_value(json_object_get(pt, "containerPort")),
-					 json_string_value(json_object_get(pt, "protocol")) ?: "TCP");
+					 (int)json_integer_value(
+						 json_object_get(pt, "containerPort")),
+					 json_string_value(json_object_get(pt, "protocol"))
+						 ?: "TCP");
 				PUSH("--port");
 				PUSH(spec);
 			}
 		}
 	} else if (!strcmp(tag, WF_LAB_DNS_IMAGE)) {
+		/* weft dns reads the lab's objects like the node agents do; args add to that */
 		PUSH(c->lab->self);
 		PUSH("dns");
-		if (!json_array_size(args)) {
-			PUSH("--manifests");
-			PUSH(c->objdir);
-		}
+		PUSH("--manifests");
+		PUSH(c->objdir);
 	} else {
 		snprintf(k->reason, sizeof(k->reason), "ErrImagePull");
 		snprintf(k->message, sizeof(k->message),
@@ -423,14 +429,20 @@ static void ctr_start(struct ctl *c, struct pod *p, struct ctr *k)
 	}
 	env[ne] = NULL;
 	snprintf(log, sizeof(log), "%s/%s.log", p->dir, k->name);
-	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", p->dir);
+	/* dnsPolicy Default: the node's resolver configuration, i.e. the host's (Pod DNS policy) */
+	if (!strcmp(json_string_value(json_object_get(json_object_get(p->obj, "spec"), "dnsPolicy"))
+			    ?: "ClusterFirst",
+		    "Default"))
+		resolv[0] = '\0';
+	else
+		snprintf(resolv, sizeof(resolv), "%s/resolv.conf", p->dir);
 	snprintf(hosts, sizeof(hosts), "%s/hosts", p->dir);
 	struct wf_lab_spawn s = {
 		.netns = p->netns,
-		.resolv = resolv,
+		.resolv = resolv[0] ? resolv : NULL,
 		.hosts = hosts,
-		.hostname = json_string_value(json_object_get(json_object_get(p->obj, "spec"),
-							      "hostname"))
+		.hostname = json_string_value(
+				    json_object_get(json_object_get(p->obj, "spec"), "hostname"))
 				    ?: p->name,
 		.log = log,
 		.argv = argv,
@@ -452,9 +464,10 @@ static void ctr_start(struct ctl *c, struct pod *p, struct ctr *k)
 	k->reason[0] = k->message[0] = '\0';
 	k->succ = k->fails = 0;
 	k->ready = false;
-	k->next_probe = k->started_at + (k->probe ? json_integer_value(json_object_get(
-							    k->probe, "initialDelaySeconds"))
-						  : 0);
+	k->next_probe =
+		k->started_at +
+		(k->probe ? json_integer_value(json_object_get(k->probe, "initialDelaySeconds"))
+			  : 0);
 }
 
 static void pod_setup(struct ctl *c, struct pod *p)
@@ -470,7 +483,10 @@ static void pod_setup(struct ctl *c, struct pod *p)
 		return;
 	}
 	if (c->lab->cni[0]) {
-		r = cni_call(c, p, "ADD", &out);
+		/* the runtime, not the plugin, brings up lo (what the CNI loopback plugin does) */
+		r = wf_lab_ip(p->netns, "link set lo up");
+		if (r == 0)
+			r = cni_call(c, p, "ADD", &out);
 		if (r == 0) {
 			json_t *res = json_loads(out, 0, NULL);
 			const char *addr = json_string_value(json_object_get(
@@ -563,8 +579,8 @@ static void pod_signal(struct pod *p, int sig)
 
 static void pod_terminate(struct ctl *c, struct pod *p)
 {
-	json_t *g = json_object_get(json_object_get(p->obj, "spec"),
-				    "terminationGracePeriodSeconds");
+	json_t *g =
+		json_object_get(json_object_get(p->obj, "spec"), "terminationGracePeriodSeconds");
 	/* Pod termination: SIGTERM now, SIGKILL after the grace period (default 30 s). */
 	long grace = g ? (long)json_integer_value(g) : 30;
 
@@ -677,7 +693,8 @@ static int named_port(const struct pod *p, const char *name)
 			const char *n = json_string_value(json_object_get(pt, "name"));
 
 			if (n && !strcmp(n, name))
-				return (int)json_integer_value(json_object_get(pt, "containerPort"));
+				return (int)json_integer_value(
+					json_object_get(pt, "containerPort"));
 		}
 	}
 	return -1;
@@ -720,7 +737,8 @@ static void __attribute__((noreturn)) probe_child(struct ctl *c, struct pod *p, 
 	if (!http)
 		h = json_object_get(k->probe, "tcpSocket");
 	pj = json_object_get(h, "port");
-	port = json_is_string(pj) ? named_port(p, json_string_value(pj)) : (int)json_integer_value(pj);
+	port = json_is_string(pj) ? named_port(p, json_string_value(pj))
+				  : (int)json_integer_value(pj);
 	if (port <= 0)
 		_exit(2);
 	snprintf(nodens, sizeof(nodens), "weft-%s-%s", c->lab->name, p->node);
@@ -759,8 +777,8 @@ static void probes_and_restarts(struct ctl *c)
 
 	for (size_t i = 0; i < c->n_pods; i++) {
 		struct pod *p = c->pods[i];
-		const char *policy = json_string_value(
-			json_object_get(json_object_get(p->obj, "spec"), "restartPolicy"))
+		const char *policy = json_string_value(json_object_get(
+					     json_object_get(p->obj, "spec"), "restartPolicy"))
 					     ?: "Always";
 
 		if (!p->setup_done)
@@ -793,7 +811,8 @@ static void probes_and_restarts(struct ctl *c)
 				probe_child(c, p, k);
 			if (pid > 0)
 				k->probe_pid = pid;
-			long period = json_integer_value(json_object_get(k->probe, "periodSeconds"));
+			long period =
+				json_integer_value(json_object_get(k->probe, "periodSeconds"));
 
 			k->next_probe = now + (period > 0 ? period : 10);
 		}
@@ -816,7 +835,8 @@ static void reap(struct ctl *c)
 					double ran = wf_lab_now() - k->started_at;
 					/* CrashLoopBackOff, shortened for a lab: 1 s doubling to 30 s,
 					 * reset after 10 s of good running */
-					double back = k->restarts > 5 ? 30 : (double)(1 << k->restarts);
+					double back =
+						k->restarts > 5 ? 30 : (double)(1 << k->restarts);
 
 					if (ran > 10)
 						back = 1;
@@ -824,7 +844,7 @@ static void reap(struct ctl *c)
 					k->ready = false;
 					k->pid = 0;
 					k->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-									  : 128 + WTERMSIG(status);
+									 : 128 + WTERMSIG(status);
 					k->restart_at = wf_lab_now() + back;
 					wf_log_info("lab", "container exited",
 						    "pod=%s container=%s code=%d", p->key, k->name,
@@ -868,9 +888,9 @@ static bool pod_ready(const struct pod *p)
 
 static const char *pod_phase(const struct pod *p)
 {
-	const char *policy = json_string_value(
-		json_object_get(json_object_get(p->obj, "spec"), "restartPolicy"))
-				     ?: "Always";
+	const char *policy =
+		json_string_value(json_object_get(json_object_get(p->obj, "spec"), "restartPolicy"))
+			?: "Always";
 	bool all_exited = p->setup_done, all_ok = true, any_start = false;
 
 	for (size_t i = 0; i < p->n_ctr; i++) {
@@ -900,9 +920,10 @@ static json_t *pod_object(struct ctl *c, struct pod *p)
 	json_object_set_new(st, "phase", json_string(phase));
 	json_object_set_new(st, "hostIP",
 			    json_sprintf("172.30.%u.%u", c->lab->subnet, 10 + p->node_idx));
-	json_object_set_new(st, "hostIPs", json_pack("[{s:o}]", "ip",
-						     json_sprintf("172.30.%u.%u", c->lab->subnet,
-								  10 + p->node_idx)));
+	json_object_set_new(
+		st, "hostIPs",
+		json_pack("[{s:o}]", "ip",
+			  json_sprintf("172.30.%u.%u", c->lab->subnet, 10 + p->node_idx)));
 	if (p->ip[0] && p->setup_done) {
 		json_object_set_new(st, "podIP", json_string(p->ip));
 		json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", p->ip));
@@ -913,13 +934,14 @@ static json_t *pod_object(struct ctl *c, struct pod *p)
 		json_object_set_new(st, "reason", json_string(p->reason));
 		json_object_set_new(st, "message", json_string(p->message));
 	}
-	json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "PodScheduled", "status", "True"));
+	json_array_append_new(conds,
+			      json_pack("{s:s, s:s}", "type", "PodScheduled", "status", "True"));
 	json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Initialized", "status",
 					       p->setup_done ? "True" : "False"));
 	json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "ContainersReady", "status",
 					       ready ? "True" : "False"));
-	json_array_append_new(conds,
-			      json_pack("{s:s, s:s}", "type", "Ready", "status", ready ? "True" : "False"));
+	json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Ready", "status",
+					       ready ? "True" : "False"));
 	json_object_set_new(st, "conditions", conds);
 	for (size_t i = 0; i < p->n_ctr; i++) {
 		struct ctr *k = &p->ctr[i];
@@ -937,13 +959,11 @@ static json_t *pod_object(struct ctl *c, struct pod *p)
 						       : (p->failed ? "ContainerCreating"
 								    : "ContainerCreating"),
 					  "message", k->message[0] ? k->message : p->message);
-		json_array_append_new(cs, json_pack("{s:s, s:s, s:b, s:b, s:i, s:o}", "name", k->name,
-						    "image",
-						    json_string_value(json_object_get(k->spec,
-										      "image"))
-							    ?: "",
-						    "ready", k->ready, "started", k->running,
-						    "restartCount", k->restarts, "state", state));
+		json_array_append_new(
+			cs, json_pack("{s:s, s:s, s:b, s:b, s:i, s:o}", "name", k->name, "image",
+				      json_string_value(json_object_get(k->spec, "image")) ?: "",
+				      "ready", k->ready, "started", k->running, "restartCount",
+				      k->restarts, "state", state));
 	}
 	json_object_set_new(st, "containerStatuses", cs);
 	json_object_set_new(o, "status", st);
@@ -1117,7 +1137,8 @@ static int target_port(struct pod *p, json_t *sp)
 
 	if (json_is_string(tp))
 		return named_port(p, json_string_value(tp));
-	return tp ? (int)json_integer_value(tp) : (int)json_integer_value(json_object_get(sp, "port"));
+	return tp ? (int)json_integer_value(tp)
+		  : (int)json_integer_value(json_object_get(sp, "port"));
 }
 
 static void endpoint_slices(struct ctl *c, json_t *svc, json_t *out)
@@ -1155,19 +1176,21 @@ static void endpoint_slices(struct ctl *c, json_t *svc, json_t *out)
 			if (port <= 0)
 				continue;
 			json_array_append_new(
-				ports, json_pack("{s:s, s:s, s:i}", "name",
-						 json_string_value(json_object_get(sp, "name")) ?: "",
-						 "protocol",
-						 json_string_value(json_object_get(sp, "protocol")) ?: "TCP",
-						 "port", port));
+				ports,
+				json_pack("{s:s, s:s, s:i}", "name",
+					  json_string_value(json_object_get(sp, "name")) ?: "",
+					  "protocol",
+					  json_string_value(json_object_get(sp, "protocol"))
+						  ?: "TCP",
+					  "port", port));
 		}
 		/* EndpointConditions: ready is false while terminating; serving follows the
 		 * readiness probes even then; publishNotReadyAddresses makes every one ready */
-		ep = json_pack("{s:[s], s:{s:b, s:b, s:b}, s:s, s:{s:s, s:s, s:s, s:s}}", "addresses",
-			       p->ip, "conditions", "ready", pnra || (ready && !p->terminating),
-			       "serving", pnra || ready, "terminating", p->terminating, "nodeName",
-			       p->node, "targetRef", "kind", "Pod", "namespace", p->ns, "name",
-			       p->name, "uid", p->uid);
+		ep = json_pack("{s:[s], s:{s:b, s:b, s:b}, s:s, s:{s:s, s:s, s:s, s:s}}",
+			       "addresses", p->ip, "conditions", "ready",
+			       pnra || (ready && !p->terminating), "serving", pnra || ready,
+			       "terminating", p->terminating, "nodeName", p->node, "targetRef",
+			       "kind", "Pod", "namespace", p->ns, "name", p->name, "uid", p->uid);
 		/* a pod's DNS hostname shows when its subdomain names this service */
 		if (hn && sd && !strcmp(sd, sname))
 			json_object_set_new(ep, "hostname", json_string(hn));
@@ -1192,14 +1215,17 @@ out:
 			if (json_is_string(json_object_get(sp, "targetPort")))
 				continue;
 			json_array_append_new(
-				ports, json_pack("{s:s, s:s, s:I}", "name",
-						 json_string_value(json_object_get(sp, "name")) ?: "",
-						 "protocol",
-						 json_string_value(json_object_get(sp, "protocol")) ?: "TCP",
-						 "port",
-						 json_integer_value(json_object_get(sp, "targetPort"))));
+				ports,
+				json_pack("{s:s, s:s, s:I}", "name",
+					  json_string_value(json_object_get(sp, "name")) ?: "",
+					  "protocol",
+					  json_string_value(json_object_get(sp, "protocol"))
+						  ?: "TCP",
+					  "port",
+					  json_integer_value(json_object_get(sp, "targetPort"))));
 		}
-		json_object_set_new(groups, "", json_pack("{s:o, s:[]}", "ports", ports, "endpoints"));
+		json_object_set_new(groups, "",
+				    json_pack("{s:o, s:[]}", "ports", ports, "endpoints"));
 	}
 	json_object_foreach(groups, gk, g)
 	{
@@ -1216,17 +1242,19 @@ out:
 			safe_encode(wf_lab_hash(seed), sfx, 5);
 			json_array_append_new(
 				out,
-				json_pack("{s:s, s:s, s:{s:o, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, "
-					  "s:b, s:b, s:s}]}, s:s, s:o, s:O}",
-					  "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice",
-					  "metadata", "name", json_sprintf("%s-%s", sname, sfx),
-					  "namespace", ns, "labels", "kubernetes.io/service-name", sname,
-					  "endpointslice.kubernetes.io/managed-by",
-					  "endpointslice-controller.k8s.io", "ownerReferences",
-					  "apiVersion", "v1", "kind", "Service", "name", sname,
-					  "controller", 1, "blockOwnerDeletion", 1, "uid", "",
-					  "addressType", "IPv4", "endpoints", chunk, "ports",
-					  json_object_get(g, "ports")));
+				json_pack(
+					"{s:s, s:s, s:{s:o, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, "
+					"s:b, s:b, s:s}]}, s:s, s:o, s:O}",
+					"apiVersion", "discovery.k8s.io/v1", "kind",
+					"EndpointSlice", "metadata", "name",
+					json_sprintf("%s-%s", sname, sfx), "namespace", ns,
+					"labels", "kubernetes.io/service-name", sname,
+					"endpointslice.kubernetes.io/managed-by",
+					"endpointslice-controller.k8s.io", "ownerReferences",
+					"apiVersion", "v1", "kind", "Service", "name", sname,
+					"controller", 1, "blockOwnerDeletion", 1, "uid", "",
+					"addressType", "IPv4", "endpoints", chunk, "ports",
+					json_object_get(g, "ports")));
 			if (total == 0)
 				break;
 		}
@@ -1243,16 +1271,15 @@ static void node_objects(struct ctl *c, json_t *out)
 		snprintf(ip, sizeof(ip), "172.30.%u.%u", c->lab->subnet, 10 + n);
 		snprintf(cidr, sizeof(cidr), "10.244.%u.0/24", n);
 		json_array_append_new(
-			out,
-			json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:o}, s:{s:s, s:[s]}, "
-				  "s:{s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, s:s, s:s}]}}",
-				  "apiVersion", "v1", "kind", "Node", "metadata", "name", name,
-				  "labels", "kubernetes.io/hostname", name, "kubernetes.io/os",
-				  "linux", "creationTimestamp", ts_json(c->boot), "spec", "podCIDR",
-				  cidr, "podCIDRs", cidr, "status", "addresses", "type",
-				  "InternalIP", "address", ip, "type", "Hostname", "address", name,
-				  "conditions", "type", "Ready", "status", "True", "reason",
-				  "KubeletReady"));
+			out, json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:o}, s:{s:s, s:[s]}, "
+				       "s:{s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, s:s, s:s}]}}",
+				       "apiVersion", "v1", "kind", "Node", "metadata", "name", name,
+				       "labels", "kubernetes.io/hostname", name, "kubernetes.io/os",
+				       "linux", "creationTimestamp", ts_json(c->boot), "spec",
+				       "podCIDR", cidr, "podCIDRs", cidr, "status", "addresses",
+				       "type", "InternalIP", "address", ip, "type", "Hostname",
+				       "address", name, "conditions", "type", "Ready", "status",
+				       "True", "reason", "KubeletReady"));
 	}
 }
 
@@ -1288,9 +1315,9 @@ static json_t *compute_objects(struct ctl *c)
 			json_t *d = json_deep_copy(m);
 			json_t *rep = json_object_get(json_object_get(d, "spec"), "replicas");
 			int want = rep ? (int)json_integer_value(rep) : 1, have = 0, ready = 0;
-			json_t *sel = json_object_get(json_object_get(json_object_get(d, "spec"),
-								      "selector"),
-						      "matchLabels");
+			json_t *sel = json_object_get(
+				json_object_get(json_object_get(d, "spec"), "selector"),
+				"matchLabels");
 			const char *ns = json_string_value(
 				json_object_get(json_object_get(d, "metadata"), "namespace"));
 
@@ -1298,9 +1325,9 @@ static json_t *compute_objects(struct ctl *c)
 				struct pod *p = c->pods[j];
 
 				if (p->terminating || strcmp(p->ns, ns) ||
-				    !labels_match(sel, json_object_get(json_object_get(p->obj,
-										       "metadata"),
-								       "labels")))
+				    !labels_match(sel, json_object_get(
+							       json_object_get(p->obj, "metadata"),
+							       "labels")))
 					continue;
 				have++;
 				ready += pod_ready(p);

@@ -158,8 +158,10 @@ int wf_lab_echo_main(int argc, char **argv)
 			int p = 0;
 
 			if (n == ECHO_MAX_PORTS || sscanf(optarg, "%d/%7s", &p, proto) < 1 ||
-			    p < 1 || p > 65535 || (strcasecmp(proto, "TCP") && strcasecmp(proto, "UDP"))) {
-				fprintf(stderr, "weft echo: bad --port %s (want N, N/TCP or N/UDP)\n",
+			    p < 1 || p > 65535 ||
+			    (strcasecmp(proto, "TCP") && strcasecmp(proto, "UDP"))) {
+				fprintf(stderr,
+					"weft echo: bad --port %s (want N, N/TCP or N/UDP)\n",
 					optarg);
 				return 2;
 			}

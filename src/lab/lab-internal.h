@@ -21,14 +21,14 @@ enum wf_lab_fabric {
 /* One lab: its name, where its state lives and how it was built (state dir's lab.json). */
 struct wf_lab {
 	char name[WF_LAB_NAME_MAX + 1];
-	char dir[256];	   /* /run/weft/lab/<name> (or $WEFT_LAB_ROOT/<name>) */
-	char self[4096];   /* the weft binary, for pods running weft echo and the daemon */
-	char cni[4096];	   /* weft-cni, or "" for the built-in attachment (lab-temp.c) */
-	unsigned nodes;	   /* node-1 ... node-N */
+	char dir[256];	 /* /run/weft/lab/<name> (or $WEFT_LAB_ROOT/<name>) */
+	char self[4096]; /* the weft binary, for pods running weft echo and the daemon */
+	char cni[4096];	 /* weft-cni, or "" for the built-in attachment (lab-temp.c) */
+	unsigned nodes;	 /* node-1 ... node-N */
 	enum wf_lab_fabric fabric;
-	unsigned subnet;   /* underlay 172.30.<subnet>.0/24 */
-	bool dns;	   /* the kube-dns addon is applied */
-	bool agent;	   /* nodes run `weft agent`; else lab-temp.c routes between them */
+	unsigned subnet; /* underlay 172.30.<subnet>.0/24 */
+	bool dns;	 /* the kube-dns addon is applied */
+	bool agent;	 /* nodes run `weft agent`; else lab-temp.c routes between them */
 };
 
 /* ---- lab-util.c ---- */
@@ -97,7 +97,7 @@ struct wf_lab_docs {
 		const json_t *value;
 		unsigned line;
 		unsigned doc; /* index in v */
-	} *lines;
+	} * lines;
 };
 
 /* Loads YAML/JSON manifests from path (a file, or every .yaml, .yml and .json file of a directory
@@ -122,14 +122,14 @@ int wf_lab_ctl_run(struct wf_lab *lab);
 
 /* ---- lab-pod.c ---- */
 struct wf_lab_spawn {
-	const char *netns;   /* pod netns name */
-	const char *resolv;  /* file bind-mounted on /etc/resolv.conf, or NULL */
-	const char *hosts;   /* on /etc/hosts, or NULL */
+	const char *netns;  /* pod netns name */
+	const char *resolv; /* file bind-mounted on /etc/resolv.conf, or NULL */
+	const char *hosts;  /* on /etc/hosts, or NULL */
 	const char *hostname;
-	const char *log;     /* stdout/stderr appended here, or NULL (inherit) */
+	const char *log; /* stdout/stderr appended here, or NULL (inherit) */
 	char *const *argv;
-	char *const *env;    /* extra NAME=value entries, NULL-terminated, or NULL */
-	unsigned timeout;    /* seconds before SIGKILL via alarm (exec probes), 0 none */
+	char *const *env; /* extra NAME=value entries, NULL-terminated, or NULL */
+	unsigned timeout; /* seconds before SIGKILL via alarm (exec probes), 0 none */
 };
 /* Forks a process that enters the pod's network namespace and a private mount (and UTS)
  * namespace, bind-mounts resolv/hosts, and execs argv (PATH searched). It is the leader of its

@@ -54,8 +54,8 @@ static json_t *scalar_value(const yaml_event_t *ev)
 	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE") || !strcmp(s, "yes") ||
 	    !strcmp(s, "Yes") || !strcmp(s, "on") || !strcmp(s, "On"))
 		return json_true();
-	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE") ||
-	    !strcmp(s, "no") || !strcmp(s, "No") || !strcmp(s, "off") || !strcmp(s, "Off"))
+	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE") || !strcmp(s, "no") ||
+	    !strcmp(s, "No") || !strcmp(s, "off") || !strcmp(s, "Off"))
 		return json_false();
 	if ((s[0] >= '0' && s[0] <= '9') || ((s[0] == '-' || s[0] == '+') && len > 1)) {
 		long long n;
@@ -117,7 +117,8 @@ static int read_node(struct yload *y, yaml_event_t *ev, int depth, json_t **ret)
 				r = yerr(y, y->parser.problem_mark.line + 1, y->parser.problem);
 				goto fail;
 			}
-			if (kev.type == YAML_SEQUENCE_END_EVENT || kev.type == YAML_MAPPING_END_EVENT) {
+			if (kev.type == YAML_SEQUENCE_END_EVENT ||
+			    kev.type == YAML_MAPPING_END_EVENT) {
 				yaml_event_delete(&kev);
 				break;
 			}
@@ -130,7 +131,8 @@ static int read_node(struct yload *y, yaml_event_t *ev, int depth, json_t **ret)
 				continue;
 			}
 			if (kev.type != YAML_SCALAR_EVENT) {
-				r = yerr(y, kev.start_mark.line + 1, "mapping keys must be scalars");
+				r = yerr(y, kev.start_mark.line + 1,
+					 "mapping keys must be scalars");
 				yaml_event_delete(&kev);
 				goto fail;
 			}
@@ -186,8 +188,8 @@ static int push_doc(struct wf_lab_docs *docs, json_t *obj, const char *file, uns
 
 		json_array_foreach(items, i, it)
 		{
-			int r = push_doc(docs, json_incref(it), file,
-					 line_of(docs, it, line), err, errlen);
+			int r = push_doc(docs, json_incref(it), file, line_of(docs, it, line), err,
+					 errlen);
 
 			if (r < 0) {
 				json_decref(obj);
@@ -335,7 +337,8 @@ int wf_lab_manifest_load(const char *path, struct wf_lab_docs *docs, char *err, 
 		char sub[4200];
 
 		if (r == 0 && f[0] != '.' &&
-		    ((l > 5 && !strcmp(f + l - 5, ".yaml")) || (l > 4 && !strcmp(f + l - 4, ".yml")) ||
+		    ((l > 5 && !strcmp(f + l - 5, ".yaml")) ||
+		     (l > 4 && !strcmp(f + l - 4, ".yml")) ||
 		     (l > 5 && !strcmp(f + l - 5, ".json")))) {
 			snprintf(sub, sizeof(sub), "%s/%s", path, f);
 			r = load_file(sub, docs, err, errlen);
@@ -491,10 +494,11 @@ static int check_pod_spec(struct vctx *c, json_t *spec, const char *path)
 		if (!n || sscanf(n, "node-%u%c", &idx, &tail) != 1 || idx < 1 ||
 		    idx > c->lab->nodes) {
 			snprintf(sub, sizeof(sub), "%s.nodeName", path);
-			return verr(c, node, sub,
-				    "node \"%s\" does not exist in lab \"%s\" (its nodes are node-1 "
-				    "... node-%u)",
-				    n ? n : "?", c->lab->name, c->lab->nodes);
+			return verr(
+				c, node, sub,
+				"node \"%s\" does not exist in lab \"%s\" (its nodes are node-1 "
+				"... node-%u)",
+				n ? n : "?", c->lab->name, c->lab->nodes);
 		}
 	}
 	json_array_foreach(ctrs, i, ctr)
@@ -650,8 +654,8 @@ int wf_lab_manifest_validate(const struct wf_lab *lab, struct wf_lab_docs *docs,
 			     size_t errlen)
 {
 	static const char *const known[] = {
-		"Namespace",	 "Pod",		  "Service",	 "Deployment", "EndpointSlice",
-		"NetworkPolicy", "Ingress",	  "IngressClass", "Secret",     "ConfigMap",
+		"Namespace",	 "Pod",		 "Service",	 "Deployment", "EndpointSlice",
+		"NetworkPolicy", "Ingress",	 "IngressClass", "Secret",     "ConfigMap",
 		"Gateway",	 "GatewayClass", "HTTPRoute",	 NULL};
 	struct vctx c = {.lab = lab, .docs = docs, .err = err, .errlen = errlen};
 	json_t *current = lab->dir[0] ? wf_lab_objects_load(lab) : NULL;

@@ -48,8 +48,8 @@ json_t *wf_lab_objects_load(const struct wf_lab *lab)
 
 static bool yaml_plain_ok(const char *s)
 {
-	static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off", "null",
-					       "~", "y", "n", NULL};
+	static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off",
+					       "null", "~",	"y",   "n",  NULL};
 	char *end;
 
 	if (!*s || strchr(":#{}[],&*!|>'\"%@`\n\t", s[0]) || s[0] == '-' || s[0] == ' ' ||
@@ -250,8 +250,8 @@ static void age(const json_t *o, char *buf, size_t size)
 		snprintf(buf, size, "%ldd", d / 86400);
 }
 
-static void pod_status_text(const json_t *p, char *buf, size_t size, int *ret_ready,
-			    int *ret_total, int *ret_restarts)
+static void pod_status_text(const json_t *p, char *buf, size_t size, int *ret_ready, int *ret_total,
+			    int *ret_restarts)
 {
 	json_t *cs = jget(p, "status.containerStatuses"), *k;
 	size_t i;
@@ -268,7 +268,10 @@ static void pod_status_text(const json_t *p, char *buf, size_t size, int *ret_re
 		if (w)
 			snprintf(buf, size, "%s", w);
 		else if (jget(k, "state.terminated") && !strcmp(buf, "Running"))
-			snprintf(buf, size, "%s", json_integer_value(jget(k, "state.terminated.exitCode")) ? "Error" : "Completed");
+			snprintf(buf, size, "%s",
+				 json_integer_value(jget(k, "state.terminated.exitCode"))
+					 ? "Error"
+					 : "Completed");
 	}
 	if (sget(p, "status.reason"))
 		snprintf(buf, size, "%s", sget(p, "status.reason"));
@@ -288,7 +291,8 @@ static void svc_ports_text(const json_t *s, char *buf, size_t size)
 
 		if (np)
 			off += snprintf(buf + off, size - off, "%s%lld:%ld/%s", i ? "," : "",
-					(long long)json_integer_value(json_object_get(p, "port")), np,
+					(long long)json_integer_value(json_object_get(p, "port")),
+					np,
 					json_string_value(json_object_get(p, "protocol")) ?: "TCP");
 		else
 			off += snprintf(buf + off, size - off, "%s%lld/%s", i ? "," : "",
@@ -361,10 +365,10 @@ static void print_rows(const char *kind, json_t *items, bool wide, bool all_ns)
 	size_t i;
 	char a[32];
 
-#define NSCOL()                                                                       \
-	do {                                                                          \
-		if (all_ns)                                                           \
-			tab_add(&t, "%s", sget(o, "metadata.namespace") ?: "");       \
+#define NSCOL()                                                                 \
+	do {                                                                    \
+		if (all_ns)                                                     \
+			tab_add(&t, "%s", sget(o, "metadata.namespace") ?: ""); \
 	} while (0)
 	if (!strcmp(kind, "Pod")) {
 		t.ncol = (wide ? 7 : 5) + all_ns;
@@ -453,7 +457,8 @@ static void print_rows(const char *kind, json_t *items, bool wide, bool all_ns)
 			if (wide) {
 				json_t *ad = json_array_get(jget(o, "status.addresses"), 0);
 
-				tab_add(&t, "%s", json_string_value(json_object_get(ad, "address")));
+				tab_add(&t, "%s",
+					json_string_value(json_object_get(ad, "address")));
 				tab_add(&t, "%s", sget(o, "spec.podCIDR") ?: "");
 			}
 		}
@@ -472,17 +477,17 @@ static void print_rows(const char *kind, json_t *items, bool wide, bool all_ns)
 			size_t off = 0, j, n = 0;
 			json_t *x;
 
-			json_array_foreach(json_object_get(o, "ports"), j, x)
-				off += snprintf(ports + off, sizeof(ports) - off, "%s%lld", j ? "," : "",
-						(long long)json_integer_value(json_object_get(x, "port")));
+			json_array_foreach(json_object_get(o, "ports"), j, x) off +=
+				snprintf(ports + off, sizeof(ports) - off, "%s%lld", j ? "," : "",
+					 (long long)json_integer_value(json_object_get(x, "port")));
 			off = 0;
 			json_array_foreach(json_object_get(o, "endpoints"), j, x)
 			{
 				if (n++ < 3)
-					off += snprintf(eps + off, sizeof(eps) - off, "%s%s",
-							j ? "," : "",
-							json_string_value(json_array_get(
-								json_object_get(x, "addresses"), 0)));
+					off += snprintf(
+						eps + off, sizeof(eps) - off, "%s%s", j ? "," : "",
+						json_string_value(json_array_get(
+							json_object_get(x, "addresses"), 0)));
 			}
 			if (n > 3)
 				snprintf(eps + off, sizeof(eps) - off, " + %zu more...", n - 3);
@@ -513,8 +518,10 @@ static void print_rows(const char *kind, json_t *items, bool wide, bool all_ns)
 			tab_add(&t, "%lld/%lld",
 				(long long)json_integer_value(jget(o, "status.readyReplicas")),
 				rep ? (long long)json_integer_value(rep) : 1LL);
-			tab_add(&t, "%lld", (long long)json_integer_value(jget(o, "status.updatedReplicas")));
-			tab_add(&t, "%lld", (long long)json_integer_value(jget(o, "status.availableReplicas")));
+			tab_add(&t, "%lld",
+				(long long)json_integer_value(jget(o, "status.updatedReplicas")));
+			tab_add(&t, "%lld",
+				(long long)json_integer_value(jget(o, "status.availableReplicas")));
 			tab_add(&t, "%s", a);
 		}
 	} else {
@@ -665,11 +672,12 @@ int wf_lab_cmd_status(const struct wf_lab *lab)
 		size_t j, n = 0;
 		json_t *p;
 
-		json_array_foreach(pods, j, p) n += !strcmp(sget(p, "spec.nodeName") ?: "",
-							    sget(o, "metadata.name"));
+		json_array_foreach(pods, j, p) n +=
+			!strcmp(sget(p, "spec.nodeName") ?: "", sget(o, "metadata.name"));
 		tab_add(&t, "%s", sget(o, "metadata.name"));
-		tab_add(&t, "%s", json_string_value(json_object_get(
-					  json_array_get(jget(o, "status.addresses"), 0), "address")));
+		tab_add(&t, "%s",
+			json_string_value(json_object_get(
+				json_array_get(jget(o, "status.addresses"), 0), "address")));
 		tab_add(&t, "%s", sget(o, "spec.podCIDR"));
 		tab_add(&t, "%zu", n);
 	}

@@ -41,19 +41,21 @@ int wf_lab_temp_fabric_up(const struct wf_lab *lab)
 			if (m == n)
 				continue;
 			if (lab->fabric == WF_LAB_FABRIC_HOST_GW) {
-				off += snprintf(script + off, sizeof(script) - off,
-						"route add 10.244.%u.0/24 via 172.30.%u.%u dev eth0\n", m,
-						lab->subnet, 10 + m);
+				off += snprintf(
+					script + off, sizeof(script) - off,
+					"route add 10.244.%u.0/24 via 172.30.%u.%u dev eth0\n", m,
+					lab->subnet, 10 + m);
 				continue;
 			}
 			node_mac(m, mac, sizeof(mac));
-			off += snprintf(script + off, sizeof(script) - off,
-					"neigh replace 10.244.%u.0 lladdr %s dev vxlan0 nud permanent\n"
-					"route add 10.244.%u.0/24 via 10.244.%u.0 dev vxlan0 onlink\n",
-					m, mac, m, m);
+			off += snprintf(
+				script + off, sizeof(script) - off,
+				"neigh replace 10.244.%u.0 lladdr %s dev vxlan0 nud permanent\n"
+				"route add 10.244.%u.0/24 via 10.244.%u.0 dev vxlan0 onlink\n",
+				m, mac, m, m);
 			foff += snprintf(fdb + foff, sizeof(fdb) - foff,
-					 "fdb append %s dev vxlan0 dst 172.30.%u.%u\n", mac, lab->subnet,
-					 10 + m);
+					 "fdb append %s dev vxlan0 dst 172.30.%u.%u\n", mac,
+					 lab->subnet, 10 + m);
 			if (off >= sizeof(script) || foff >= sizeof(fdb))
 				return -E2BIG;
 		}
@@ -79,10 +81,10 @@ int wf_lab_temp_node_bridge(const struct wf_lab *lab, unsigned node)
 	snprintf(what, sizeof(what), "node-%u", node);
 	wf_lab_netns_name(lab, what, ns, sizeof(ns));
 	snprintf(script, sizeof(script),
-		 "link add cni0 type bridge\n"
+		 "link add cni0 address 0a:58:0a:f4:%02x:01 type bridge\n"
 		 "addr add 10.244.%u.1/24 dev cni0\n"
 		 "link set cni0 up\n",
-		 node);
+		 node & 0xff, node);
 	return wf_lab_ip_batch(ns, script);
 }
 

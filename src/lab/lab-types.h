@@ -14,4 +14,5 @@
 #define WF_LAB_NODEPORT_MAX 32767
 #define WF_LAB_ECHO_IMAGE "weft/echo"
 #define WF_LAB_DNS_IMAGE "weft/dns"
+#define WF_LAB_AGENT_ADMIN "127.0.0.1:9402" /* in each node netns */
 #define WF_LAB_SLICE_MAX 100 /* endpoints per EndpointSlice, as the controller does */

@@ -77,7 +77,8 @@ int wf_lab_load(struct wf_lab *lab)
 	lab->subnet = json_integer_value(json_object_get(j, "subnet"));
 	lab->dns = json_is_true(json_object_get(j, "dns"));
 	lab->agent = json_is_true(json_object_get(j, "agent"));
-	snprintf(lab->cni, sizeof(lab->cni), "%s", json_string_value(json_object_get(j, "cni")) ?: "");
+	snprintf(lab->cni, sizeof(lab->cni), "%s",
+		 json_string_value(json_object_get(j, "cni")) ?: "");
 	json_decref(j);
 	return 0;
 }
@@ -87,10 +88,10 @@ int wf_lab_save(const struct wf_lab *lab)
 	char path[512];
 	char *s;
 	int r;
-	json_t *j = json_pack("{s:s, s:i, s:s, s:i, s:b, s:b, s:s}", "name", lab->name, "nodes",
-			      (int)lab->nodes, "fabric",
-			      lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan", "subnet",
-			      (int)lab->subnet, "dns", lab->dns, "agent", lab->agent, "cni", lab->cni);
+	json_t *j = json_pack(
+		"{s:s, s:i, s:s, s:i, s:b, s:b, s:s}", "name", lab->name, "nodes", (int)lab->nodes,
+		"fabric", lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan", "subnet",
+		(int)lab->subnet, "dns", lab->dns, "agent", lab->agent, "cni", lab->cni);
 
 	if (!j)
 		return -ENOMEM;

@@ -39,12 +39,12 @@ char *wf_diag_format(const struct wf_diag *d, char *buf, size_t len)
 	if (len == 0)
 		return buf;
 	buf[0] = '\0';
-#define APPEND(...)                                                                                \
-	do {                                                                                       \
-		n = snprintf(buf + off, len - off, __VA_ARGS__);                                   \
-		if (n < 0 || (size_t)n >= len - off)                                               \
-			return buf;                                                                \
-		off += (size_t)n;                                                                  \
+#define APPEND(...)                                              \
+	do {                                                     \
+		n = snprintf(buf + off, len - off, __VA_ARGS__); \
+		if (n < 0 || (size_t)n >= len - off)             \
+			return buf;                              \
+		off += (size_t)n;                                \
 	} while (0)
 	if (d->file[0]) {
 		APPEND("%s:", d->file);

@@ -23,7 +23,8 @@ void wf_diag_clear(struct wf_diag *d);
 void wf_diag_set(struct wf_diag *d, const char *file, unsigned line, unsigned column,
 		 const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void wf_diag_setv(struct wf_diag *d, const char *file, unsigned line, unsigned column,
-		  const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+		  const char *path, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 /* Formats "file:line:col: path: msg" into buf (parts that are unknown are left out:
  * "file: msg", "file:line: msg"). Returns buf; always NUL-terminates when len > 0. */
 char *wf_diag_format(const struct wf_diag *d, char *buf, size_t len);

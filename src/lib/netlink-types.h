@@ -30,16 +30,17 @@ struct wf_nl_link {
 /* Optional attributes when creating a link; zero means "kernel default". */
 struct wf_nl_link_opts {
 	unsigned mtu;
-	int master;	  /* ifindex of a bridge to enslave to */
-	bool up;	  /* bring the link up in the same request */
+	int master;	    /* ifindex of a bridge to enslave to */
+	bool up;	    /* bring the link up in the same request */
 	const uint8_t *mac; /* 6 bytes or NULL */
+	bool no_ipv6_ll;    /* IPv6 addrgenmode none: no link-local address, no DAD work */
 };
 
 /* A VXLAN device (wf_nl_vxlan_add). */
 struct wf_nl_vxlan {
 	uint32_t vni;
-	uint16_t port; /* UDP destination port, host order; 0: 4789 */
-	int dev;       /* underlay ifindex or 0 */
+	uint16_t port;	    /* UDP destination port, host order; 0: 4789 */
+	int dev;	    /* underlay ifindex or 0 */
 	struct wf_ip local; /* family 0: unset */
 	bool learning;
 };

@@ -118,8 +118,7 @@ static int next_event(struct yconv *c, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&c->parser, ev))
 		return parser_error(c);
-	if (ev->end_mark.index > c->doc_start &&
-	    ev->end_mark.index - c->doc_start > c->max_doc) {
+	if (ev->end_mark.index > c->doc_start && ev->end_mark.index - c->doc_start > c->max_doc) {
 		int r = err_at(c, ev->start_mark, -WF_E_TOO_BIG,
 			       "document is larger than the %zu byte limit", c->max_doc);
 		yaml_event_delete(ev);
@@ -223,8 +222,8 @@ static bool resolve_float(const char *s, double *ret)
 			continue;
 		if (*p == '.' && ++dots > 1)
 			return false; /* 10.0.0.1 */
-		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '-' ||
-		      *p == '+'))
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+		      *p == '-' || *p == '+'))
 			return false;
 		if (*p >= '0' && *p <= '9')
 			digit = true;
@@ -245,9 +244,9 @@ static bool resolve_float(const char *s, double *ret)
 static json_t *resolve_plain(const char *s)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-	static const char *const trues[] = {"y",    "Y",	"yes", "Yes", "YES", "true",
+	static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
 					    "True", "TRUE", "on",  "On",  "ON",	 NULL};
-	static const char *const falses[] = {"n",	"N",	 "no",	"No",  "NO",  "false",
+	static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO",  "false",
 					     "False", "FALSE", "off", "Off", "OFF", NULL};
 	long long i;
 	double d;
@@ -377,7 +376,8 @@ static int apply_merge(struct yconv *c, json_t *obj, json_t *src, yaml_mark_t m)
 		return 0;
 	}
 	if (!json_is_object(src))
-		return err_at(c, m, -WF_E_PARSE, "merge key \"<<\" needs a mapping or a list of mappings");
+		return err_at(c, m, -WF_E_PARSE,
+			      "merge key \"<<\" needs a mapping or a list of mappings");
 	json_object_foreach(src, k, v)
 	{
 		/* Explicit keys win over merged ones (YAML merge key spec). */
@@ -406,19 +406,13 @@ static int convert_mapping(struct yconv *c, yaml_event_t *start, unsigned depth,
 			break;
 		}
 		if (kev.type != YAML_SCALAR_EVENT) {
-			r = err_at(c, kev.start_mark, -WF_E_PARSE,
-				   "mapping keys must be scalars");
+			r = err_at(c, kev.start_mark, -WF_E_PARSE, "mapping keys must be scalars");
 			yaml_event_delete(&kev);
 			goto fail;
 		}
 		const char *key = (const char *)kev.data.scalar.value;
-		bool merge = kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			     strcmp(key, "<<") == 0;
-		if (!merge && json_object_get(obj, key)) {
-			r = err_at(c, kev.start_mark, -WF_E_PARSE, "duplicate key \"%s\"", key);
-			yaml_event_delete(&kev);
-			goto fail;
-		}
+		bool merge =
+			kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(key, "<<") == 0;
 		if (strlen(key) != kev.data.scalar.length) {
 			r = err_at(c, kev.start_mark, -WF_E_PARSE, "NUL character in a key");
 			yaml_event_delete(&kev);
@@ -438,6 +432,7 @@ static int convert_mapping(struct yconv *c, yaml_event_t *start, unsigned depth,
 			goto fail;
 		}
 		size += vsize;
+		size_t before = json_object_size(obj);
 		if (merge) {
 			if (!merges)
 				merges = json_array();
@@ -445,11 +440,18 @@ static int convert_mapping(struct yconv *c, yaml_event_t *start, unsigned depth,
 		} else {
 			r = json_object_set_new(obj, key, val);
 		}
-		yaml_event_delete(&kev);
 		if (r < 0) {
+			yaml_event_delete(&kev);
 			r = err_at(c, vmark, -ENOMEM, "out of memory");
 			goto fail;
 		}
+		/* One hash lookup per key: a set that did not grow the object replaced a key. */
+		if (!merge && json_object_size(obj) == before) {
+			r = err_at(c, kev.start_mark, -WF_E_PARSE, "duplicate key \"%s\"", key);
+			yaml_event_delete(&kev);
+			goto fail;
+		}
+		yaml_event_delete(&kev);
 	}
 	if (merges) {
 		r = apply_merge(c, obj, merges, start->start_mark);
@@ -620,7 +622,7 @@ static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 		r = convert_node(c, &ev, 1, &doc, &size);
 		if (r < 0)
 			goto out;
-		anchors_clear(c); /* anchors are per document */
+		anchors_clear(c);	/* anchors are per document */
 		r = next_event(c, &ev); /* DOCUMENT_END */
 		if (r < 0) {
 			json_decref(doc);
@@ -755,6 +757,13 @@ int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj
 		if (limits->max_depth)
 			c.max_depth = limits->max_depth;
 		c.max_alias = limits->max_alias_nodes;
+	}
+	if (!buf || len == 0) {
+		/* libyaml asserts on a NULL input; an empty input has no documents. */
+		buf = "";
+		len = 0;
+		c.buf = buf;
+		c.len = 0;
 	}
 	if (len > max_file) {
 		wf_diag_set(diag, file, 0, 0, NULL, "file is %zu bytes, over the %zu byte limit",
@@ -968,8 +977,8 @@ static bool json_key_equals(const char *buf, size_t start, size_t end, const cha
 	return eq;
 }
 
-static size_t locate_json_node(const char *buf, size_t len, size_t i,
-			       const struct wf_yj_step *path, size_t n)
+static size_t locate_json_node(const char *buf, size_t len, size_t i, const struct wf_yj_step *path,
+			       size_t n)
 {
 	if (n == 0 || i >= len)
 		return i;
@@ -1034,6 +1043,9 @@ static int locate_json(const char *buf, size_t len, unsigned doc_index,
 int wf_yj_locate(const char *buf, size_t len, unsigned doc_index, const struct wf_yj_step *path,
 		 size_t n, unsigned *ret_line, unsigned *ret_column)
 {
+	if (!buf)
+		buf = "";
+
 	if (is_json(buf, len))
 		return locate_json(buf, len, doc_index, path, n, ret_line, ret_column);
 	return locate_yaml(buf, len, doc_index, path, n, ret_line, ret_column, NULL);
@@ -1046,6 +1058,9 @@ int wf_yj_locate_items(const char *buf, size_t len, unsigned doc_index,
 	struct items_out out = {ret_lines, ret_columns, count, 0};
 	unsigned line, col;
 	int r;
+
+	if (!buf)
+		buf = "";
 
 	if (is_json(buf, len)) {
 		size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;

@@ -384,6 +384,7 @@ case_kill9() {
 		[ "$RC" = 0 ] || fail "DEL after kill -9 ($i): $OUT"
 	done
 	cni GC "" "" "" "$(printf '%s' "$c" | jq -c '. + {"cni.dev/valid-attachments":[]}')"
+	[ "$RC" = 0 ] || echo "GC: $OUT" >&2
 	check "GC succeeds" test "$RC" = 0
 	check "no reservation left" test "$(store_count n4)" = 0
 	check "no state file left" sh -c "! ls '$DIR/ipam/n4' | grep -q '^weft:'"
@@ -428,7 +429,7 @@ case_portmap_masq() {
 	in_pod out ip addr add 198.51.100.2/24 dev eth0
 	in_pod out ip link set eth0 up
 	# no route back to the pod subnet: only masquerade lets the pod's traffic return
-	in_pod a busybox nc -ll -p 8080 -e echo hello-weft &
+	in_pod a busybox nc -ll -p 8080 -e echo hello-weft >/dev/null 2>&1 &
 	PIDS+=($!)
 	sleep 0.3
 	local got
@@ -469,11 +470,13 @@ case_bandwidth() {
 case_chain() {
 	pod a
 	# weft-cni first, the reference portmap and tuning after it, as a runtime runs a conflist
+	# Debian's reference plugins speak up to 1.0.0
 	local c prev
-	cni ADD ch a eth0 "$C4"
+	c=$(printf '%s' "$C4" | jq -c '.cniVersion="1.0.0"')
+	cni ADD ch a eth0 "$c"
 	prev=$OUT
 	local pm
-	pm=$(jq -cn --argjson p "$prev" '{cniVersion:"1.1.0",name:"n4",type:"tuning",sysctl:{"net.ipv4.conf.eth0.rp_filter":"0"},prevResult:$p}')
+	pm=$(jq -cn --argjson p "$prev" '{cniVersion:"1.0.0",name:"n4",type:"tuning",sysctl:{"net.ipv4.conf.eth0.rp_filter":"0"},prevResult:$p}')
 	OUT=$(printf '%s' "$pm" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=ch \
 		CNI_NETNS="/run/netns/$(podns a)" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/tuning 2>&1)
 	check "reference tuning plugin accepts weft's result" test "$(jqo '.ips[0].address')" = "$(printf '%s' "$prev" | jq -r '.ips[0].address')"
@@ -531,7 +534,7 @@ case_hairpin_service() {
 	in_node nft add chain ip wfhp post '{ type nat hook postrouting priority 100; }'
 	in_node nft add rule ip wfhp pre ip daddr 10.96.0.77 dnat to "$ipa"
 	in_node nft add rule ip wfhp post ip saddr "$ipa" ip daddr "$ipa" masquerade
-	in_pod a busybox nc -ll -p 7000 -e echo self &
+	in_pod a busybox nc -ll -p 7000 -e echo self >/dev/null 2>&1 &
 	PIDS+=($!)
 	sleep 0.3
 	local got

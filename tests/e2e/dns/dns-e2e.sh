@@ -86,12 +86,12 @@ spec:
   clusterIP: 10.96.7.7
   ports: [{name: http, port: 80}]
 YAML
-in_ns "$bin" --manifests "$tmp/upstream" --listen 127.0.0.2:53 --upstream none \
+ip netns exec "$ns" "$bin" --manifests "$tmp/upstream" --listen 127.0.0.2:53 --upstream none \
 	--cluster-domain upstream.test --ttl 60 2>"$tmp/upstream.log" &
 pids+=($!)
 
 cp "$fixture"/*.yaml "$tmp/manifests/"
-in_ns "$bin" --manifests "$tmp/manifests" --listen 10.96.0.10:53 --listen 127.0.0.1:53 \
+ip netns exec "$ns" "$bin" --manifests "$tmp/manifests" --listen 10.96.0.10:53 --listen 127.0.0.1:53 \
 	--upstream 127.0.0.2:53 --workers 2 --admin 127.0.0.1:9153 2>"$tmp/dns.log" &
 pids+=($!)
 
@@ -181,11 +181,12 @@ expect "getent: name.namespace" '^10\.96\.0\.10\s+kube-dns\.kube-system\.svc\.cl
 	pod_getent hosts kube-dns.kube-system
 expect "getent: headless hostname" '^10\.244\.1\.5\s+db-0\.db\.default\.svc\.cluster\.local' \
 	pod_getent hosts db-0.db
-expect "getent: dual-stack service (AAAA)" 'fd00:10:96::30' pod_getent ahostsv6 dual
+expect "getent: IPv6 service (AAAA)" '^fd00:10:96::40\s+v6only\.default\.svc\.cluster\.local' \
+	pod_getent hosts v6only
 expect "getent: fully qualified" '^10\.96\.0\.20' pod_getent hosts web.default.svc.cluster.local.
 # a name outside the cluster walks the search path (NXDOMAIN) and then is forwarded; the
 # upstream is gone, so restart it
-in_ns "$bin" --manifests "$tmp/upstream" --listen 127.0.0.2:53 --upstream none \
+ip netns exec "$ns" "$bin" --manifests "$tmp/upstream" --listen 127.0.0.2:53 --upstream none \
 	--cluster-domain upstream.test --ttl 60 2>>"$tmp/upstream.log" &
 pids+=($!)
 wait_for 5 in_ns dig @127.0.0.2 +time=1 +tries=1 www.default.svc.upstream.test

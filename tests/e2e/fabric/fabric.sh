@@ -11,7 +11,7 @@
 # node removal and re-addition, and an agent restart that keeps routes (no packet lost) and
 # removes stale ones while leaving other routes alone.
 #
-#   fabric.sh vxlan|host-gw AGENT       AGENT: a binary run as "AGENT agent ARGS"
+#   fabric.sh vxlan|host-gw WEFT       WEFT: the weft binary (run as "WEFT agent ARGS")
 set -uo pipefail
 
 mode=$1
@@ -198,7 +198,8 @@ wait "$srv" 2>/dev/null
 
 # ---- node removal and re-addition ----
 rm "$manifests/node-3.yaml"
-gone3() { ! routes "$1" | grep -q '^10.244.3.0/24'; }
+# (grep without -q: with pipefail, an early exit would fail the pipeline through SIGPIPE)
+gone3() { ! routes "$1" | grep '^10.244.3.0/24' >/dev/null; }
 check "node-3 removed: route gone on node-1" wait_for 5 gone3 1
 check "node-3 removed: route gone on node-2" wait_for 5 gone3 2
 if [ "$mode" = vxlan ]; then
@@ -208,7 +209,7 @@ fi
 check_not "pod 1a -> pod 3a fails without node-3" \
 	nsx "$pfx-p1a" ping -c 1 -W 1 10.244.3.2
 write_node 3
-back3() { routes "$1" | grep -q '^10.244.3.0/24'; }
+back3() { routes "$1" | grep '^10.244.3.0/24' >/dev/null; }
 check "node-3 back: route on node-1" wait_for 5 back3 1
 check "node-3 back: pod 1a -> pod 3a" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.3.2
 
@@ -220,6 +221,7 @@ sleep 0.3
 kill -TERM "${agent_pid[1]}"
 wait "${agent_pid[1]}"
 check "agent exits 0 on SIGTERM" test $? -eq 0
+check_not "agent exits without sanitizer reports" grep -q Sanitizer "$tmp/agent-1.log"
 check "routes survive the agent" back3 1
 if [ "$mode" = vxlan ]; then
 	ip -n "$pfx-n1" route add 10.244.99.0/24 via 10.244.99.0 dev weft.vxlan onlink proto 87
@@ -232,12 +234,28 @@ start_agent 1
 check "restarted agent ready" wait_for 10 ready 1
 wait "$pinger"
 check "no packet lost across the restart" grep -q ' 0% packet loss' "$tmp/ping-restart"
-stale() { ! ip -n "$pfx-n1" route show proto 87 | grep -q '^10.244.99.0/24'; }
+stale() { ! ip -n "$pfx-n1" route show proto 87 | grep '^10.244.99.0/24' >/dev/null; }
 check "stale weft route removed" wait_for 5 stale
 check "someone else's route kept" bash -c "ip -n $pfx-n1 route show | grep -q '^10.244.98.0/24'"
 check "restart re-added nothing, removed the stale route" \
 	grep -q 'msg="routes updated" peers=2 routes=4 added=0 removed=1' "$tmp/agent-1.log"
 check "pod 1a -> pod 2a after the restart" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.2.2
+
+# ---- host-gw: a node on another segment is reported, the others stay routed ----
+if [ "$mode" = host-gw ]; then
+	cat >"$manifests/.node-4.tmp" <<EOF
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-4"},
+ "spec": {"podCIDRs": ["10.244.4.0/24"]},
+ "status": {"addresses": [{"type": "InternalIP", "address": "172.16.9.4"}]}}
+EOF
+	mv "$manifests/.node-4.tmp" "$manifests/node-4.json"
+	check "node-4 off-link: reported clearly" \
+		wait_for 5 grep -q 'error="node node-4 (172.16.9.4) is not on-link: host-gw needs every node on one L2 segment' "$tmp/agent-2.log"
+	check "node-4 off-link: the other nodes stay routed" \
+		nsx "$pfx-p2a" ping -c 1 -W 2 10.244.3.2
+	rm "$manifests/node-4.json"
+	check "node-4 gone: the agent recovers" wait_for 5 grep -q 'msg="sync recovered"' "$tmp/agent-2.log"
+fi
 
 echo "$mode: $failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -69,7 +69,7 @@ svc() { # name ip ports-yaml [extra spec yaml]
 	  clusterIP: $2
 	  selector: {app: $1}
 	  ports: $3
-	$4
+	${4:-}
 	Y
 }
 eps() { # name ports-yaml endpoint-lines...
@@ -181,7 +181,7 @@ t0=$(date +%s%N)
 nsx $PC curl -s --max-time 5 http://10.96.0.20/ >/dev/null
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-[ $rc -eq 7 ] && [ $ms -lt 1000 ] && ok "no endpoints: refused nsx ${ms} ms" ||
+[ $rc -eq 7 ] && [ $ms -lt 1000 ] && ok "no endpoints: refused in ${ms} ms" ||
 	fail "no endpoints: curl rc=$rc after ${ms} ms (want 7, < 1000 ms)"
 nsx $PC python3 "$UDPC" 10.96.0.20 80 2>"$DIR/udp.err" >/dev/null
 grep -q refused "$DIR/udp.err" && ok "no endpoints: UDP gets ICMP unreachable" ||

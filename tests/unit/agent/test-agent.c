@@ -74,12 +74,12 @@ static struct wf_agent *agent(const char *dir)
 }
 
 /* Runs the loop until cond holds or 2 s pass. */
-#define RUN_UNTIL(a, cond)                                                        \
-	do {                                                                      \
-		uint64_t end_ = wf_now_ns() + 2 * WF_NSEC_PER_SEC;                \
-		while (!(cond) && wf_now_ns() < end_)                             \
-			wf_loop_run_once(wf_agent_loop(a), 10);                   \
-		assert_true(cond);                                                \
+#define RUN_UNTIL(a, cond)                                         \
+	do {                                                       \
+		uint64_t end_ = wf_now_ns() + 2 * WF_NSEC_PER_SEC; \
+		while (!(cond) && wf_now_ns() < end_)              \
+			wf_loop_run_once(wf_agent_loop(a), 10);    \
+		assert_true(cond);                                 \
 	} while (0)
 
 static struct wf_k8s_object *node_obj(const char *name, const char *cidr)

@@ -19,7 +19,9 @@
 #include "k8s/object.h"
 #include "k8s/source-dir.h"
 #include "k8s/store.h"
+#include "lib/alloc.h"
 #include "lib/error.h"
+#include "lib/loop.h"
 
 static char tmpdir[64];
 
@@ -264,12 +266,29 @@ static void test_rename(void **state)
 	assert_int_equal(wf_source_dir_add(f->src, tmpdir), 0);
 	assert_int_equal(count(f, WF_K8S_SERVICE), 1);
 
-	/* Renaming to another manifest name keeps the object, and is not a duplicate. */
+	const struct wf_k8s_object *a = get(f, WF_K8S_SERVICE, "default", "a");
+
+	/* Renaming to another manifest name keeps the object as it is: no duplicate, and no
+	 * event at all (b.yaml takes over what a.yaml left). */
 	move("a.yaml", "b.yaml");
-	WAIT_FOR(f, f->ev.batches >= 3);
 	drain(f);
 	assert_int_equal(f->ev.errors, 0);
-	assert_non_null(get(f, WF_K8S_SERVICE, "default", "a"));
+	assert_int_equal(f->ev.batches, 1);
+	assert_ptr_equal(get(f, WF_K8S_SERVICE, "default", "a"), a);
+	/* Into a new subdirectory, with an edit on the way: one MODIFIED. */
+	assert_int_equal(mkdir(at("sub"), 0755), 0);
+	drain(f);
+	write_file(".tmp", svc(b, sizeof(b), "default", "a", 81));
+	move(".tmp", "sub/c.yaml");
+	unlink(at("b.yaml"));
+	WAIT_FOR(f, f->ev.modified == 1);
+	drain(f);
+	assert_int_equal(f->ev.deleted, 0);
+	assert_int_equal(get(f, WF_K8S_SERVICE, "default", "a")->service->ports[0].port, 81);
+	move("sub/c.yaml", "b.yaml");
+	drain(f);
+	assert_int_equal(f->ev.deleted, 0);
+	assert_int_equal(f->ev.errors, 0);
 
 	/* Renaming out of the manifest names removes it; back in brings it back. */
 	move("b.yaml", "b.yaml.bak");
@@ -493,6 +512,85 @@ static void test_load_paths(void **state)
 	wf_store_free(s);
 }
 
+/* Every allocation failure while a changed file is applied leaves the store as it was (the
+ * same snapshot), and leaks nothing; the next attempt applies it. */
+static void test_fault_injection(void **state)
+{
+	char b[2048], c[512];
+	struct wf_store *s;
+	struct wf_source_dir *src;
+	struct events ev = {0};
+	assert_int_equal(wf_store_new(&s), 0);
+	struct wf_source_dir_config cfg = {.store = s, .on_error = on_error, .userdata = &ev};
+	assert_int_equal(wf_source_dir_new(&cfg, &src), 0);
+	svc(b, sizeof(b), "default", "keep", 80);
+	strcat(b, "---\n");
+	strcat(b, svc(c, sizeof(c), "default", "change", 80));
+	strcat(b, "---\n");
+	strcat(b, svc(c, sizeof(c), "default", "drop", 80));
+	write_file("a.yaml", b);
+	write_file("b.yaml", svc(c, sizeof(c), "default", "other", 80));
+	assert_int_equal(wf_source_dir_add(src, tmpdir), 0);
+
+	svc(b, sizeof(b), "default", "keep", 80);
+	strcat(b, "---\n");
+	strcat(b, svc(c, sizeof(c), "default", "change", 81));
+	strcat(b, "---\n");
+	strcat(b, svc(c, sizeof(c), "default", "new", 80));
+	write_file("a.yaml", b);
+	struct wf_store_snapshot *before = wf_store_snapshot(s);
+	unsigned long nth;
+	for (nth = 1;; nth++) {
+		wf_alloc_fail_at(nth);
+		int r = wf_source_dir_add(src, tmpdir);
+		wf_alloc_fail_at(0);
+		struct wf_store_snapshot *now = wf_store_snapshot(s);
+		bool applied = wf_store_get(now, WF_K8S_SERVICE, "default", "new") != NULL;
+		if (!applied) {
+			assert_true(r != 0);
+			assert_ptr_equal(now, before);
+		}
+		wf_store_snapshot_unref(now);
+		if (applied && r == 0)
+			break;
+		assert_true(nth < 100000);
+	}
+	/* Parsing, books and store all allocate: many failure points were exercised. */
+	assert_true(nth > 20);
+	struct wf_store_snapshot *after = wf_store_snapshot(s);
+	assert_non_null(wf_store_get(after, WF_K8S_SERVICE, "default", "keep"));
+	assert_null(wf_store_get(after, WF_K8S_SERVICE, "default", "drop"));
+	assert_non_null(wf_store_get(after, WF_K8S_SERVICE, "default", "other"));
+	assert_int_equal(
+		wf_store_get(after, WF_K8S_SERVICE, "default", "change")->service->ports[0].port,
+		81);
+	assert_int_equal(wf_store_count(after, WF_K8S_SERVICE, NULL), 4);
+	wf_store_snapshot_unref(after);
+	wf_store_snapshot_unref(before);
+	wf_source_dir_free(src);
+	wf_store_free(s);
+}
+
+/* Driven by the event loop instead of polling by hand. */
+static void test_loop_attach(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_loop *loop;
+	char b[512];
+	assert_int_equal(wf_loop_new(&loop), 0);
+	assert_int_equal(wf_source_dir_add(f->src, tmpdir), 0);
+	assert_int_equal(wf_source_dir_attach(f->src, loop), 0);
+	assert_int_equal(wf_source_dir_attach(f->src, loop), -EBUSY);
+	write_file("a.yaml", svc(b, sizeof(b), "default", "a", 80));
+	for (int i = 0; i < 100 && count(f, WF_K8S_SERVICE) == 0; i++)
+		assert_true(wf_loop_run_once(loop, 50) >= 0);
+	assert_int_equal(count(f, WF_K8S_SERVICE), 1);
+	/* the source goes first: it unregisters itself */
+	wf_source_dir_free(f->src);
+	f->src = NULL;
+	wf_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +603,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subdirectories, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explicit_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,16 +69,26 @@ static void test_kinds(void **state)
 		const char *s;
 		enum wf_k8s_kind k;
 	} names[] = {
-		{"svc", WF_K8S_SERVICE},	   {"Service", WF_K8S_SERVICE},
-		{"services", WF_K8S_SERVICE},	   {"ep", WF_K8S_ENDPOINTSLICE},
-		{"eps", WF_K8S_ENDPOINTSLICE},	   {"endpointslice", WF_K8S_ENDPOINTSLICE},
-		{"po", WF_K8S_POD},		   {"pods", WF_K8S_POD},
-		{"no", WF_K8S_NODE},		   {"ns", WF_K8S_NAMESPACE},
-		{"netpol", WF_K8S_NETWORKPOLICY},  {"networkpolicy", WF_K8S_NETWORKPOLICY},
-		{"ing", WF_K8S_INGRESS},	   {"ingress", WF_K8S_INGRESS},
-		{"ingresses", WF_K8S_INGRESS},	   {"deploy", WF_K8S_DEPLOYMENT},
-		{"HTTPRoute", WF_K8S_HTTPROUTE},   {"ingressclass", WF_K8S_INGRESSCLASS},
-		{"secret", WF_K8S_SECRET},	   {"gateways", WF_K8S_GATEWAY},
+		{"svc", WF_K8S_SERVICE},
+		{"Service", WF_K8S_SERVICE},
+		{"services", WF_K8S_SERVICE},
+		{"ep", WF_K8S_ENDPOINTSLICE},
+		{"eps", WF_K8S_ENDPOINTSLICE},
+		{"endpointslice", WF_K8S_ENDPOINTSLICE},
+		{"po", WF_K8S_POD},
+		{"pods", WF_K8S_POD},
+		{"no", WF_K8S_NODE},
+		{"ns", WF_K8S_NAMESPACE},
+		{"netpol", WF_K8S_NETWORKPOLICY},
+		{"networkpolicy", WF_K8S_NETWORKPOLICY},
+		{"ing", WF_K8S_INGRESS},
+		{"ingress", WF_K8S_INGRESS},
+		{"ingresses", WF_K8S_INGRESS},
+		{"deploy", WF_K8S_DEPLOYMENT},
+		{"HTTPRoute", WF_K8S_HTTPROUTE},
+		{"ingressclass", WF_K8S_INGRESSCLASS},
+		{"secret", WF_K8S_SECRET},
+		{"gateways", WF_K8S_GATEWAY},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(wf_k8s_kind_lookup(names[i].s, &k), 0);
@@ -154,9 +164,11 @@ static void test_node(void **state)
 	assert_string_equal(n->zone, "z1");
 	done();
 
-	parse_err("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec:\n  podCIDR: 10.0.0.0/24\n"
-		  "  podCIDRs: [10.0.1.0/24]\n",
-		  -WF_E_INVALID, "t.yaml:5:12: spec.podCIDR: must equal podCIDRs[0] (\"10.0.1.0/24\")");
+	parse_err(
+		"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec:\n  podCIDR: 10.0.0.0/24\n"
+		"  podCIDRs: [10.0.1.0/24]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:12: spec.podCIDR: must equal podCIDRs[0] (\"10.0.1.0/24\")");
 }
 
 static const char *pod_yaml =
@@ -228,15 +240,17 @@ static void test_pod(void **state)
 
 	parse_err("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
 		  "  - {name: a, image: i}\n  - {name: a, image: i}\n",
-		  -WF_E_INVALID, "t.yaml:7:12: spec.containers[1].name: duplicate container name \"a\"");
+		  -WF_E_INVALID,
+		  "t.yaml:7:12: spec.containers[1].name: duplicate container name \"a\"");
 	parse_err("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
 		  "  - name: a\n    livenessProbe: {tcpSocket: {port: 1}, successThreshold: 2}\n",
 		  -WF_E_INVALID,
 		  "t.yaml:7:61: spec.containers[0].livenessProbe.successThreshold: must be 1");
-	parse_err("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  restartPolicy: Sometimes\n"
-		  "  containers: [{name: a}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:18: spec.restartPolicy: unsupported value \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"");
+	parse_err(
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  restartPolicy: Sometimes\n"
+		"  containers: [{name: a}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:18: spec.restartPolicy: unsupported value \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"");
 }
 
 static void test_service_defaults(void **state)
@@ -327,47 +341,55 @@ static void test_service_defaults(void **state)
 
 static void test_service_errors(void **state)
 {
-	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n",
-		  -WF_E_INVALID, "t.yaml:5:3: spec.ports: required value");
-	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: Magic\n"
-		  "  ports: [{port: 80}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:9: spec.type: unsupported value \"Magic\": supported values: \"ClusterIP\", \"NodePort\", \"LoadBalancer\", \"ExternalName\"");
-	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
-		  "  externalTrafficPolicy: Local\n  ports: [{port: 80}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:26: spec.externalTrafficPolicy: may only be set for externally-accessible services");
-	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: ExternalName\n",
-		  -WF_E_INVALID, "t.yaml:5:3: spec.externalName: required value");
+	parse_err(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n",
+		-WF_E_INVALID, "t.yaml:5:3: spec.ports: required value");
+	parse_err(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: Magic\n"
+		"  ports: [{port: 80}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:9: spec.type: unsupported value \"Magic\": supported values: \"ClusterIP\", \"NodePort\", \"LoadBalancer\", \"ExternalName\"");
+	parse_err(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+		"  externalTrafficPolicy: Local\n  ports: [{port: 80}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:26: spec.externalTrafficPolicy: may only be set for externally-accessible services");
+	parse_err(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: ExternalName\n",
+		-WF_E_INVALID, "t.yaml:5:3: spec.externalName: required value");
 	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
 		  "  ports: [{port: 80, targetPort: 0}]\n",
-		  -WF_E_INVALID, "t.yaml:5:34: spec.ports[0].targetPort: must be between 1 and 65535, not 0");
+		  -WF_E_INVALID,
+		  "t.yaml:5:34: spec.ports[0].targetPort: must be between 1 and 65535, not 0");
 	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
 		  "  ports: [{port: 80}]\n  externalIPs: [nope]\n",
 		  -WF_E_INVALID, "t.yaml:6:17: spec.externalIPs[0]: invalid IP address \"nope\"");
-	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
-		  "  ports: [{port: 80}]\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 5}}\n",
-		  -WF_E_INVALID,
-		  "t.yaml:6:26: spec.sessionAffinityConfig: must not be set when sessionAffinity is None");
-	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
-		  "  ports: [{name: a, port: 53, protocol: UDP}, {name: b, port: 53, protocol: UDP}]\n",
-		  -WF_E_INVALID, "t.yaml:5:47: spec.ports[1]: duplicate port 53/UDP (same as ports[0])");
+	parse_err(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+		"  ports: [{port: 80}]\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 5}}\n",
+		-WF_E_INVALID,
+		"t.yaml:6:26: spec.sessionAffinityConfig: must not be set when sessionAffinity is None");
+	parse_err(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+		"  ports: [{name: a, port: 53, protocol: UDP}, {name: b, port: 53, protocol: UDP}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:47: spec.ports[1]: duplicate port 53/UDP (same as ports[0])");
 	parse_err("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: [1]\n",
 		  -WF_E_INVALID, "t.yaml:4:7: spec: must be an object, not a list");
 }
 
 static void test_endpointslice(void **state)
 {
-	const struct wf_k8s_endpointslice *s = parse1(
-		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n"
-		"  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\n"
-		"ports: [{name: '', port: 80}, {name: dns, protocol: UDP}]\nendpoints:\n"
-		"- addresses: [10.0.0.1]\n"
-		"- addresses: [10.0.0.2]\n  conditions: {ready: false, serving: true, terminating: true}\n"
-		"  hostname: h\n  nodeName: n1\n  zone: z\n  hints: {forZones: [{name: z}]}\n"
-		"  targetRef: {kind: Pod, namespace: default, name: p}\n"
-		"- addresses: [10.0.0.3]\n  conditions: {ready: false}\n")
-						      ->endpointslice;
+	const struct wf_k8s_endpointslice *s =
+		parse1("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n"
+		       "  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\n"
+		       "ports: [{name: '', port: 80}, {name: dns, protocol: UDP}]\nendpoints:\n"
+		       "- addresses: [10.0.0.1]\n"
+		       "- addresses: [10.0.0.2]\n  conditions: {ready: false, serving: true, terminating: true}\n"
+		       "  hostname: h\n  nodeName: n1\n  zone: z\n  hints: {forZones: [{name: z}]}\n"
+		       "  targetRef: {kind: Pod, namespace: default, name: p}\n"
+		       "- addresses: [10.0.0.3]\n  conditions: {ready: false}\n")
+			->endpointslice;
 
 	assert_int_equal(s->address_type, WF_K8S_ADDR_IPV4);
 	assert_string_equal(s->service_name, "web");
@@ -400,7 +422,8 @@ static void test_endpointslice(void **state)
 		  -WF_E_INVALID, "t.yaml:1:1: addressType: required value");
 	parse_err("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: a}\n"
 		  "addressType: IPv4\nendpoints: [{addresses: []}]\n",
-		  -WF_E_INVALID, "t.yaml:5:25: endpoints[0].addresses: must contain at least 1 address");
+		  -WF_E_INVALID,
+		  "t.yaml:5:25: endpoints[0].addresses: must contain at least 1 address");
 }
 
 static void test_networkpolicy(void **state)
@@ -456,10 +479,11 @@ static void test_networkpolicy(void **state)
 	assert_true(np->policy_egress);
 	done();
 
-	parse_err("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
-		  "spec:\n  ingress: [{from: [{}]}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:21: spec.ingress[0].from[0]: must specify a peer: podSelector, namespaceSelector or ipBlock");
+	parse_err(
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
+		"spec:\n  ingress: [{from: [{}]}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:21: spec.ingress[0].from[0]: must specify a peer: podSelector, namespaceSelector or ipBlock");
 	parse_err("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
 		  "spec:\n  policyTypes: [Ingress, Ingress]\n",
 		  -WF_E_INVALID, "t.yaml:5:26: spec.policyTypes[1]: duplicate value \"Ingress\"");
@@ -504,13 +528,15 @@ static void test_ingress(void **state)
 	assert_true(ic->is_default);
 	done();
 
-	parse_err("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\nspec:\n"
-		  "  rules: [{http: {paths: [{path: api, pathType: Prefix, backend: {service: {name: a, port: {number: 1}}}}]}}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:34: spec.rules[0].http.paths[0].path: must be an absolute path (start with '/')");
-	parse_err("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\nspec: {}\n",
-		  -WF_E_INVALID,
-		  "t.yaml:4:7: spec: either `defaultBackend` or `rules` must be specified");
+	parse_err(
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\nspec:\n"
+		"  rules: [{http: {paths: [{path: api, pathType: Prefix, backend: {service: {name: a, port: {number: 1}}}}]}}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:34: spec.rules[0].http.paths[0].path: must be an absolute path (start with '/')");
+	parse_err(
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\nspec: {}\n",
+		-WF_E_INVALID,
+		"t.yaml:4:7: spec: either `defaultBackend` or `rules` must be specified");
 }
 
 static void test_secret(void **state)
@@ -543,14 +569,14 @@ static void test_secret(void **state)
 
 static void test_gateway_httproute(void **state)
 {
-	const struct wf_k8s_gateway *g = parse1(
-		"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
-		"spec:\n  gatewayClassName: weft\n  listeners:\n"
-		"  - {name: http, port: 80, protocol: HTTP}\n"
-		"  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: '*.example.com'\n"
-		"    tls: {certificateRefs: [{name: cert}]}\n"
-		"    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {a: b}}}, kinds: [{kind: HTTPRoute}]}\n")
-						->gateway;
+	const struct wf_k8s_gateway *g =
+		parse1("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
+		       "spec:\n  gatewayClassName: weft\n  listeners:\n"
+		       "  - {name: http, port: 80, protocol: HTTP}\n"
+		       "  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: '*.example.com'\n"
+		       "    tls: {certificateRefs: [{name: cert}]}\n"
+		       "    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {a: b}}}, kinds: [{kind: HTTPRoute}]}\n")
+			->gateway;
 
 	assert_string_equal(g->gateway_class_name, "weft");
 	assert_int_equal(g->n_listeners, 2);
@@ -565,17 +591,17 @@ static void test_gateway_httproute(void **state)
 	assert_string_equal(g->listeners[1].route_kinds[0], "HTTPRoute");
 	done();
 
-	const struct wf_k8s_httproute *hr = parse1(
-		"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
-		"spec:\n  parentRefs: [{name: gw, sectionName: http}]\n  hostnames: [a.example.com]\n"
-		"  rules:\n  - matches:\n    - path: {value: /api}\n      headers: [{name: x, value: v1}]\n"
-		"      queryParams: [{type: RegularExpression, name: q, value: '^a'}]\n      method: GET\n"
-		"    filters:\n    - type: RequestRedirect\n      requestRedirect: {scheme: https}\n"
-		"    - type: RequestHeaderModifier\n      requestHeaderModifier: {set: [{name: a, value: b}], remove: [c]}\n"
-		"    backendRefs: [{name: a, port: 80}, {name: b, port: 80, weight: 0}]\n"
-		"    timeouts: {request: 1m30s, backendRequest: 500ms}\n"
-		"  - backendRefs: [{name: c, port: 8080}]\n")
-						   ->httproute;
+	const struct wf_k8s_httproute *hr =
+		parse1("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
+		       "spec:\n  parentRefs: [{name: gw, sectionName: http}]\n  hostnames: [a.example.com]\n"
+		       "  rules:\n  - matches:\n    - path: {value: /api}\n      headers: [{name: x, value: v1}]\n"
+		       "      queryParams: [{type: RegularExpression, name: q, value: '^a'}]\n      method: GET\n"
+		       "    filters:\n    - type: RequestRedirect\n      requestRedirect: {scheme: https}\n"
+		       "    - type: RequestHeaderModifier\n      requestHeaderModifier: {set: [{name: a, value: b}], remove: [c]}\n"
+		       "    backendRefs: [{name: a, port: 80}, {name: b, port: 80, weight: 0}]\n"
+		       "    timeouts: {request: 1m30s, backendRequest: 500ms}\n"
+		       "  - backendRefs: [{name: c, port: 8080}]\n")
+			->httproute;
 	assert_int_equal(hr->n_parent_refs, 1);
 	assert_string_equal(hr->parent_refs[0].kind, "Gateway");
 	assert_string_equal(hr->parent_refs[0].group, "gateway.networking.k8s.io");
@@ -603,24 +629,26 @@ static void test_gateway_httproute(void **state)
 	assert_int_equal(hr->rules[1].timeout_request_ms, -1);
 	done();
 
-	parse_err("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
-		  "spec:\n  rules: [{backendRefs: [{name: a}]}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:26: spec.rules[0].backendRefs[0].port: required value when the backend is a Service");
-	parse_err("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
-		  "spec:\n  rules: [{filters: [{type: URLRewrite}]}]\n",
-		  -WF_E_INVALID,
-		  "t.yaml:5:22: spec.rules[0].filters[0].urlRewrite: required value for filter type URLRewrite");
+	parse_err(
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
+		"spec:\n  rules: [{backendRefs: [{name: a}]}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:26: spec.rules[0].backendRefs[0].port: required value when the backend is a Service");
+	parse_err(
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
+		"spec:\n  rules: [{filters: [{type: URLRewrite}]}]\n",
+		-WF_E_INVALID,
+		"t.yaml:5:22: spec.rules[0].filters[0].urlRewrite: required value for filter type URLRewrite");
 }
 
 static void test_deployment(void **state)
 {
-	const struct wf_k8s_deployment *d = parse1(
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
-		"  selector: {matchExpressions: [{key: app, operator: In, values: [web]}]}\n"
-		"  template:\n    metadata: {labels: {app: web, v: '2'}}\n"
-		"    spec:\n      containers: [{name: web, image: nginx, readinessProbe: {httpGet: {port: 80}}}]\n")
-						    ->deployment;
+	const struct wf_k8s_deployment *d =
+		parse1("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+		       "  selector: {matchExpressions: [{key: app, operator: In, values: [web]}]}\n"
+		       "  template:\n    metadata: {labels: {app: web, v: '2'}}\n"
+		       "    spec:\n      containers: [{name: web, image: nginx, readinessProbe: {httpGet: {port: 80}}}]\n")
+			->deployment;
 
 	assert_int_equal(d->replicas, 1); /* default */
 	assert_int_equal(d->template_labels.n, 2);
@@ -642,12 +670,14 @@ static void test_lists_and_json(void **state)
 {
 	struct wf_diag diag;
 	char line[512];
-	const char *json = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n"
-			   "  {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}},\n"
-			   "  {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": 7}}]}";
-	const char *ok = "apiVersion: v1\nkind: PodList\nitems:\n- apiVersion: v1\n  kind: Namespace\n"
-			 "  metadata: {name: a}\n- apiVersion: v1\n  kind: Namespace\n"
-			 "  metadata: {name: b}\n";
+	const char *json =
+		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n"
+		"  {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}},\n"
+		"  {\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": 7}}]}";
+	const char *ok =
+		"apiVersion: v1\nkind: PodList\nitems:\n- apiVersion: v1\n  kind: Namespace\n"
+		"  metadata: {name: a}\n- apiVersion: v1\n  kind: Namespace\n"
+		"  metadata: {name: b}\n";
 
 	assert_int_equal(wf_k8s_parse(json, strlen(json), "l.json", &res, &diag), -WF_E_INVALID);
 	assert_string_equal(wf_diag_format(&diag, line, sizeof(line)),
@@ -658,8 +688,15 @@ static void test_lists_and_json(void **state)
 	assert_int_equal(res.objects[0]->origin.column, 3);
 	assert_int_equal(res.objects[1]->origin.line, 7);
 	done();
-	parse_err("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: []\n",
-		  -WF_E_INVALID, "t.yaml:4:3: a List item cannot be a List");
+	/* empty input: no objects */
+	assert_int_equal(wf_k8s_parse(NULL, 0, "e.yaml", &res, &diag), 0);
+	assert_int_equal(res.n_objects, 0);
+	done();
+	assert_int_equal(wf_k8s_parse("", 0, "e.json", &res, &diag), 0);
+	done();
+	parse_err(
+		"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: []\n",
+		-WF_E_INVALID, "t.yaml:4:3: a List item cannot be a List");
 }
 
 int main(void)

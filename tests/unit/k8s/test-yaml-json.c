@@ -49,11 +49,12 @@ static void test_scalars(void **state)
 	struct wf_diag diag;
 	json_t *o;
 
-	assert_int_equal(load("a: 1\nb: -0x1F\nc: 0755\nd: 1_000\ne: 1.5\nf: 1e3\n"
-			      "g: yes\nh: Off\ni: ~\nj: null\nk: \"1\"\nl: '80'\nm: 9223372036854775808\n"
-			      "n: .inf\no: 2024-05-01\np: !!str 12\nq: 08\nr:\n",
-			      &d, &diag),
-			 0);
+	assert_int_equal(
+		load("a: 1\nb: -0x1F\nc: 0755\nd: 1_000\ne: 1.5\nf: 1e3\n"
+		     "g: yes\nh: Off\ni: ~\nj: null\nk: \"1\"\nl: '80'\nm: 9223372036854775808\n"
+		     "n: .inf\no: 2024-05-01\np: !!str 12\nq: 08\nr:\n",
+		     &d, &diag),
+		0);
 	assert_int_equal(d.n, 1);
 	o = d.items[0];
 	assert_int_equal(json_integer_value(json_object_get(o, "a")), 1);
@@ -102,9 +103,8 @@ static void test_anchors(void **state)
 	struct wf_diag diag;
 	char buf[512];
 
-	assert_int_equal(load("base: &b {x: 1, y: 2}\nuse: *b\nmerged:\n  <<: *b\n  y: 3\n", &d,
-			      &diag),
-			 0);
+	assert_int_equal(
+		load("base: &b {x: 1, y: 2}\nuse: *b\nmerged:\n  <<: *b\n  y: 3\n", &d, &diag), 0);
 	json_t *o = d.items[0];
 	assert_true(json_equal(json_object_get(o, "base"), json_object_get(o, "use")));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "merged"), "x")), 1);
@@ -175,9 +175,10 @@ static void test_guard_rails(void **state)
 	docs_done(&d);
 
 	/* a callback's error stops the load and is returned */
-	assert_int_equal(load("---\na\n---\nb\n---\nc\n---\nd\n---\ne\n---\nf\n---\ng\n---\nh\n---\ni\n",
-			      &d, &diag),
-			 -E2BIG);
+	assert_int_equal(
+		load("---\na\n---\nb\n---\nc\n---\nd\n---\ne\n---\nf\n---\ng\n---\nh\n---\ni\n", &d,
+		     &diag),
+		-E2BIG);
 	docs_done(&d);
 }
 
@@ -187,7 +188,8 @@ static void test_json(void **state)
 	struct wf_diag diag;
 	char buf[512];
 
-	assert_int_equal(load("  {\"a\": [1, 2.5, \"x\", true, null]}\n{\"b\": {}}\n[]", &d, &diag), 0);
+	assert_int_equal(load("  {\"a\": [1, 2.5, \"x\", true, null]}\n{\"b\": {}}\n[]", &d, &diag),
+			 0);
 	assert_int_equal(d.n, 3);
 	assert_true(d.info[0].json);
 	assert_int_equal(d.info[1].line, 2);
@@ -244,9 +246,9 @@ static void test_locate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scalars),	    cmocka_unit_test(test_documents),
-		cmocka_unit_test(test_anchors),	    cmocka_unit_test(test_guard_rails),
-		cmocka_unit_test(test_json),	    cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_scalars), cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_anchors), cmocka_unit_test(test_guard_rails),
+		cmocka_unit_test(test_json),	cmocka_unit_test(test_locate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

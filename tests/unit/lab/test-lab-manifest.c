@@ -72,12 +72,11 @@ static void test_load_list_and_documents(void **state)
 	assert_int_equal(docs.v[1].line, 12);
 	assert_int_equal(wf_lab_manifest_validate(&lab, &docs, err, sizeof(err)), 0);
 	/* defaulted namespace; YAML 1.1 scalars */
-	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(docs.v[0].obj, "metadata"),
-						  "namespace")),
-		"default");
-	json_t *port = json_array_get(
-		json_object_get(json_object_get(docs.v[1].obj, "spec"), "ports"), 0);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(docs.v[0].obj, "metadata"), "namespace")),
+			    "default");
+	json_t *port =
+		json_array_get(json_object_get(json_object_get(docs.v[1].obj, "spec"), "ports"), 0);
 	assert_true(json_is_integer(json_object_get(port, "port")));
 	assert_true(json_is_true(json_object_get(port, "enabled")));
 	wf_lab_docs_done(&docs);
@@ -87,11 +86,12 @@ static void test_json_input(void **state)
 {
 	char err[512];
 
-	assert_int_equal(check_text("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
-				    "\"j\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"command\":"
-				    "[\"sleep\",\"1\"]}]}}",
-				    err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		check_text("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			   "\"j\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"command\":"
+			   "[\"sleep\",\"1\"]}]}}",
+			   err, sizeof(err)),
+		0);
 }
 
 struct bad_case {
@@ -112,8 +112,10 @@ static void test_refusals(void **state)
 		 "containers: Required value"},
 		{"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n",
 		 "m.yaml:6: spec.containers[0]: image: Required value"},
-		{"apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\n", "metadata.name"},
-		{"apiVersion: v1\nkind: Frobnicator\nmetadata: {name: a}\n", "kind \"Frobnicator\""},
+		{"apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec: {}\n",
+		 "metadata.name"},
+		{"apiVersion: v1\nkind: Frobnicator\nmetadata: {name: a}\n",
+		 "kind \"Frobnicator\""},
 		{"kind: Pod\nmetadata: {name: a}\n", "apiVersion: Required value"},
 		{"apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  clusterIP: 10.0.0.1\n"
 		 "  ports: [{port: 80}]\n",
@@ -149,7 +151,8 @@ static void test_refusals(void **state)
 		int r = check_text(cases[i].text, err, sizeof(err));
 
 		if (r >= 0 || !strstr(err, cases[i].want))
-			fail_msg("case %zu: r=%d err=\"%s\", want \"%s\"", i, r, err, cases[i].want);
+			fail_msg("case %zu: r=%d err=\"%s\", want \"%s\"", i, r, err,
+				 cases[i].want);
 	}
 }
 

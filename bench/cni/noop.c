@@ -1,0 +1,5 @@
+/* The floor's process: a static binary that does nothing. */
+int main(void)
+{
+	return 0;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# weft lab benchmarks (issue 4, "Performance"), as root:
+#   1. time of `weft lab up` for 2 nodes x 50 pods (goal <= 10 s) and of `weft lab down` (<= 3 s)
+#   2. TCP throughput between pods across nodes relative to within one node, iperf3, for each
+#      fabric (goal: host-gw >= 0.9x, vxlan >= 0.7x); the anchor is the same-node figure of
+#      the same run.
+# Each measurement runs ROUNDS times (default 2: the machine is shared, figures are noisy).
+#
+#   bench/lab/run.sh [--weft PATH] [--rounds N] [--seconds S]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WEFT=""
+ROUNDS=2
+SECS=5
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--weft) WEFT=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--seconds) SECS=$2; shift ;;
+	*) echo "usage: $0 [--weft PATH] [--rounds N] [--seconds S]" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ -z "$WEFT" ]; then
+	for w in build/src/cli/weft build/src/lab/weft-lab; do
+		[ -x "$w" ] && { WEFT=$w; break; }
+	done
+fi
+[ -x "$WEFT" ] || { echo "bench/lab: build weft first (or --weft PATH)" >&2; exit 1; }
+LAB=bench$$
+TMP=$(mktemp -d /tmp/weft-bench-lab.XXXXXX)
+trap '"$WEFT" lab --name "$LAB" down >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
+
+cat >"$TMP/pods.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: many}
+spec:
+  replicas: 100
+  selector: {matchLabels: {app: many}}
+  template:
+    metadata: {labels: {app: many}}
+    spec:
+      containers: [{name: echo, image: weft/echo}]
+YAML
+cat >"$TMP/iperf.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: server}
+spec:
+  nodeName: node-1
+  containers: [{name: iperf, image: iperf3, command: [iperf3, -s]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: same}
+spec:
+  nodeName: node-1
+  containers: [{name: idle, image: idle, command: [sleep, infinity]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cross}
+spec:
+  nodeName: node-2
+  containers: [{name: idle, image: idle, command: [sleep, infinity]}]
+YAML
+
+now() { date +%s.%N; }
+echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "weft: $WEFT"
+echo
+echo "== up / down, 2 nodes x 50 pods (weft/echo), --no-dns"
+for r in $(seq "$ROUNDS"); do
+	t0=$(now)
+	"$WEFT" lab --name "$LAB" up -f "$TMP/pods.yaml" --nodes 2 --no-dns >/dev/null
+	t1=$(now)
+	running=$("$WEFT" lab --name "$LAB" get pods | grep -c ' Running ')
+	"$WEFT" lab --name "$LAB" down >/dev/null
+	t2=$(now)
+	printf 'round %d: up %.2f s (goal <= 10 s, %d pods running)   down %.2f s (goal <= 3 s)\n' \
+		"$r" "$(awk "BEGIN{print $t1 - $t0}")" "$running" "$(awk "BEGIN{print $t2 - $t1}")"
+done
+echo
+gbps() { python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+for fabric in host-gw vxlan; do
+	echo "== iperf3 TCP, $SECS s, fabric $fabric: across nodes vs within one node"
+	"$WEFT" lab --name "$LAB" up -f "$TMP/iperf.yaml" --nodes 2 --fabric "$fabric" --no-dns >/dev/null
+	SIP=$("$WEFT" lab --name "$LAB" get pod server -o json | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p')
+	goal=$([ "$fabric" = host-gw ] && echo 0.9 || echo 0.7)
+	for r in $(seq "$ROUNDS"); do
+		same=$("$WEFT" lab --name "$LAB" exec same -- iperf3 -c "$SIP" -t "$SECS" -J | gbps)
+		cross=$("$WEFT" lab --name "$LAB" exec cross -- iperf3 -c "$SIP" -t "$SECS" -J | gbps)
+		printf 'round %d: within node-1 %s Gbit/s   node-2 -> node-1 %s Gbit/s   ratio %.2fx (goal >= %sx)\n' \
+			"$r" "$same" "$cross" "$(awk "BEGIN{print $cross / $same}")" "$goal"
+	done
+	"$WEFT" lab --name "$LAB" down >/dev/null
+	echo
+done
