@@ -48,8 +48,8 @@ static int type_code(const char *t)
 	static const struct {
 		const char *n;
 		int c;
-	} m[] = {{"A", 1}, {"NS", 2}, {"CNAME", 5}, {"SOA", 6}, {"PTR", 12},
-		 {"TXT", 16}, {"AAAA", 28}, {"SRV", 33}};
+	} m[] = {{"A", 1},    {"NS", 2},   {"CNAME", 5}, {"SOA", 6},
+		 {"PTR", 12}, {"TXT", 16}, {"AAAA", 28}, {"SRV", 33}};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		if (strcasecmp(m[i].n, t) == 0)
 			return m[i].c;
@@ -84,7 +84,8 @@ int main(int argc, char **argv)
 			nsocks = (unsigned)atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: dns-load -s ADDR -p PORT -f FILE [-d S] [-c N] [-n S]\n");
+			fprintf(stderr,
+				"usage: dns-load -s ADDR -p PORT -f FILE [-d S] [-c N] [-n S]\n");
 			return 2;
 		}
 	}
@@ -109,8 +110,8 @@ int main(int argc, char **argv)
 			if (!qs)
 				break;
 		}
-		int l = wf_dns_wire_build_query(qs[nq].buf, 0, name, (uint16_t)type_code(type), false,
-						1232);
+		int l = wf_dns_wire_build_query(qs[nq].buf, 0, name, (uint16_t)type_code(type),
+						false, 1232);
 		if (l < 0)
 			continue;
 		qs[nq++].len = (uint16_t)l;
@@ -153,7 +154,9 @@ int main(int argc, char **argv)
 		rmsg[i].msg_hdr.msg_iovlen = 1;
 	}
 	/* latency histogram: 1 us buckets up to 100 ms */
-	enum { HBUCKETS = 100000 };
+	enum {
+		HBUCKETS = 100000
+	};
 	uint32_t *hist = calloc(HBUCKETS + 1, sizeof(uint32_t));
 	uint64_t sent = 0, recvd = 0, lost = 0, lat_sum = 0, rc[16] = {0};
 	size_t qi = 0;
@@ -212,7 +215,8 @@ int main(int argc, char **argv)
 			/* queries unanswered for 1 s are lost (UDP drops) */
 			for (unsigned s = 0; s < nsocks; s++)
 				for (unsigned id = 0; id < 65536; id++)
-					if (socks[s].busy[id] && t - socks[s].sent_ns[id] > 1000000000ULL) {
+					if (socks[s].busy[id] &&
+					    t - socks[s].sent_ns[id] > 1000000000ULL) {
 						socks[s].busy[id] = 0;
 						socks[s].inflight--;
 						lost++;

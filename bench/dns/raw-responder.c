@@ -18,10 +18,11 @@ int main(int argc, char **argv)
 {
 	/* web.default.svc.cluster.local A -> 10.96.0.20, with an OPT record */
 	static const uint8_t answer[] = {
-		0,    0,    0x84, 0,   0, 1, 0, 1, 0, 0, 0, 1, 3,   'w', 'e', 'b', 7,   'd', 'e',
-		'f',  'a',  'u',  'l', 't', 3, 's', 'v', 'c', 7, 'c', 'l', 'u', 's', 't', 'e', 'r',
-		5,    'l',  'o',  'c', 'a', 'l', 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30,
-		0,    4,    10,	  96,  0, 20, 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0};
+		0,   0,	  0x84, 0,   0,	  1,   0,   1,	  0,   0,   0,	 1,   3,   'w', 'e',
+		'b', 7,	  'd',	'e', 'f', 'a', 'u', 'l',  't', 3,   's', 'v', 'c', 7,	'c',
+		'l', 'u', 's',	't', 'e', 'r', 5,   'l',  'o', 'c', 'a', 'l', 0,   0,	1,
+		0,   1,	  0xc0, 12,  0,	  1,   0,   1,	  0,   0,   0,	 30,  0,   4,	10,
+		96,  0,	  20,	0,   0,	  41,  4,   0xd0, 0,   0,   0,	 0,   0,   0};
 	static uint8_t rbuf[BATCH][2048], sbuf[BATCH][sizeof(answer)];
 	struct mmsghdr rmsg[BATCH], smsg[BATCH];
 	struct iovec riov[BATCH], siov[BATCH];

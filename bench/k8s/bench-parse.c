@@ -120,6 +120,15 @@ static void gen(const char *dir, const char *what, unsigned count, unsigned per_
 	}
 }
 
+static double cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -142,7 +151,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "parse") == 0) {
 		struct wf_k8s_parse_result *res = calloc((size_t)argc, sizeof(*res));
 		size_t objects = 0;
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		for (int i = 2; i < argc; i++) {
 			struct wf_diag diag;
 			char line[1024];
@@ -152,11 +161,12 @@ int main(int argc, char **argv)
 			}
 			objects += res[i].n_objects;
 		}
-		double t = now() - t0;
+		double t = now() - t0, c = cpu() - c0;
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		printf("objects=%zu seconds=%.3f objects_per_sec=%.0f max_rss_mb=%.1f\n", objects,
-		       t, (double)objects / t, (double)ru.ru_maxrss / 1024.0);
+		printf("objects=%zu cpu_seconds=%.3f wall_seconds=%.3f objects_per_cpu_sec=%.0f "
+		       "max_rss_mb=%.1f\n",
+		       objects, c, t, (double)objects / c, (double)ru.ru_maxrss / 1024.0);
 		for (int i = 2; i < argc; i++)
 			wf_k8s_parse_result_done(&res[i]);
 		free(res);
@@ -164,7 +174,7 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && strcmp(argv[1], "scan") == 0) {
 		size_t events = 0;
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		for (int i = 2; i < argc; i++) {
 			FILE *f = fopen(argv[i], "rb");
 			if (!f)
@@ -193,7 +203,8 @@ int main(int argc, char **argv)
 			}
 			free(b);
 		}
-		printf("seconds=%.3f yaml_events=%zu\n", now() - t0, events);
+		printf("cpu_seconds=%.3f wall_seconds=%.3f yaml_events=%zu\n", cpu() - c0,
+		       now() - t0, events);
 		return 0;
 	}
 	fprintf(stderr, "usage: %s gen DIR [PODS SERVICES SLICES] | parse FILE... | scan FILE...\n",

@@ -13,8 +13,9 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 rounds=${2:-50}
 bench=$build/bench/store/store-bench
+py=${PYTHON:-/usr/bin/python3} # Debian python3 + python3-yaml (LibYAML), not a pyenv shim
 [ -x "$bench" ] || ninja -C "$build" bench/store/store-bench >/dev/null
-python3 -c 'import yaml; yaml.CSafeLoader' 2>/dev/null ||
+"$py" -c 'import yaml; yaml.CSafeLoader' 2>/dev/null ||
 	{ echo "run.sh: python3-yaml with LibYAML is needed (scripts/setup.sh installs it)" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/weft-bench-store.XXXXXX)
@@ -26,7 +27,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 get() { grep "^$1 " "$2" | cut -d' ' -f2; }
 for run in 1 2; do
 	"$bench" "$dir/cluster" "$rounds" >"$dir/weft.$run"
-	python3 bench/store/pyyaml-load.py "$dir/cluster" >"$dir/py.$run"
+	"$py" bench/store/pyyaml-load.py "$dir/cluster" >"$dir/py.$run"
 done
 
 printf '\n%-40s %14s %14s %14s %14s %8s\n' "" "weft run 1" "weft run 2" "PyYAML run 1" "PyYAML run 2" "ratio"

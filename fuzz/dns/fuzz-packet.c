@@ -34,19 +34,25 @@ static void setup(void)
 	wf_ip_parse("10.96.0.1", &ips[0]);
 	wf_ip_parse("10.244.0.5", &ips[1]);
 	wf_ip_parse("fd00::5", &ips[2]);
-	eps[0] = (struct wf_dns_endpoint){.hostname = "h0", .addrs = &ips[1], .n_addrs = 1,
-					  .ready = -1};
+	eps[0] = (struct wf_dns_endpoint){
+		.hostname = "h0", .addrs = &ips[1], .n_addrs = 1, .ready = -1};
 	eps[1] = (struct wf_dns_endpoint){.addrs = &ips[2], .n_addrs = 1, .ready = 1};
-	slice = (struct wf_dns_slice){.ports = ports, .n_ports = 1, .endpoints = eps,
-				      .n_endpoints = 2};
-	svcs[0] = (struct wf_dns_service){.ns = "default", .name = "web",
-					  .kind = WF_DNS_SVC_CLUSTERIP, .n_cluster_ips = 1,
-					  .ports = ports, .n_ports = 1};
+	slice = (struct wf_dns_slice){
+		.ports = ports, .n_ports = 1, .endpoints = eps, .n_endpoints = 2};
+	svcs[0] = (struct wf_dns_service){.ns = "default",
+					  .name = "web",
+					  .kind = WF_DNS_SVC_CLUSTERIP,
+					  .n_cluster_ips = 1,
+					  .ports = ports,
+					  .n_ports = 1};
 	svcs[0].cluster_ips[0] = ips[0];
-	svcs[1] = (struct wf_dns_service){.ns = "default", .name = "hl",
-					  .kind = WF_DNS_SVC_HEADLESS, .slices = &slice,
+	svcs[1] = (struct wf_dns_service){.ns = "default",
+					  .name = "hl",
+					  .kind = WF_DNS_SVC_HEADLESS,
+					  .slices = &slice,
 					  .n_slices = 1};
-	svcs[2] = (struct wf_dns_service){.ns = "default", .name = "ext",
+	svcs[2] = (struct wf_dns_service){.ns = "default",
+					  .name = "ext",
 					  .kind = WF_DNS_SVC_EXTERNALNAME,
 					  .external_name = "example.com"};
 	c.services = svcs;
@@ -91,9 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nl > 1 && off + 4 <= size) {
 			char tname[1100];
 			if (wf_dns_name_to_text(name, (size_t)nl, tname, sizeof(tname)) > 0) {
-				int pl = wf_dns_wire_build_query(pkt, 1, tname,
-								 wf_dns_get16(data + off), true,
-								 1232);
+				int pl = wf_dns_wire_build_query(
+					pkt, 1, tname, wf_dns_get16(data + off), true, 1232);
 				if (pl > 0 && wf_dns_wire_parse_query(pkt, (size_t)pl, &q2) == 0 &&
 				    q2.qclass == wf_dns_get16(data + off + 2) &&
 				    wf_dns_upstream_parse(data, size, q2.qname_lc, q2.qname_len,

@@ -640,8 +640,8 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 		memcpy(pod_mac, c->mac, 6);
 	else
 		random_mac(pod_mac);
-	/* the host end needs no IPv6 link-local address (routed mode answers with static
-	 * neighbours): skipping it spares the kernel DAD and MLD work on every ADD */
+	/* MACs are chosen here, so the result and the routed-mode neighbour entries need no
+	 * lookup; the host end joins the bridge and comes up in the creating request */
 	struct wf_nl_link_opts ho = {
 		.mtu = c->mtu, .master = br.index, .up = true, .mac = host_mac};
 	struct wf_nl_link_opts po = {.mtu = c->mtu, .mac = pod_mac};

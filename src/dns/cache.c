@@ -2,6 +2,7 @@
 #include "dns/cache.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "dns/wire.h"
@@ -9,6 +10,7 @@
 #include "lib/error.h"
 
 #define WAYS 4
+#define STRIPES 64 /* locks, each guarding every 64th set */
 
 struct entry {
 	uint64_t hash;
@@ -25,10 +27,11 @@ struct wf_dns_cache {
 	struct entry **slots;
 	size_t mask; /* sets - 1 */
 	size_t count;
+	pthread_mutex_t locks[STRIPES];
 };
 
-int wf_dns_upstream_parse(const uint8_t *msg, size_t len, const uint8_t *qname_lc,
-			  size_t qname_len, uint16_t qtype, uint16_t qclass, uint32_t max_ttl,
+int wf_dns_upstream_parse(const uint8_t *msg, size_t len, const uint8_t *qname_lc, size_t qname_len,
+			  uint16_t qtype, uint16_t qclass, uint32_t max_ttl,
 			  struct wf_dns_upstream_msg *m)
 {
 	uint8_t name[WF_DNS_MAX_NAME];
@@ -153,6 +156,8 @@ int wf_dns_cache_new(size_t entries, struct wf_dns_cache **ret)
 		return -ENOMEM;
 	}
 	c->mask = sets - 1;
+	for (unsigned i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&c->locks[i], NULL);
 	*ret = c;
 	return 0;
 }
@@ -163,13 +168,15 @@ void wf_dns_cache_free(struct wf_dns_cache *c)
 		return;
 	for (size_t i = 0; i < (c->mask + 1) * WAYS; i++)
 		wf_free(c->slots[i]);
+	for (unsigned i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&c->locks[i]);
 	wf_free(c->slots);
 	wf_free(c);
 }
 
 size_t wf_dns_cache_count(const struct wf_dns_cache *c)
 {
-	return c->count;
+	return __atomic_load_n(&c->count, __ATOMIC_RELAXED);
 }
 
 static uint64_t key_hash(const struct wf_dns_query *q)
@@ -182,7 +189,10 @@ size_t wf_dns_cache_answer(struct wf_dns_cache *c, const struct wf_dns_query *q,
 {
 	uint64_t h = key_hash(q);
 	struct entry **set = &c->slots[(h & c->mask) * WAYS];
+	pthread_mutex_t *lock = &c->locks[(h & c->mask) % STRIPES];
+	size_t len = 0;
 
+	pthread_mutex_lock(lock);
 	for (unsigned i = 0; i < WAYS; i++) {
 		struct entry *e = set[i];
 		if (!e || e->hash != h || e->qtype != q->qtype || e->qclass != q->qclass ||
@@ -191,13 +201,15 @@ size_t wf_dns_cache_answer(struct wf_dns_cache *c, const struct wf_dns_query *q,
 		if (now_ms >= e->expires_ms) {
 			wf_free(e);
 			set[i] = NULL;
-			c->count--;
-			return 0;
+			__atomic_sub_fetch(&c->count, 1, __ATOMIC_RELAXED);
+			break;
 		}
 		uint32_t elapsed = (uint32_t)((now_ms - e->stored_ms) / 1000);
-		return wf_dns_relay(q, e->rec, &e->m, elapsed, out, limit);
+		len = wf_dns_relay(q, e->rec, &e->m, elapsed, out, limit);
+		break;
 	}
-	return 0;
+	pthread_mutex_unlock(lock);
+	return len;
 }
 
 int wf_dns_cache_put(struct wf_dns_cache *c, const struct wf_dns_query *q, const uint8_t *msg,
@@ -226,11 +238,14 @@ int wf_dns_cache_put(struct wf_dns_cache *c, const struct wf_dns_query *q, const
 	e->m.rec_end = rlen;
 	memcpy(e->rec, msg + m->rec_off, rlen);
 	/* Replace the same key, else an empty or expired way, else the oldest. */
+	pthread_mutex_t *lock = &c->locks[(h & c->mask) % STRIPES];
+	pthread_mutex_lock(lock);
 	for (unsigned i = 0; i < WAYS; i++) {
 		struct entry *o = set[i];
-		if (!o || (o->hash == h && o->qtype == q->qtype && o->qclass == q->qclass &&
-			   o->qname_len == q->qname_len &&
-			   memcmp(o->qname, q->qname_lc, q->qname_len) == 0) ||
+		if (!o ||
+		    (o->hash == h && o->qtype == q->qtype && o->qclass == q->qclass &&
+		     o->qname_len == q->qname_len &&
+		     memcmp(o->qname, q->qname_lc, q->qname_len) == 0) ||
 		    now_ms >= o->expires_ms) {
 			victim = i;
 			break;
@@ -238,10 +253,11 @@ int wf_dns_cache_put(struct wf_dns_cache *c, const struct wf_dns_query *q, const
 		if (o->stored_ms < set[victim]->stored_ms)
 			victim = i;
 	}
-	if (set[victim])
-		wf_free(set[victim]);
-	else
-		c->count++;
+	struct entry *old = set[victim];
 	set[victim] = e;
+	if (!old)
+		__atomic_add_fetch(&c->count, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(lock);
+	wf_free(old);
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* Forwarding support: relaying an upstream response to a client, and the response cache.
  *
- * A cache belongs to one worker thread (no locks; every worker has its own). Entries are keyed
+ * One cache is shared by all workers (a hit on one worker serves every other): 64 striped
+ * mutexes guard its sets, held only for a lookup or an insert (forwarded traffic, never the
+ * authoritative hot path). Any thread. Entries are keyed
  * by the lower-cased question name, type and class; they keep the upstream's record sections
  * (without its OPT record) and are served with the requester's ID, flags, question spelling
  * and EDNS, TTLs lowered by the time spent in the cache (RFC 1035 7.4), negative answers for
@@ -19,15 +21,15 @@ struct wf_dns_upstream_msg {
 	uint16_t an, ns, ar;	 /* ar without the OPT record */
 	size_t rec_off, rec_end; /* record sections after the question, OPT excluded */
 	uint16_t n_ttls;
-	uint16_t ttl_offs[64];	 /* TTL offsets relative to rec_off */
-	uint32_t ttl;		 /* cache lifetime; 0: not cacheable */
+	uint16_t ttl_offs[64]; /* TTL offsets relative to rec_off */
+	uint32_t ttl;	       /* cache lifetime; 0: not cacheable */
 };
 
 /* Checks that msg answers the question (qname_lc, qtype, qclass) and describes it in ret.
  * max_ttl caps the lifetime. Returns 0 or -WF_E_PARSE (malformed, or not the answer to this
  * question: drop it). */
-int wf_dns_upstream_parse(const uint8_t *msg, size_t len, const uint8_t *qname_lc,
-			  size_t qname_len, uint16_t qtype, uint16_t qclass, uint32_t max_ttl,
+int wf_dns_upstream_parse(const uint8_t *msg, size_t len, const uint8_t *qname_lc, size_t qname_len,
+			  uint16_t qtype, uint16_t qclass, uint32_t max_ttl,
 			  struct wf_dns_upstream_msg *ret);
 
 /* Writes the response for query q (the client's) from an upstream message: client's ID, RD/CD

@@ -60,8 +60,8 @@ static const char *type_name(uint16_t t, char *buf)
 
 static const char *rcode_name(unsigned rc)
 {
-	static const char *const n[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-					"NOTIMP",  "REFUSED"};
+	static const char *const n[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+					"NXDOMAIN", "NOTIMP",  "REFUSED"};
 	return rc < 6 ? n[rc] : "RCODE?";
 }
 
@@ -139,7 +139,8 @@ static bool rdata(struct out *o, const uint8_t *msg, size_t len, uint16_t type, 
 		if (!name(o, msg, end, &p) || end - p != 20)
 			return false;
 		put(o, " %u %u %u %u %u", wf_dns_get32(msg + p), wf_dns_get32(msg + p + 4),
-		    wf_dns_get32(msg + p + 8), wf_dns_get32(msg + p + 12), wf_dns_get32(msg + p + 16));
+		    wf_dns_get32(msg + p + 8), wf_dns_get32(msg + p + 12),
+		    wf_dns_get32(msg + p + 16));
 		return true;
 	case WF_DNS_T_TXT:
 		while (p < end) {

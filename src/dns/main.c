@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -169,6 +170,8 @@ static int reload(struct dns_ctx *c)
 			     wf_strerror(rc));
 		return rc;
 	}
+	/* the build's scratch (records, view) is gone: give the pages back */
+	malloc_trim(0);
 	uint64_t built = wf_now_ns();
 	size_t names = wf_dns_zone_node_count(zone), bytes = wf_dns_zone_memory(zone);
 	wf_dns_server_publish(c->srv, zone);
@@ -266,7 +269,9 @@ int wf_dns_main(int argc, char **argv)
 			    (opt == 'w' && (v < 1 || v > WF_DNS_MAX_WORKERS)) ||
 			    (opt == 't' && v > 3600) || (opt == 'U' && (v < 512 || v > 4096))) {
 				fprintf(stderr, "weft dns: bad value '%s' for --%s\n", optarg,
-					opt == 'w' ? "workers" : opt == 't' ? "ttl" : "udp-size");
+					opt == 'w'   ? "workers"
+					: opt == 't' ? "ttl"
+						     : "udp-size");
 				wf_free(domain);
 				return 2;
 			}
@@ -285,14 +290,16 @@ int wf_dns_main(int argc, char **argv)
 			else if (strcmp(optarg, "verified") == 0)
 				c.zcfg.pods = WF_DNS_PODS_VERIFIED;
 			else {
-				fprintf(stderr, "weft dns: --pods takes disabled, insecure or verified\n");
+				fprintf(stderr,
+					"weft dns: --pods takes disabled, insecure or verified\n");
 				wf_free(domain);
 				return 2;
 			}
 			break;
 		case 'S':
 		case 'P':
-			rc = opt == 'S' ? add_cidr(c.zcfg.service_cidrs, &c.zcfg.n_service_cidrs, optarg)
+			rc = opt == 'S' ? add_cidr(c.zcfg.service_cidrs, &c.zcfg.n_service_cidrs,
+						   optarg)
 					: add_cidr(c.zcfg.pod_cidrs, &c.zcfg.n_pod_cidrs, optarg);
 			if (rc < 0) {
 				fprintf(stderr, "weft dns: bad CIDR '%s'\n", optarg);
@@ -382,8 +389,8 @@ int wf_dns_main(int argc, char **argv)
 	if (manifests) {
 		rc = wf_dns_source_new(manifests, &c.src);
 		if (rc < 0) {
-			wf_log_error("dns", "cannot watch manifests", "path=%s err=\"%s\"", manifests,
-				     wf_strerror(rc));
+			wf_log_error("dns", "cannot watch manifests", "path=%s err=\"%s\"",
+				     manifests, wf_strerror(rc));
 			goto out;
 		}
 		if (reload(&c) < 0)
@@ -417,8 +424,9 @@ int wf_dns_main(int argc, char **argv)
 	bool dirty = false;
 	uint64_t dirty_since = 0;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
-				      {.fd = c.src ? wf_dns_source_fd(c.src) : -1, .events = POLLIN}};
+		struct pollfd p[2] = {
+			{.fd = sfd, .events = POLLIN},
+			{.fd = c.src ? wf_dns_source_fd(c.src) : -1, .events = POLLIN}};
 		int n = poll(p, 2, dirty ? DEBOUNCE_MS : -1);
 		if (n == -1 && errno != EINTR)
 			break;

@@ -55,7 +55,7 @@ enum {
 	RC_COUNT,
 };
 
-static const char *const rc_names[RC_COUNT] = {"NOERROR", "FORMERR",  "SERVFAIL", "NXDOMAIN",
+static const char *const rc_names[RC_COUNT] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
 					       "NOTIMP",  "REFUSED", "OTHER"};
 
 struct conn {
@@ -101,7 +101,7 @@ struct worker {
 	int udp_fd[WF_DNS_MAX_LISTEN];
 	int tcp_fd[WF_DNS_MAX_LISTEN];
 	int up_fd[WF_DNS_MAX_UPSTREAM];
-	struct wf_dns_cache *cache;
+	struct wf_dns_cache *cache; /* the server's, shared */
 	uint64_t rng;
 	uint64_t last_sweep_ms;
 	struct counts k;
@@ -130,6 +130,7 @@ struct metric_set {
 struct wf_dns_server {
 	struct wf_dns_server_config cfg;
 	struct wf_dns_zone *zone; /* RCU-published */
+	struct wf_dns_cache *cache;
 	atomic_bool stop;
 	int stop_fd;
 	unsigned n_workers;
@@ -314,8 +315,8 @@ static void upstream_read(struct worker *w, unsigned up_idx)
 		if (wf_dns_upstream_parse(buf, (size_t)n, cq.qname_lc, cq.qname_len, cq.qtype,
 					  cq.qclass, w->srv->cfg.cache_max_ttl, &m) < 0)
 			continue; /* not the answer to this question: keep waiting */
-		size_t limit = p->tcp ? WF_DNS_MAX_MSG
-				      : wf_dns_wire_udp_limit(&cq, w->srv->cfg.udp_cap);
+		size_t limit =
+			p->tcp ? WF_DNS_MAX_MSG : wf_dns_wire_udp_limit(&cq, w->srv->cfg.udp_cap);
 		/* relay in place is impossible (same buffer): use the first send slot */
 		uint8_t *resp = w->sbuf[0];
 		size_t rl;
@@ -346,8 +347,8 @@ static void sweep(struct worker *w, uint64_t now)
 		w->k.timeouts++;
 		if (wf_dns_wire_parse_query(p->pkt, p->len, &cq) == 0) {
 			cq.id = p->client_id;
-			size_t l = wf_dns_wire_error(&cq, WF_DNS_R_SERVFAIL, WF_DNS_F_RA, w->sbuf[0],
-						     WF_DNS_EDNS_CAP);
+			size_t l = wf_dns_wire_error(&cq, WF_DNS_R_SERVFAIL, WF_DNS_F_RA,
+						     w->sbuf[0], WF_DNS_EDNS_CAP);
 			pending_reply(w, p, w->sbuf[0], l);
 		}
 		pending_release(w, p);
@@ -363,8 +364,8 @@ static void sweep(struct worker *w, uint64_t now)
 
 /* Answers pkt into out; returns the length, or 0 when there is nothing to send now (dropped,
  * or forwarded upstream). */
-static size_t handle(struct worker *w, const struct wf_dns_zone *z, const uint8_t *pkt,
-		     size_t len, uint8_t *out, const struct client *cl)
+static size_t handle(struct worker *w, const struct wf_dns_zone *z, const uint8_t *pkt, size_t len,
+		     uint8_t *out, const struct client *cl)
 {
 	struct wf_dns_query *q = &w->q;
 	const struct wf_dns_server_config *cfg = &w->srv->cfg;
@@ -426,7 +427,8 @@ static void udp_read(struct worker *w, unsigned li)
 				w->k.dropped++; /* larger than any sane query */
 				continue;
 			}
-			size_t len = handle(w, z, w->rbuf[i], w->rmsg[i].msg_len, w->sbuf[out], &cl);
+			size_t len =
+				handle(w, z, w->rbuf[i], w->rmsg[i].msg_len, w->sbuf[out], &cl);
 			if (!len)
 				continue;
 			count_rcode(&w->k, w->sbuf[out]);
@@ -706,7 +708,6 @@ static void worker_free(struct worker *w)
 			conn_close(w, &w->conns[i]);
 	if (w->epfd >= 0)
 		close(w->epfd);
-	wf_dns_cache_free(w->cache);
 	wf_free(w);
 }
 
@@ -749,11 +750,7 @@ static int worker_new(struct wf_dns_server *s, unsigned idx, struct worker **ret
 		w->smsg[i].msg_hdr.msg_iov = &w->siov[i];
 		w->smsg[i].msg_hdr.msg_iovlen = 1;
 	}
-	if (cfg->cache_entries && cfg->n_upstream) {
-		rc = wf_dns_cache_new(cfg->cache_entries, &w->cache);
-		if (rc < 0)
-			goto fail;
-	}
+	w->cache = s->cache;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd == -1) {
 		rc = -errno;
@@ -870,6 +867,13 @@ int wf_dns_server_new(const struct wf_dns_server_config *cfg, struct wf_metrics 
 					    : ((const struct sockaddr_in6 *)l)->sin6_port);
 	}
 	register_metrics(s, metrics);
+	if (cfg->cache_entries && cfg->n_upstream) {
+		rc = wf_dns_cache_new(cfg->cache_entries, &s->cache);
+		if (rc < 0) {
+			wf_dns_server_free(s);
+			return rc;
+		}
+	}
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		rc = worker_new(s, i, &s->workers[i]);
 		if (rc < 0) {
@@ -937,6 +941,7 @@ void wf_dns_server_free(struct wf_dns_server *s)
 	for (unsigned i = 0; i < s->n_workers; i++)
 		worker_free(s->workers[i]);
 	wf_dns_zone_free(s->zone);
+	wf_dns_cache_free(s->cache);
 	close(s->stop_fd);
 	wf_free(s);
 }

@@ -27,13 +27,13 @@ struct wf_dns_server_config {
 	unsigned n_listen;
 	struct sockaddr_storage upstream[WF_DNS_MAX_UPSTREAM];
 	unsigned n_upstream;
-	unsigned workers;	   /* 1..WF_DNS_MAX_WORKERS */
-	unsigned udp_cap;	   /* largest UDP answer, default 1232 (<= 4096) */
-	unsigned tcp_idle_ms;	   /* default 10000 */
+	unsigned workers;	      /* 1..WF_DNS_MAX_WORKERS */
+	unsigned udp_cap;	      /* largest UDP answer, default 1232 (<= 4096) */
+	unsigned tcp_idle_ms;	      /* default 10000 */
 	unsigned upstream_timeout_ms; /* per try, default 2000 */
-	unsigned cache_entries;	   /* per worker, default 8192; 0 disables the cache */
-	uint32_t cache_max_ttl;	   /* default 3600 */
-	bool pin;		   /* pin worker i to CPU i (benchmarks) */
+	unsigned cache_entries;	      /* shared by the workers, default 8192; 0: no cache */
+	uint32_t cache_max_ttl;	      /* default 3600 */
+	bool pin;		      /* pin worker i to CPU i (benchmarks) */
 };
 
 /* Fills the defaults above (no listen addresses, no upstream). */

@@ -2,8 +2,9 @@
  * the struct wf_dns_cluster the zone compiler reads. This is the seam between src/k8s and the
  * DNS server: nothing else in src/dns knows the object model.
  *
- * Ownership: a view holds a reference to every object it was built from and borrows their
- * strings; free it with wf_dns_view_free. Any thread; a view is immutable. */
+ * Ownership: a view holds compact copies of what DNS needs, never the objects themselves (at
+ * 10,000 Services the parsed objects would outweigh the zone); free it with wf_dns_view_free.
+ * Any thread; a view is immutable. */
 #pragma once
 #include <stddef.h>
 
@@ -13,8 +14,8 @@ struct wf_k8s_object;
 struct wf_dns_view;
 
 /* Builds a view from objs (n of them, any kinds; Services, EndpointSlices, Pods and Namespaces
- * are used, the rest ignored). Takes a reference of its own on each used object. Returns 0 or
- * -ENOMEM. */
+ * are used, the rest ignored). Copies what DNS needs (the objects are not referenced
+ * afterwards). Returns 0 or -ENOMEM. */
 int wf_dns_view_new(struct wf_k8s_object *const *objs, size_t n, struct wf_dns_view **ret);
 void wf_dns_view_free(struct wf_dns_view *v); /* takes NULL */
 const struct wf_dns_cluster *wf_dns_view_cluster(const struct wf_dns_view *v);
@@ -31,7 +32,8 @@ void wf_dns_source_free(struct wf_dns_source *s); /* takes NULL */
 int wf_dns_source_fd(const struct wf_dns_source *s);
 /* Drains pending inotify events; returns true if any concerned the manifests. */
 bool wf_dns_source_drain(struct wf_dns_source *s);
-/* Re-reads the path and builds a new view (*ret). ret_changed tells whether any file changed
+/* Re-reads the path and builds a new view (*ret), which borrows the source's memory: free it
+ * before the next wf_dns_source_load or wf_dns_source_free. ret_changed tells whether any file changed
  * since the last call (the first call always counts as a change); ret_errors counts files
  * that failed to parse (their diagnostics are logged at warn by the caller via last_error).
  * Returns 0 or -errno/-ENOMEM. */

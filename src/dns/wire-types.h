@@ -5,11 +5,11 @@
 #include <stdint.h>
 
 #define WF_DNS_HDR_LEN 12
-#define WF_DNS_MAX_NAME 255  /* RFC 1035 2.3.4, wire form including the root label */
-#define WF_DNS_MAX_LABEL 63  /* RFC 1035 2.3.4 */
+#define WF_DNS_MAX_NAME 255 /* RFC 1035 2.3.4, wire form including the root label */
+#define WF_DNS_MAX_LABEL 63 /* RFC 1035 2.3.4 */
 #define WF_DNS_MAX_LABELS 128
-#define WF_DNS_UDP_DEFAULT 512	 /* RFC 1035 4.2.1: without EDNS */
-#define WF_DNS_EDNS_CAP 1232	 /* DNS flag day 2020: default cap of UDP answers */
+#define WF_DNS_UDP_DEFAULT 512 /* RFC 1035 4.2.1: without EDNS */
+#define WF_DNS_EDNS_CAP 1232   /* DNS flag day 2020: default cap of UDP answers */
 #define WF_DNS_MAX_MSG 65535
 
 enum wf_dns_type {
@@ -64,14 +64,14 @@ struct wf_dns_query {
 	uint16_t flags;
 	uint16_t qtype;
 	uint16_t qclass;
-	bool has_question;	/* false: the question could not be parsed */
-	uint8_t rcode;		/* != NOERROR: answer with this error (FORMERR, NOTIMP, BADVERS) */
-	uint8_t nlabels;	/* labels before the root */
-	uint8_t qname_len;	/* wire length including the root label */
-	uint16_t question_end;	/* offset just past QTYPE/QCLASS */
-	bool edns;		/* an OPT record was present (RFC 6891) */
+	bool has_question;     /* false: the question could not be parsed */
+	uint8_t rcode;	       /* != NOERROR: answer with this error (FORMERR, NOTIMP, BADVERS) */
+	uint8_t nlabels;       /* labels before the root */
+	uint8_t qname_len;     /* wire length including the root label */
+	uint16_t question_end; /* offset just past QTYPE/QCLASS */
+	bool edns;	       /* an OPT record was present (RFC 6891) */
 	bool do_bit;
-	uint16_t udp_size;	/* requester's payload size, >= 512 */
+	uint16_t udp_size;		      /* requester's payload size, >= 512 */
 	uint8_t label_off[WF_DNS_MAX_LABELS]; /* offset of each label within qname_lc */
 	uint8_t qname_lc[WF_DNS_MAX_NAME + 1];
 };

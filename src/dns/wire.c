@@ -285,7 +285,8 @@ size_t wf_dns_wire_udp_limit(const struct wf_dns_query *q, size_t cap)
 
 size_t wf_dns_wire_begin(const struct wf_dns_query *q, uint8_t *out, uint16_t flags)
 {
-	uint16_t f = WF_DNS_F_QR | (q->flags & (WF_DNS_F_OPCODE | WF_DNS_F_RD | WF_DNS_F_CD)) | flags;
+	uint16_t f =
+		WF_DNS_F_QR | (q->flags & (WF_DNS_F_OPCODE | WF_DNS_F_RD | WF_DNS_F_CD)) | flags;
 
 	wf_dns_put16(out, q->id);
 	wf_dns_put16(out + 2, f);

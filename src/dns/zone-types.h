@@ -23,25 +23,25 @@ enum wf_dns_svc_kind {
 #define WF_DNS_MAX_CIDRS 8
 
 struct wf_dns_zone_config {
-	const char *cluster_domain;		/* "cluster.local" */
+	const char *cluster_domain; /* "cluster.local" */
 	struct wf_cidr service_cidrs[WF_DNS_MAX_CIDRS];
 	unsigned n_service_cidrs;
 	struct wf_cidr pod_cidrs[WF_DNS_MAX_CIDRS];
 	unsigned n_pod_cidrs;
-	uint32_t ttl;				/* records and negative answers (SOA minimum) */
+	uint32_t ttl; /* records and negative answers (SOA minimum) */
 	enum wf_dns_pod_mode pods;
-	bool upstream;				/* RA is advertised when names can be forwarded */
+	bool upstream; /* RA is advertised when names can be forwarded */
 };
 
 struct wf_dns_port {
-	const char *name;	/* NULL or "" for an unnamed port: no SRV */
-	const char *proto;	/* "TCP", "UDP", "SCTP" (any case) */
+	const char *name;  /* NULL or "" for an unnamed port: no SRV */
+	const char *proto; /* "TCP", "UDP", "SCTP" (any case) */
 	uint16_t port;
 };
 
 /* Tri-state EndpointSlice condition (discovery.k8s.io/v1): -1 unset, 0 false, 1 true. */
 struct wf_dns_endpoint {
-	const char *hostname;	/* NULL: the dashed address is used */
+	const char *hostname; /* NULL: the dashed address is used */
 	struct wf_ip *addrs;
 	size_t n_addrs;
 	int8_t ready;
@@ -60,13 +60,13 @@ struct wf_dns_service {
 	const char *ns;
 	const char *name;
 	enum wf_dns_svc_kind kind;
-	struct wf_ip cluster_ips[2];	/* spec.clusterIPs (ClusterIP kind) */
+	struct wf_ip cluster_ips[2]; /* spec.clusterIPs (ClusterIP kind) */
 	size_t n_cluster_ips;
-	const char *external_name;	/* ExternalName kind */
+	const char *external_name; /* ExternalName kind */
 	bool publish_not_ready;
-	struct wf_dns_port *ports;	/* spec.ports */
+	struct wf_dns_port *ports; /* spec.ports */
 	size_t n_ports;
-	struct wf_dns_slice *slices;	/* EndpointSlices labelled with this service */
+	struct wf_dns_slice *slices; /* EndpointSlices labelled with this service */
 	size_t n_slices;
 };
 

@@ -18,7 +18,8 @@
 #include "lib/error.h"
 
 #define NODE_APEX 0x01
-#define NODE_POD_NS 0x02 /* <ns>.pod.<zone>: pod A records are synthesised below it */
+#define NODE_POD_NS 0x02    /* <ns>.pod.<zone>: pod A records are synthesised below it */
+#define NODE_ANCESTORS 0x04 /* build: every ancestor up to the apex exists */
 
 #define TXT_VERSION_TTL 28800 /* CoreDNS's TTL for dns-version (spec row 1) */
 #define MAX_ZONES 64
@@ -27,8 +28,8 @@ struct wf_dns_rrset {
 	uint16_t type;
 	uint16_t count;
 	uint32_t len;
-	uint8_t *data;	  /* records, owner = pointer to the question name */
-	uint32_t *ends;	  /* end offset of each record, to cut whole records on truncation */
+	uint8_t *data;	/* records, owner = pointer to the question name */
+	uint32_t *ends; /* end offset of each record, to cut whole records on truncation */
 };
 
 struct wf_dns_node {
@@ -38,6 +39,7 @@ struct wf_dns_node {
 	uint16_t zone;
 	uint16_t n_sets;
 	struct wf_dns_rrset *sets;
+	uint32_t build_first, build_last; /* records while compiling: index + 1, 0 = none */
 };
 
 struct slot {
@@ -133,7 +135,8 @@ static struct wf_dns_node *lookup(const struct wf_dns_zone *z, uint64_t h, const
 		const struct slot *s = &z->table[i];
 		if (!s->node)
 			return NULL;
-		if (s->hash == h && s->node->name_len == len && memcmp(s->node->name, name, len) == 0)
+		if (s->hash == h && s->node->name_len == len &&
+		    memcmp(s->node->name, name, len) == 0)
 			return s->node;
 	}
 }
@@ -183,6 +186,7 @@ static struct wf_dns_node *node_get(struct wf_dns_zone *z, const uint8_t *name, 
 	n->zone = zone;
 	n->n_sets = 0;
 	n->sets = NULL;
+	n->build_first = n->build_last = 0;
 	size_t i = h & z->mask;
 	while (z->table[i].node)
 		i = (i + 1) & z->mask;
@@ -195,14 +199,12 @@ static struct wf_dns_node *node_get(struct wf_dns_zone *z, const uint8_t *name, 
 /* ---- record collection ---- */
 
 struct rec {
-	uint8_t *owner;
 	uint8_t *rdata;
 	uint32_t seq;
+	uint32_t next; /* next record of the same owner: index + 1, 0 = none */
 	uint32_t ttl;
 	uint16_t rdlen;
 	uint16_t type;
-	uint8_t owner_len;
-	uint8_t zone;
 };
 
 struct builder {
@@ -212,8 +214,8 @@ struct builder {
 	struct rec *recs;
 	size_t n_recs, cap_recs;
 	size_t skipped;
-	uint8_t zone_wire[WF_DNS_MAX_NAME];
-	int zone_len;
+	uint8_t svc_suffix[WF_DNS_MAX_NAME]; /* svc.<zone> */
+	size_t svc_suffix_len;
 };
 
 /* Which of our zones holds name: the longest apex that is a label-aligned suffix. */
@@ -224,13 +226,14 @@ static int zone_of(const struct wf_dns_zone *z, const uint8_t *name, size_t len)
 
 	for (unsigned i = 0; i < z->n_apexes; i++) {
 		const struct apex *a = &z->apexes[i];
-		if (a->len > len || a->len <= best_len)
+		if (a->len > len || a->len <= best_len ||
+		    memcmp(name + len - a->len, a->name, a->len) != 0)
 			continue;
-		/* walk labels of name to find a suffix of exactly a->len bytes */
+		/* the byte match must also start at a label boundary */
 		size_t off = 0;
 		while (len - off > a->len && name[off])
 			off += 1 + (size_t)name[off];
-		if (len - off == a->len && memcmp(name + off, a->name, a->len) == 0) {
+		if (len - off == a->len) {
 			best = (int)i;
 			best_len = a->len;
 		}
@@ -238,23 +241,67 @@ static int zone_of(const struct wf_dns_zone *z, const uint8_t *name, size_t len)
 	return best;
 }
 
-static int add_rec(struct builder *b, const char *owner, uint16_t type, uint32_t ttl,
-		   const uint8_t *rdata, size_t rdlen)
+/* A name under construction in wire form; bad once something did not fit (RFC 1035 2.3.4). */
+struct wname {
+	uint8_t w[WF_DNS_MAX_NAME];
+	size_t len;
+	bool bad;
+};
+
+static void wn_label(struct wname *n, char prefix, const char *s, size_t l)
+{
+	size_t total = l + (prefix ? 1 : 0);
+
+	if (n->bad || total == 0 || total > WF_DNS_MAX_LABEL ||
+	    n->len + 1 + total + 1 > WF_DNS_MAX_NAME) {
+		n->bad = true;
+		return;
+	}
+	n->w[n->len++] = (uint8_t)total;
+	if (prefix)
+		n->w[n->len++] = (uint8_t)prefix;
+	memcpy(n->w + n->len, s, l);
+	n->len += l;
+}
+
+static void wn_str(struct wname *n, char prefix, const char *s)
+{
+	wn_label(n, prefix, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Appends a complete wire name (ending with the root label). */
+static void wn_suffix(struct wname *n, const uint8_t *w, size_t len)
+{
+	if (n->bad || n->len + len > WF_DNS_MAX_NAME) {
+		n->bad = true;
+		return;
+	}
+	memcpy(n->w + n->len, w, len);
+	n->len += len;
+}
+
+static int add_rec_w(struct builder *b, const struct wname *owner, uint16_t type, uint32_t ttl,
+		     const uint8_t *rdata, size_t rdlen)
 {
 	uint8_t wire[WF_DNS_MAX_NAME];
-	int len = wf_dns_name_from_text(owner, wire, true);
+	size_t len = owner->len;
 	int zone;
 
-	if (len < 0) {
+	if (owner->bad) {
 		b->skipped++;
 		return 0;
 	}
-	zone = zone_of(b->z, wire, (size_t)len);
+	memcpy(wire, owner->w, len);
+	wf_dns_name_lower(wire, len); /* RFC 4343: keys are case-folded */
+	zone = zone_of(b->z, wire, len);
 	if (zone < 0) {
 		/* e.g. a PTR for an address outside every configured CIDR */
 		b->skipped++;
 		return 0;
 	}
+	struct wf_dns_node *n = node_get(b->z, wire, len, (uint16_t)zone);
+	if (!n)
+		return -ENOMEM;
 	if (b->n_recs == b->cap_recs) {
 		size_t cap = b->cap_recs ? b->cap_recs * 2 : 1024;
 		struct rec *r = wf_reallocarray(b->recs, cap, sizeof(*r));
@@ -264,109 +311,124 @@ static int add_rec(struct builder *b, const char *owner, uint16_t type, uint32_t
 		b->cap_recs = cap;
 	}
 	struct rec *r = &b->recs[b->n_recs];
-	r->owner = zalloc(&b->scratch, (size_t)len);
 	r->rdata = zalloc(&b->scratch, rdlen ? rdlen : 1);
-	if (!r->owner || !r->rdata)
+	if (!r->rdata)
 		return -ENOMEM;
-	memcpy(r->owner, wire, (size_t)len);
 	memcpy(r->rdata, rdata, rdlen);
-	r->owner_len = (uint8_t)len;
 	r->rdlen = (uint16_t)rdlen;
 	r->type = type;
 	r->ttl = ttl;
-	r->zone = (uint8_t)zone;
 	r->seq = (uint32_t)b->n_recs;
+	r->next = 0;
 	b->n_recs++;
+	/* append to the owner's list, keeping insertion order */
+	if (n->build_last)
+		b->recs[n->build_last - 1].next = (uint32_t)b->n_recs;
+	else
+		n->build_first = (uint32_t)b->n_recs;
+	n->build_last = (uint32_t)b->n_recs;
 	return 0;
 }
 
-static int rec_cmp(const void *pa, const void *pb)
+/* Orders one owner's records by type, then insertion (insertion sort: a handful each). */
+static void sort_recs(struct rec *r, size_t n)
 {
-	const struct rec *a = pa, *b = pb;
-	int c;
-
-	if (a->owner_len != b->owner_len)
-		return a->owner_len < b->owner_len ? -1 : 1;
-	c = memcmp(a->owner, b->owner, a->owner_len);
-	if (c)
-		return c;
-	if (a->type != b->type)
-		return a->type < b->type ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	for (size_t i = 1; i < n; i++) {
+		struct rec x = r[i];
+		size_t j = i;
+		while (j > 0 && (r[j - 1].type > x.type ||
+				 (r[j - 1].type == x.type && r[j - 1].seq > x.seq))) {
+			r[j] = r[j - 1];
+			j--;
+		}
+		r[j] = x;
+	}
 }
 
 static bool rec_same(const struct rec *a, const struct rec *b)
 {
-	return a->owner_len == b->owner_len && a->type == b->type && a->rdlen == b->rdlen &&
-	       memcmp(a->owner, b->owner, a->owner_len) == 0 &&
+	return a->type == b->type && a->rdlen == b->rdlen &&
 	       memcmp(a->rdata, b->rdata, a->rdlen) == 0;
 }
 
-static int add_name_rr(struct builder *b, const char *owner, uint16_t type, uint32_t ttl,
-		       const char *target)
+static int add_rec(struct builder *b, const char *owner, uint16_t type, uint32_t ttl,
+		   const uint8_t *rdata, size_t rdlen)
 {
-	uint8_t wire[WF_DNS_MAX_NAME];
-	int len = wf_dns_name_from_text(target, wire, false);
+	struct wname n = {0};
+	int len = wf_dns_name_from_text(owner, n.w, false);
 
-	if (len < 0) {
-		b->skipped++;
-		return 0;
-	}
-	return add_rec(b, owner, type, ttl, wire, (size_t)len);
+	n.len = len > 0 ? (size_t)len : 0;
+	n.bad = len < 0;
+	return add_rec_w(b, &n, type, ttl, rdata, rdlen);
 }
 
-static int add_addr_rr(struct builder *b, const char *owner, const struct wf_ip *ip)
+static int add_addr_rr(struct builder *b, const struct wname *owner, const struct wf_ip *ip)
 {
 	if (ip->family == AF_INET)
-		return add_rec(b, owner, WF_DNS_T_A, b->cfg->ttl, ip->addr, 4);
+		return add_rec_w(b, owner, WF_DNS_T_A, b->cfg->ttl, ip->addr, 4);
 	if (ip->family == AF_INET6)
-		return add_rec(b, owner, WF_DNS_T_AAAA, b->cfg->ttl, ip->addr, 16);
+		return add_rec_w(b, owner, WF_DNS_T_AAAA, b->cfg->ttl, ip->addr, 16);
 	b->skipped++;
 	return 0;
 }
 
-static int add_srv(struct builder *b, const char *owner, uint16_t weight, uint16_t port,
-		   const char *target)
+static int add_srv(struct builder *b, const struct wname *owner, uint16_t weight, uint16_t port,
+		   const struct wname *target)
 {
 	uint8_t rd[6 + WF_DNS_MAX_NAME];
-	int len = wf_dns_name_from_text(target, rd + 6, false);
 
-	if (len < 0) {
+	if (target->bad) {
 		b->skipped++;
 		return 0;
 	}
 	wf_dns_put16(rd, 0); /* priority (spec row 3: unspecified; CoreDNS 0) */
 	wf_dns_put16(rd + 2, weight);
 	wf_dns_put16(rd + 4, port);
-	return add_rec(b, owner, WF_DNS_T_SRV, b->cfg->ttl, rd, 6 + (size_t)len);
+	memcpy(rd + 6, target->w, target->len);
+	return add_rec_w(b, owner, WF_DNS_T_SRV, b->cfg->ttl, rd, 6 + target->len);
 }
 
-/* Reverse name (RFC 1035 3.5, RFC 3596 2.5). buf holds 80. */
-static void reverse_name(const struct wf_ip *ip, char *buf, size_t cap)
+/* Reverse name (RFC 1035 3.5, RFC 3596 2.5), built in wire form. */
+static void reverse_name(const struct wf_ip *ip, struct wname *n)
 {
-	size_t n = 0;
+	static const char hex[] = "0123456789abcdef";
+	static const uint8_t v4[] = "\007in-addr\004arpa";
+	static const uint8_t v6[] = "\003ip6\004arpa";
 
+	n->len = 0;
+	n->bad = false;
 	if (ip->family == AF_INET) {
-		snprintf(buf, cap, "%u.%u.%u.%u.in-addr.arpa", ip->addr[3], ip->addr[2],
-			 ip->addr[1], ip->addr[0]);
+		for (int i = 3; i >= 0; i--) {
+			char d[4];
+			int l = 0;
+			unsigned v = ip->addr[i];
+			if (v >= 100)
+				d[l++] = (char)('0' + v / 100);
+			if (v >= 10)
+				d[l++] = (char)('0' + v / 10 % 10);
+			d[l++] = (char)('0' + v % 10);
+			wn_label(n, 0, d, (size_t)l);
+		}
+		wn_suffix(n, v4, sizeof(v4));
 		return;
 	}
-	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--) {
-		buf[n++] = hex[ip->addr[i] & 0xf];
-		buf[n++] = '.';
-		buf[n++] = hex[ip->addr[i] >> 4];
-		buf[n++] = '.';
+		wn_label(n, 0, &hex[ip->addr[i] & 0xf], 1);
+		wn_label(n, 0, &hex[ip->addr[i] >> 4], 1);
 	}
-	snprintf(buf + n, cap - n, "ip6.arpa");
+	wn_suffix(n, v6, sizeof(v6));
 }
 
-static int add_ptr(struct builder *b, const struct wf_ip *ip, const char *target)
+static int add_ptr(struct builder *b, const struct wf_ip *ip, const struct wname *target)
 {
-	char rev[96];
+	struct wname rev;
 
-	reverse_name(ip, rev, sizeof(rev));
-	return add_name_rr(b, rev, WF_DNS_T_PTR, b->cfg->ttl, target);
+	if (target->bad) {
+		b->skipped++;
+		return 0;
+	}
+	reverse_name(ip, &rev);
+	return add_rec_w(b, &rev, WF_DNS_T_PTR, b->cfg->ttl, target->w, target->len);
 }
 
 /* The label CoreDNS gives an endpoint without hostname: the dashed address (spec definitions:
@@ -386,13 +448,6 @@ static void dashed(const struct wf_ip *ip, char *buf)
 	buf[n] = '\0';
 }
 
-static void lower_str(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s |= 0x20;
-}
-
 static bool endpoint_included(const struct wf_dns_service *s, const struct wf_dns_endpoint *e)
 {
 	/* spec definitions: ready when true or unset; terminating endpoints have ready=false;
@@ -400,41 +455,59 @@ static bool endpoint_included(const struct wf_dns_service *s, const struct wf_dn
 	return s->publish_not_ready || e->ready != 0;
 }
 
+/* _<port>._<proto>.<svc>: spec row 3; proto in lower case. */
+static void srv_owner(struct wname *o, const struct wf_dns_port *p, const struct wname *svc)
+{
+	char proto[8];
+	const char *src = p->proto ? p->proto : "tcp";
+	size_t i = 0;
+
+	for (; src[i] && i < sizeof(proto) - 1; i++)
+		proto[i] = (char)((src[i] >= 'A' && src[i] <= 'Z') ? src[i] | 0x20 : src[i]);
+	proto[i] = '\0';
+	o->len = 0;
+	o->bad = false;
+	wn_str(o, '_', p->name);
+	wn_str(o, '_', proto);
+	wn_suffix(o, svc->w, svc->len);
+}
+
 static int add_service(struct builder *b, const struct wf_dns_service *s)
 {
-	const char *zone = b->cfg->cluster_domain;
-	char svc[600], owner[1100], target[1100], proto[16];
+	struct wname svc = {0}, owner, target;
 	int rc = 0;
 
-	snprintf(svc, sizeof(svc), "%s.%s.svc.%s", s->name, s->ns, zone);
+	wn_str(&svc, 0, s->name);
+	wn_str(&svc, 0, s->ns);
+	wn_suffix(&svc, b->svc_suffix, b->svc_suffix_len);
 
 	if (s->kind == WF_DNS_SVC_EXTERNALNAME) {
 		/* spec row 9 */
+		uint8_t wire[WF_DNS_MAX_NAME];
+		int len;
 		if (!s->external_name || !*s->external_name)
 			return 0;
-		return add_name_rr(b, svc, WF_DNS_T_CNAME, b->cfg->ttl, s->external_name);
+		len = wf_dns_name_from_text(s->external_name, wire, false);
+		if (len < 0) {
+			b->skipped++;
+			return 0;
+		}
+		return add_rec_w(b, &svc, WF_DNS_T_CNAME, b->cfg->ttl, wire, (size_t)len);
 	}
 
 	if (s->kind == WF_DNS_SVC_CLUSTERIP) {
-		unsigned named = 0;
-
 		for (size_t i = 0; i < s->n_cluster_ips && rc == 0; i++) {
-			rc = add_addr_rr(b, svc, &s->cluster_ips[i]); /* spec row 2 */
+			rc = add_addr_rr(b, &svc, &s->cluster_ips[i]); /* spec row 2 */
 			if (rc == 0)
-				rc = add_ptr(b, &s->cluster_ips[i], svc); /* spec row 4 */
+				rc = add_ptr(b, &s->cluster_ips[i], &svc); /* spec row 4 */
 		}
-		for (size_t i = 0; i < s->n_ports; i++)
-			named += s->ports[i].name && *s->ports[i].name;
 		for (size_t i = 0; i < s->n_ports && rc == 0; i++) {
 			const struct wf_dns_port *p = &s->ports[i];
 			if (!p->name || !*p->name)
 				continue; /* spec row 3: unnamed ports have no SRV */
-			snprintf(proto, sizeof(proto), "%s", p->proto ? p->proto : "tcp");
-			lower_str(proto);
-			snprintf(owner, sizeof(owner), "_%s._%s.%s", p->name, proto, svc);
-			rc = add_srv(b, owner, 100, p->port, svc);
+			srv_owner(&owner, p, &svc);
+			rc = add_srv(b, &owner, 100, p->port, &svc);
 		}
-		(void)named;
 		return rc;
 	}
 
@@ -444,8 +517,9 @@ static int add_service(struct builder *b, const struct wf_dns_service *s)
 		size_t n_ready = 0;
 
 		for (size_t ei = 0; ei < sl->n_endpoints; ei++)
-			n_ready += endpoint_included(s, &sl->endpoints[ei]) ? sl->endpoints[ei].n_addrs
-									     : 0;
+			n_ready += endpoint_included(s, &sl->endpoints[ei])
+					   ? sl->endpoints[ei].n_addrs
+					   : 0;
 		uint16_t weight = n_ready ? (uint16_t)(100 / n_ready) : 100;
 		if (weight == 0)
 			weight = 1;
@@ -457,28 +531,27 @@ static int add_service(struct builder *b, const struct wf_dns_service *s)
 				char label[80];
 
 				if (e->hostname && *e->hostname)
-					snprintf(label, sizeof(label), "%.63s", e->hostname);
+					snprintf(label, sizeof(label), "%s", e->hostname);
 				else
 					dashed(&e->addrs[ai], label);
-				snprintf(target, sizeof(target), "%s.%s", label, svc);
-				rc = add_addr_rr(b, svc, &e->addrs[ai]);
+				target.len = 0;
+				target.bad = false;
+				wn_str(&target, 0, label);
+				wn_suffix(&target, svc.w, svc.len);
+				rc = add_addr_rr(b, &svc, &e->addrs[ai]);
 				if (rc == 0)
-					rc = add_addr_rr(b, target, &e->addrs[ai]);
+					rc = add_addr_rr(b, &target, &e->addrs[ai]);
 				if (rc == 0)
-					rc = add_ptr(b, &e->addrs[ai], target);
+					rc = add_ptr(b, &e->addrs[ai], &target);
 				if (ai > 0 && e->hostname && *e->hostname)
 					continue; /* one SRV per named endpoint */
 				for (size_t pi = 0; pi < sl->n_ports && rc == 0; pi++) {
 					const struct wf_dns_port *p = &sl->ports[pi];
 					if (!p->name || !*p->name)
 						continue;
-					snprintf(proto, sizeof(proto), "%s",
-						 p->proto ? p->proto : "tcp");
-					lower_str(proto);
-					snprintf(owner, sizeof(owner), "_%s._%s.%s", p->name, proto,
-						 svc);
+					srv_owner(&owner, p, &svc);
 					/* spec row 7: the EndpointSlice port (= targetPort) */
-					rc = add_srv(b, owner, weight, p->port, target);
+					rc = add_srv(b, &owner, weight, p->port, &target);
 				}
 			}
 		}
@@ -546,7 +619,8 @@ static int add_reverse_zones(struct wf_dns_zone *z, const struct wf_cidr *c)
 		}
 		if (c->ip.family == AF_INET) {
 			for (int o = (int)up / 8 - 1; o >= 0; o--)
-				n += (size_t)snprintf(text + n, sizeof(text) - n, "%u.", ip.addr[o]);
+				n += (size_t)snprintf(text + n, sizeof(text) - n, "%u.",
+						      ip.addr[o]);
 			snprintf(text + n, sizeof(text) - n, "in-addr.arpa");
 		} else {
 			static const char hex[] = "0123456789abcdef";
@@ -657,22 +731,44 @@ static int add_apex_records(struct builder *b)
 	return 0;
 }
 
-/* Inserts the empty non-terminals between a node and its zone apex (RFC 8020: they exist). */
-static int add_ancestors(struct wf_dns_zone *z, const struct wf_dns_node *n)
+/* Inserts the empty non-terminals between a node and its zone apex (RFC 8020: they exist).
+ * Stops at the first ancestor already known to be complete. */
+static int add_ancestors(struct wf_dns_zone *z, struct wf_dns_node *n)
 {
 	const struct apex *a = &z->apexes[n->zone];
-	uint8_t name[WF_DNS_MAX_NAME];
-	size_t len = n->name_len, off = 0;
+	struct wf_dns_node *chain[WF_DNS_MAX_LABELS];
+	size_t len = n->name_len, off = 0, depth = 0;
 
-	memcpy(name, n->name, len);
+	chain[depth++] = n;
 	while (len - off > a->len) {
-		off += 1 + (size_t)name[off];
+		off += 1 + (size_t)n->name[off];
 		if (len - off <= a->len)
 			break;
-		if (!node_get(z, name + off, len - off, n->zone))
+		struct wf_dns_node *p = node_get(z, n->name + off, len - off, n->zone);
+		if (!p)
 			return -ENOMEM;
+		if (p->flags & NODE_ANCESTORS)
+			break;
+		if (depth < WF_DNS_MAX_LABELS)
+			chain[depth++] = p;
 	}
+	for (size_t i = 0; i < depth; i++)
+		chain[i]->flags |= NODE_ANCESTORS;
 	return 0;
+}
+
+/* Expected owner names, to size the table once instead of growing it. */
+static size_t estimate_names(const struct wf_dns_cluster *c)
+{
+	size_t n = 256 + c->n_pods + 2 * c->n_namespaces;
+
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct wf_dns_service *s = &c->services[i];
+		n += 2 + 2 * s->n_ports;
+		for (size_t k = 0; k < s->n_slices; k++)
+			n += 3 * s->slices[k].n_endpoints + 2 * s->slices[k].n_ports;
+	}
+	return n;
 }
 
 int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_cluster *c,
@@ -691,7 +787,10 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 	z->serial = serial;
 	z->pods = cfg->pods;
 	z->flags = WF_DNS_F_AA | (cfg->upstream ? WF_DNS_F_RA : 0);
-	z->mask = 1023;
+	size_t slots = 1024;
+	while (slots * 3 < estimate_names(c) * 4)
+		slots *= 2;
+	z->mask = slots - 1;
 	z->table = wf_calloc(z->mask + 1, sizeof(*z->table));
 	if (!z->table) {
 		rc = -ENOMEM;
@@ -709,6 +808,12 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 	rc = add_apex_records(&b);
 	if (rc < 0)
 		goto fail;
+	snprintf(text, sizeof(text), "svc.%s", cfg->cluster_domain);
+	rc = wf_dns_name_from_text(text, b.svc_suffix, false);
+	if (rc < 0)
+		goto fail;
+	b.svc_suffix_len = (size_t)rc;
+	rc = 0;
 	/* spec row 1 */
 	snprintf(text, sizeof(text), "dns-version.%s", cfg->cluster_domain);
 	rc = add_rec(&b, text, WF_DNS_T_TXT, TXT_VERSION_TTL, (const uint8_t *)"\0051.1.0", 6);
@@ -721,40 +826,56 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 			for (size_t k = 0; k < p->n_ips && rc == 0; k++) {
 				char label[80];
 				dashed(&p->ips[k], label);
+				struct wname pn = {0};
 				snprintf(text, sizeof(text), "%s.%s.pod.%s", label, p->ns,
 					 cfg->cluster_domain);
-				rc = add_addr_rr(&b, text, &p->ips[k]);
+				int pl = wf_dns_name_from_text(text, pn.w, false);
+				pn.len = pl > 0 ? (size_t)pl : 0;
+				pn.bad = pl < 0;
+				rc = add_addr_rr(&b, &pn, &p->ips[k]);
 			}
 		}
 	}
 	if (rc < 0)
 		goto fail;
 
-	/* Group records by owner, drop duplicates (RFC 2181 5), render. */
-	qsort(b.recs, b.n_recs, sizeof(*b.recs), rec_cmp);
-	size_t w = 0;
-	for (size_t i = 0; i < b.n_recs; i++)
-		if (w == 0 || !rec_same(&b.recs[w - 1], &b.recs[i]))
-			b.recs[w++] = b.recs[i];
-	b.n_recs = w;
-	for (size_t i = 0; i < b.n_recs;) {
-		size_t j = i;
-		while (j < b.n_recs && b.recs[j].owner_len == b.recs[i].owner_len &&
-		       memcmp(b.recs[j].owner, b.recs[i].owner, b.recs[i].owner_len) == 0)
-			j++;
-		struct wf_dns_node *n =
-			node_get(z, b.recs[i].owner, b.recs[i].owner_len, b.recs[i].zone);
-		if (!n) {
-			rc = -ENOMEM;
-			goto fail;
+	/* Per owner: order by type, drop duplicates (RFC 2181 5), render. */
+	{
+		struct rec *tmp = NULL;
+		size_t cap = 0;
+		for (size_t i = 0; i <= z->mask && rc == 0; i++) {
+			struct wf_dns_node *n = z->table[i].node;
+			size_t cnt = 0, w = 0;
+			if (!n || !n->build_first)
+				continue;
+			for (uint32_t k = n->build_first; k; k = b.recs[k - 1].next) {
+				if (cnt == cap) {
+					cap = cap ? cap * 2 : 64;
+					struct rec *t = wf_reallocarray(tmp, cap, sizeof(*t));
+					if (!t) {
+						rc = -ENOMEM;
+						break;
+					}
+					tmp = t;
+				}
+				tmp[cnt++] = b.recs[k - 1];
+			}
+			if (rc < 0)
+				break;
+			sort_recs(tmp, cnt);
+			for (size_t k = 0; k < cnt; k++)
+				if (w == 0 || !rec_same(&tmp[w - 1], &tmp[k]))
+					tmp[w++] = tmp[k];
+			n->build_first = n->build_last = 0;
+			rc = render_sets(&b, n, tmp, w);
 		}
-		rc = render_sets(&b, n, &b.recs[i], j - i);
+		wf_free(tmp);
 		if (rc < 0)
 			goto fail;
-		i = j;
 	}
 	for (unsigned i = 0; i < z->n_apexes; i++) {
-		struct wf_dns_node *n = node_get(z, z->apexes[i].name, z->apexes[i].len, (uint16_t)i);
+		struct wf_dns_node *n =
+			node_get(z, z->apexes[i].name, z->apexes[i].len, (uint16_t)i);
 		if (!n) {
 			rc = -ENOMEM;
 			goto fail;
@@ -933,8 +1054,8 @@ size_t wf_dns_zone_answer(const struct wf_dns_zone *z, const struct wf_dns_query
 			return 0;
 		}
 	}
-	if ((q->qclass != WF_DNS_C_IN && q->qclass != WF_DNS_C_ANY) ||
-	    q->qtype == WF_DNS_T_AXFR || q->qtype == WF_DNS_T_IXFR) {
+	if ((q->qclass != WF_DNS_C_IN && q->qclass != WF_DNS_C_ANY) || q->qtype == WF_DNS_T_AXFR ||
+	    q->qtype == WF_DNS_T_IXFR) {
 		*ret_res = WF_DNS_ZONE_REFUSED;
 		return wf_dns_wire_error(q, WF_DNS_R_REFUSED, 0, out, WF_DNS_EDNS_CAP);
 	}
@@ -975,7 +1096,8 @@ size_t wf_dns_zone_answer(const struct wf_dns_zone *z, const struct wf_dns_query
 		const struct apex *a = &z->apexes[n->zone];
 		if (a->nlabels <= q->nlabels && off + 2 + a->soa_tail_len <= avail) {
 			unsigned first = q->nlabels - a->nlabels;
-			wf_dns_put16(out + off, (uint16_t)(0xc000 | (WF_DNS_HDR_LEN + q->label_off[first])));
+			wf_dns_put16(out + off,
+				     (uint16_t)(0xc000 | (WF_DNS_HDR_LEN + q->label_off[first])));
 			memcpy(out + off + 2, a->soa_tail, a->soa_tail_len);
 			off += 2 + (size_t)a->soa_tail_len;
 			nsc = 1;

@@ -11,11 +11,11 @@
 struct wf_dns_zone;
 
 enum wf_dns_zone_result {
-	WF_DNS_ZONE_NOT_OURS,	/* outside every zone we serve: forward or refuse */
-	WF_DNS_ZONE_ANSWER,	/* NOERROR with records */
-	WF_DNS_ZONE_NODATA,	/* NOERROR, empty answer, SOA */
-	WF_DNS_ZONE_NXDOMAIN,	/* NXDOMAIN, SOA */
-	WF_DNS_ZONE_REFUSED,	/* zone transfer, or a class other than IN */
+	WF_DNS_ZONE_NOT_OURS, /* outside every zone we serve: forward or refuse */
+	WF_DNS_ZONE_ANSWER,   /* NOERROR with records */
+	WF_DNS_ZONE_NODATA,   /* NOERROR, empty answer, SOA */
+	WF_DNS_ZONE_NXDOMAIN, /* NXDOMAIN, SOA */
+	WF_DNS_ZONE_REFUSED,  /* zone transfer, or a class other than IN */
 };
 
 /* Compiles a zone from cfg and c (both borrowed for the call only). serial is the SOA serial

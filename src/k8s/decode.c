@@ -975,8 +975,8 @@ static bool is_list_kind(json_t *doc)
 	const char *k = jk ? json_string_value(jk) : NULL;
 	size_t n = k ? strlen(k) : 0;
 
-	/* "List", "ServiceList", ... with items: kubectl's List wrappers. */
-	return n >= 4 && strcmp(k + n - 4, "List") == 0 && json_object_get(doc, "items");
+	/* "List", "ServiceList", ...: kubectl's List wrappers (items may be absent: empty). */
+	return n >= 4 && strcmp(k + n - 4, "List") == 0;
 }
 
 static int on_document(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
@@ -998,6 +998,8 @@ static int on_document(void *userdata, json_t *doc, const struct wf_yj_docinfo *
 		return decode_object(ps, &d, doc, info->line, info->column);
 
 	items = json_object_get(doc, "items");
+	if (!items || json_is_null(items))
+		return 0;
 	if (!json_is_array(items))
 		return wf_k8s_fail_key(&d, "items", -WF_E_INVALID, "must be a list, not %s",
 				       type_name(items));

@@ -674,57 +674,83 @@ static int select_filter(void *userdata, const struct wf_k8s_object *obj)
 	return ok ? c->fn(c->userdata, obj) : 0;
 }
 
-/* The smallest indexed set among the selector's equality requirements; *ret_found is false
- * when the selector has none (scan), and the function returns NULL with *ret_found true when
- * some required pair has no object at all (nothing can match). */
-static const struct set *best_candidates(const struct wf_store_snapshot *snap,
-					 enum wf_k8s_kind kind, const char *ns,
-					 const struct wf_k8s_map *labels,
-					 const struct wf_k8s_selector *sel, bool *ret_found)
-{
-	const struct set *best = NULL;
-	char key[LABEL_KEY_MAX];
-	bool found = false;
+/* Candidates for a selection: the label-index sets of one requirement. For `k = v` (a
+ * matchLabels pair, or In with one value) that is one set; for `k In (v1, v2...)` the sets of
+ * each value, which are disjoint. The requirement with the fewest candidates wins; without any
+ * such requirement the selection scans. */
+#define MAX_IN_VALUES 16
 
-	size_t n_pairs = labels->n + (sel ? sel->n_exprs : 0);
-	for (size_t i = 0; i < n_pairs; i++) {
-		const char *k, *v;
-		if (i < labels->n) {
-			k = labels->items[i].key;
-			v = labels->items[i].value;
-		} else {
-			const struct wf_k8s_selector_req *req = &sel->exprs[i - labels->n];
-			if (req->op != WF_K8S_SEL_IN || req->n_values != 1)
-				continue;
-			k = req->key;
-			v = req->values[0];
-		}
-		size_t len = label_key(key, sizeof(key), kind, ns, k, v);
+struct candidates {
+	bool indexed;
+	size_t n;
+	size_t total;
+	const struct set *sets[MAX_IN_VALUES];
+};
+
+static bool requirement_sets(const struct wf_store_snapshot *snap, enum wf_k8s_kind kind,
+			     const char *ns, const char *k, const char *const *values, size_t nv,
+			     struct candidates *ret)
+{
+	char key[LABEL_KEY_MAX];
+	if (nv == 0 || nv > MAX_IN_VALUES)
+		return false;
+	ret->n = 0;
+	ret->total = 0;
+	for (size_t i = 0; i < nv; i++) {
+		size_t len = label_key(key, sizeof(key), kind, ns, k, values[i]);
 		if (!len)
-			continue;
+			return false; /* not indexed: too long */
 		const struct set *set =
 			wf_store_map_get(&snap->labels, hash_str(key, len), key, len);
-		found = true;
-		if (!set) {
-			*ret_found = true;
-			return NULL;
+		if (set) {
+			ret->sets[ret->n++] = set;
+			ret->total += set->m.count;
 		}
-		if (!best || set->m.count < best->m.count)
-			best = set;
 	}
-	*ret_found = found;
-	return best;
+	return true;
+}
+
+static void best_candidates(const struct wf_store_snapshot *snap, enum wf_k8s_kind kind,
+			    const char *ns, const struct wf_k8s_map *labels,
+			    const struct wf_k8s_selector *sel, struct candidates *best)
+{
+	struct candidates c = {0};
+	*best = (struct candidates){0};
+	size_t n_reqs = labels->n + (sel ? sel->n_exprs : 0);
+	for (size_t i = 0; i < n_reqs; i++) {
+		bool ok;
+		if (i < labels->n) {
+			const char *v = labels->items[i].value;
+			ok = requirement_sets(snap, kind, ns, labels->items[i].key, &v, 1, &c);
+		} else {
+			const struct wf_k8s_selector_req *req = &sel->exprs[i - labels->n];
+			ok = req->op == WF_K8S_SEL_IN &&
+			     requirement_sets(snap, kind, ns, req->key, req->values, req->n_values,
+					      &c);
+		}
+		if (!ok || (best->indexed && c.total >= best->total))
+			continue;
+		*best = c;
+		best->indexed = true;
+		if (c.total == 0)
+			return; /* nothing can match */
+	}
 }
 
 static int select_ns(const struct wf_store_snapshot *snap, enum wf_k8s_kind kind, const char *ns,
 		     struct select_ctx *c)
 {
-	bool indexed;
-	const struct set *set = best_candidates(
-		snap, kind, ns, c->sel ? &c->sel->match_labels : c->map, c->sel, &indexed);
-	if (indexed)
-		return set ? set_visit(set, select_filter, c) : 0;
-	set = ns_set(snap, kind, ns);
+	struct candidates cand;
+	best_candidates(snap, kind, ns, c->sel ? &c->sel->match_labels : c->map, c->sel, &cand);
+	if (cand.indexed) {
+		for (size_t i = 0; i < cand.n; i++) {
+			int r = set_visit(cand.sets[i], select_filter, c);
+			if (r)
+				return r;
+		}
+		return 0;
+	}
+	const struct set *set = ns_set(snap, kind, ns);
 	return set ? set_visit(set, select_filter, c) : 0;
 }
 

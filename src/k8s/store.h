@@ -81,8 +81,9 @@ size_t wf_store_count(const struct wf_store_snapshot *snap, enum wf_k8s_kind kin
 int wf_store_foreach(const struct wf_store_snapshot *snap, enum wf_k8s_kind kind,
 		     const char *namespace, wf_store_visit_fn fn, void *userdata);
 /* Visits the objects of kind (namespace NULL: all) that a label selector selects. The label
- * index narrows the candidates to the smallest set of one matchLabels pair (or single-value In
- * expression); only selectors with neither scan the kind. A null selector selects nothing. */
+ * index narrows the candidates to those of the most selective matchLabels pair or In
+ * expression (up to 16 values); only selectors with neither scan the kind. A null selector
+ * selects nothing. */
 int wf_store_select(const struct wf_store_snapshot *snap, enum wf_k8s_kind kind,
 		    const char *namespace, const struct wf_k8s_selector *sel, wf_store_visit_fn fn,
 		    void *userdata);

@@ -141,7 +141,8 @@ static void serve(struct wf_admin *a, int fd)
 			reply(fd, 200, "OK", "text/plain; version=0.0.4", text, tlen);
 			wf_free(text);
 		} else {
-			reply(fd, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
+			reply(fd, 500, "Internal Server Error", "text/plain", "out of memory\n",
+			      14);
 		}
 	} else {
 		reply(fd, 404, "Not Found", "text/plain", "not found\n", 10);
@@ -151,7 +152,8 @@ static void serve(struct wf_admin *a, int fd)
 static void *admin_thread(void *arg)
 {
 	struct wf_admin *a = arg;
-	struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = a->stop_fd, .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
+			      {.fd = a->stop_fd, .events = POLLIN}};
 
 	for (;;) {
 		if (poll(p, 2, -1) == -1) {

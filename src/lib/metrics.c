@@ -139,9 +139,8 @@ struct wf_metric *wf_metrics_gauge(struct wf_metrics *m, const char *name, const
 	return add(m, METRIC_GAUGE, name, labels, help, NULL, 0);
 }
 
-struct wf_metric *wf_metrics_histogram(struct wf_metrics *m, const char *name,
-				       const char *labels, const char *help, const double *bounds,
-				       unsigned n_bounds)
+struct wf_metric *wf_metrics_histogram(struct wf_metrics *m, const char *name, const char *labels,
+				       const char *help, const double *bounds, unsigned n_bounds)
 {
 	for (unsigned i = 1; i < n_bounds; i++)
 		if (!(bounds[i] > bounds[i - 1]))

@@ -33,9 +33,8 @@ struct wf_metric *wf_metrics_counter(struct wf_metrics *m, const char *name, con
 struct wf_metric *wf_metrics_gauge(struct wf_metrics *m, const char *name, const char *labels,
 				   const char *help);
 /* bounds: ascending upper bounds (without +Inf), at most WF_METRICS_MAX_BUCKETS. */
-struct wf_metric *wf_metrics_histogram(struct wf_metrics *m, const char *name,
-				       const char *labels, const char *help, const double *bounds,
-				       unsigned n_bounds);
+struct wf_metric *wf_metrics_histogram(struct wf_metrics *m, const char *name, const char *labels,
+				       const char *help, const double *bounds, unsigned n_bounds);
 
 /* Counter: adds v in slot. */
 void wf_metric_add(struct wf_metric *c, unsigned slot, uint64_t v);

@@ -33,7 +33,6 @@ struct wf_nl_link_opts {
 	int master;	    /* ifindex of a bridge to enslave to */
 	bool up;	    /* bring the link up in the same request */
 	const uint8_t *mac; /* 6 bytes or NULL */
-	bool no_ipv6_ll;    /* IPv6 addrgenmode none: no link-local address, no DAD work */
 };
 
 /* A VXLAN device (wf_nl_vxlan_add). */

@@ -268,15 +268,6 @@ static void put_opts(struct req *r, struct ifinfomsg *ifi, const struct wf_nl_li
 		ifi->ifi_flags |= IFF_UP;
 		ifi->ifi_change |= IFF_UP;
 	}
-	if (o->no_ipv6_ll) {
-		/* as iproute2 sends it: plain nests, no NLA_F_NESTED */
-		struct rtattr *af = put(r, IFLA_AF_SPEC, NULL, 0);
-		struct rtattr *in6 = put(r, AF_INET6, NULL, 0);
-		uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
-		put(r, IFLA_INET6_ADDR_GEN_MODE, &mode, 1);
-		nest_end(r, in6);
-		nest_end(r, af);
-	}
 }
 
 /* Starts an RTM_NEWLINK create request and opens IFLA_LINKINFO; returns the nest of

@@ -217,7 +217,7 @@ int wf_proxy_cmd_render(int argc, char **argv)
 	r = wf_proxy_load_manifests(o.files, o.n_files, &objs, &n_objs);
 	if (r < 0)
 		goto out_objs;
-	r = wf_proxy_model_build(&o.cfg, objs, n_objs, &m);
+	r = wf_proxy_model_build(&o.cfg, (const struct wf_k8s_object *const *)objs, n_objs, &m);
 	if (r < 0) {
 		fprintf(stderr, "weft: %s\n", wf_strerror(r));
 		goto out_objs;
@@ -268,7 +268,7 @@ static int apply_line(struct wf_proxy *p, const struct wf_proxy_config *cfg, cha
 		printf("error: loading manifests: %s\n", wf_strerror(r));
 		goto out;
 	}
-	r = wf_proxy_model_build(cfg, objs, n_objs, &m);
+	r = wf_proxy_model_build(cfg, (const struct wf_k8s_object *const *)objs, n_objs, &m);
 	if (r < 0) {
 		printf("error: model: %s\n", wf_strerror(r));
 		goto out;
@@ -329,4 +329,19 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 	free(line);
 	wf_proxy_free(p);
 	return status;
+}
+
+int wf_proxy_render_main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fprintf(argc < 2 ? stderr : stdout, "usage: weft render proxy -f PATH... [options]\n");
+		if (argc >= 2)
+			usage(stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "proxy")) {
+		fprintf(stderr, "weft render: unknown ruleset '%s' (known: proxy)\n", argv[1]);
+		return 2;
+	}
+	return wf_proxy_cmd_render(argc - 1, argv + 1);
 }

@@ -27,3 +27,7 @@ void wf_proxy_objects_free(struct wf_k8s_object **objs, size_t n);
  * After each apply prints one line: "ok kind=full|text|nl|none ms=F ct=N msgs=N" or
  * "error: ...". Returns 0 at end of input, 1 when an apply failed. */
 int wf_proxy_cmd_apply(int argc, char **argv);
+
+/* `weft render WHAT ...`: argv[0] is "render", argv[1] names the ruleset. "proxy" runs
+ * wf_proxy_cmd_render; other rulesets (policy) are not rendered here. Exit status as above. */
+int wf_proxy_render_main(int argc, char **argv);

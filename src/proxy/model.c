@@ -385,6 +385,14 @@ static int endpoints(struct builder *b, const struct wf_k8s_object *o,
 	return r;
 }
 
+static int cidr_cmp(const void *pa, const void *pb)
+{
+	const struct wf_cidr *a = pa, *b = pb;
+	int c = wf_ip_cmp(&a->ip, &b->ip);
+
+	return c ? c : (int)a->prefix - (int)b->prefix;
+}
+
 static bool add_vip(struct wf_proxy_vip *vips, size_t *n, const struct wf_ip *ip,
 		    enum wf_proxy_vip_kind kind)
 {
@@ -534,7 +542,8 @@ static int build_service(struct builder *b, const struct wf_k8s_object *o)
 	return 0;
 }
 
-static int node_identity(struct builder *b, struct wf_k8s_object *const *objects, size_t n)
+static int node_identity(struct builder *b, const struct wf_k8s_object *const *objects,
+			 size_t n)
 {
 	const struct wf_proxy_config *cfg = b->cfg;
 	const struct wf_k8s_node *self = NULL;
@@ -572,13 +581,36 @@ static int node_identity(struct builder *b, struct wf_k8s_object *const *objects
 		memcpy(m->cluster_cidrs, cfg->cluster_cidrs,
 		       cfg->n_cluster_cidrs * sizeof(*m->cluster_cidrs));
 		m->n_cluster_cidrs = cfg->n_cluster_cidrs;
+	} else {
+		/* Without a configured cluster CIDR, the Nodes' podCIDRs are the cluster's pod
+		 * addresses (kube-proxy's detect-local "NodeCIDR", cluster-wide). */
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (objects[i]->kind == WF_K8S_NODE)
+				k += objects[i]->node->n_pod_cidrs;
+		if (k) {
+			m->cluster_cidrs = wf_arena_alloc(b->a, k * sizeof(*m->cluster_cidrs));
+			if (!m->cluster_cidrs)
+				return -ENOMEM;
+		}
+		for (size_t i = 0; k && i < n; i++) {
+			if (objects[i]->kind != WF_K8S_NODE)
+				continue;
+			for (size_t j = 0; j < objects[i]->node->n_pod_cidrs; j++)
+				m->cluster_cidrs[m->n_cluster_cidrs++] = objects[i]->node->pod_cidrs[j];
+		}
+		if (m->n_cluster_cidrs > 1)
+			qsort(m->cluster_cidrs, m->n_cluster_cidrs, sizeof(*m->cluster_cidrs),
+			      cidr_cmp);
 	}
 	m->masquerade_all = cfg->masquerade_all;
 	return 0;
 }
 
-int wf_proxy_model_build(const struct wf_proxy_config *cfg, struct wf_k8s_object *const *objects,
-			 size_t n_objects, struct wf_proxy_model **ret_model)
+int wf_proxy_model_build(const struct wf_proxy_config *cfg,
+			 const struct wf_k8s_object *const *objects, size_t n_objects,
+			 struct wf_proxy_model **ret_model)
 {
 	struct builder b = {.cfg = cfg};
 	int r = -ENOMEM;

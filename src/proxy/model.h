@@ -10,8 +10,9 @@
 /* Builds the model from objects (any kinds: Services, EndpointSlices and Nodes are used, the
  * rest skipped; objects are borrowed for the call only - the model copies what it keeps).
  * Returns 0 and *ret_model (release with wf_proxy_model_free), or -ENOMEM. */
-int wf_proxy_model_build(const struct wf_proxy_config *cfg, struct wf_k8s_object *const *objects,
-			 size_t n_objects, struct wf_proxy_model **ret_model);
+int wf_proxy_model_build(const struct wf_proxy_config *cfg,
+			 const struct wf_k8s_object *const *objects, size_t n_objects,
+			 struct wf_proxy_model **ret_model);
 /* Takes NULL. */
 void wf_proxy_model_free(struct wf_proxy_model *m);
 

@@ -134,6 +134,16 @@ case_bridge() {
 	cni DEL cb "" eth0 "$C4"
 	check "DEL with empty CNI_NETNS succeeds" test "$RC" = 0
 	check "store is empty after DELs" test "$(store_count n4)" = 0
+	# DEL after the pod's netns is gone (the runtime removed it first)
+	pod gone
+	cni ADD cg gone eth0 "$C4"
+	local gonehv
+	gonehv=$(jqo '.interfaces[1].name')
+	ip netns del "$(podns gone)"
+	cni DEL cg gone eth0 "$C4"
+	check "DEL succeeds when the netns is gone" test "$RC" = 0
+	check "its address is released" test "$(store_count n4)" = 0
+	check "its host veth is gone" sh -c "! ip netns exec $NODE ip link show $gonehv"
 }
 
 case_routed() {
@@ -148,6 +158,8 @@ case_routed() {
 	local a4 a6
 	a4=$(jqo '.ips[0].address' | cut -d/ -f1)
 	a6=$(jqo '.ips[1].address' | cut -d/ -f1)
+	cni CHECK ra a eth0 "$(printf '%s' "$c" | jq -c --argjson p "$OUT" '. + {prevResult:$p}')"
+	check "routed CHECK" test "$RC" = 0
 	cni ADD rb b eth0 "$c"
 	check "routed ADD b" test "$RC" = 0
 	local b4 b6
@@ -378,6 +390,7 @@ case_kill9() {
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	echo "after the kills: $(store_count n4) reservations, $(ip netns exec "$NODE" ip -o link show | grep -c '@') host veths, $(ls "$DIR/ipam/n4" | grep -c '^weft:') records"
 	# half are cleaned by DEL (what a runtime does after a failed ADD), the rest by GC
 	for i in $(seq 1 10); do
 		cni DEL "k$i" "k$i" eth0 "$c"

@@ -194,7 +194,7 @@ wait_for 5 nsx "$pfx-p2a" bash -c "ss -ltn | grep -q :5201"
 check "full-size TCP stream pod 1a -> pod 2a (iperf3, 2 s)" \
 	nsx "$pfx-p1a" iperf3 -c 10.244.2.2 -p 5201 -t 2 -f m
 grep -E 'sender|receiver' "$tmp/out" | sed 's/^/    /'
-wait "$srv" 2>/dev/null
+kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
 
 # ---- node removal and re-addition ----
 rm "$manifests/node-3.yaml"

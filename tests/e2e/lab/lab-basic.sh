@@ -7,6 +7,11 @@ source "$(dirname "$0")/lib.sh"
 
 check "up with $FABRIC" lab up -f "$DIR/pods.yaml" --nodes 2 --fabric "$FABRIC" --no-dns
 snapshot
+if "$WEFT" agent --help >/dev/null 2>&1; then
+	check "every node runs a ready weft agent (the real fabric)" bash -c "for n in 1 2; do \"$WEFT\" lab --name $LAB exec --node node-\$n -- curl -sf -m 2 http://127.0.0.1:9402/readyz || exit 1; done"
+else
+	echo "# no weft agent in this build: the lab's stand-in fabric is in use"
+fi
 check "up over an existing lab is refused" bash -c "\"$WEFT\" lab --name $LAB up -f $DIR/pods.yaml 2>&1 | grep -q 'already exists'"
 A1=$(pod_ip a1); A2=$(pod_ip a2); B1=$(pod_ip b1)
 check "pods have IPs from their node's podCIDR" bash -c "[[ $A1 == 10.244.1.* && $A2 == 10.244.1.* && $B1 == 10.244.2.* ]]"

@@ -8,7 +8,7 @@
 set -uo pipefail
 APPLY=$1 SERVER=$2 UDPC=$3
 S=$$
-NODE=wfp-node-$S PA=wfp-a-$S PB=wfp-b-$S PC=wfp-c-$S OUT=wfp-out-$S
+NODE=wpx-node-$S PA=wpx-a-$S PB=wpx-b-$S PC=wpx-c-$S OUT=wpx-out-$S
 DIR=$(mktemp -d /tmp/weft-proxy-e2e.XXXXXX)
 pids=()
 fails=0
@@ -22,6 +22,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 ok() { echo "ok - $*"; }
 fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
@@ -37,6 +38,9 @@ i=10
 for p in $PA $PB $PC; do
 	nsx $NODE ip link add "v$i" type veth peer name eth0 netns "$p"
 	nsx $NODE ip link set "v$i" master cni0 up
+	# As the bridge CNI plugin's hairpinMode does: with br_netfilter, a pod's packet DNATed
+	# back to itself leaves through the port it came in by.
+	nsx $NODE ip link set "v$i" type bridge_slave hairpin on
 	nsx "$p" ip addr add "10.244.1.$i/24" dev eth0
 	nsx "$p" ip link set eth0 up
 	nsx "$p" ip route add default via 10.244.1.1
@@ -48,6 +52,7 @@ nsx $NODE ip link set eth0 up
 nsx $OUT ip addr add 192.168.50.2/24 dev eth0
 nsx $OUT ip link set eth0 up
 nsx $OUT ip route add default via 192.168.50.1
+nsx $NODE ip route add default via 192.168.50.2
 
 nsx $PA python3 "$SERVER" pod-a >"$DIR/a.log" 2>&1 &
 pids+=($!)
@@ -100,7 +105,7 @@ write_manifests() { # dir phase
 	{
 		svc web 10.96.0.10 '[{name: http, port: 80, targetPort: 8080}, {name: dns-tcp, port: 53, protocol: TCP, targetPort: 5353}, {name: dns-udp, port: 53, protocol: UDP, targetPort: 5353}]'
 		eps web '[{name: http, port: 8080}, {name: dns-tcp, port: 5353, protocol: TCP}, {name: dns-udp, port: 5353, protocol: UDP}]' "$A" "$B"
-		svc empty 10.96.0.20 '[{port: 80, targetPort: 8080, nodePort: 30020}]' '  type: NodePort'
+		svc empty 10.96.0.20 '[{name: http, port: 80, targetPort: 8080, nodePort: 30020}, {name: dns, port: 53, protocol: UDP, nodePort: 30021}]' '  type: NodePort'
 		svc sticky 10.96.0.30 "$HTTP" '  sessionAffinity: ClientIP'
 		eps sticky "$P8080" "$A" "$B"
 		svc np 10.96.0.40 '[{port: 80, targetPort: 8080, nodePort: 30080}]' '  type: NodePort'
@@ -183,7 +188,7 @@ rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ $rc -eq 7 ] && [ $ms -lt 1000 ] && ok "no endpoints: refused in ${ms} ms" ||
 	fail "no endpoints: curl rc=$rc after ${ms} ms (want 7, < 1000 ms)"
-nsx $PC python3 "$UDPC" 10.96.0.20 80 2>"$DIR/udp.err" >/dev/null
+nsx $PC python3 "$UDPC" 10.96.0.20 53 2>"$DIR/udp.err" >/dev/null
 grep -q refused "$DIR/udp.err" && ok "no endpoints: UDP gets ICMP unreachable" ||
 	fail "no endpoints, UDP: $(cat "$DIR/udp.err")"
 nsx $OUT curl -s --max-time 5 http://192.168.50.1:30020/ >/dev/null
@@ -225,7 +230,7 @@ r=$(get $PA http://10.96.0.50/)
 u1=$(nsx $PC python3 "$UDPC" 10.96.0.60 53 40000 | cut -d' ' -f1)
 
 # 10. Restart during a stream: start a stream, restart the driver, change endpoints
-nsx $PC bash -c 'exec 3<>/dev/tcp/10.96.0.70/9000; cat <&3' >"$DIR/stream.out" 2>/dev/null &
+nsx $PC bash -c 'exec 3<>/dev/tcp/10.96.0.70/9000; cat <&3' >"$DIR/stream.out" 2>/dev/null 7>&- &
 pids+=($!)
 sleep 1
 stop_driver

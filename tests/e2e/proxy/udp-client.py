@@ -9,9 +9,11 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if len(sys.argv) > 3:
     s.bind(("", int(sys.argv[3])))
 s.settimeout(2)
-s.sendto(b"hello", (sys.argv[1], int(sys.argv[2])))
+# Connected, so that an ICMP port unreachable reaches us as ECONNREFUSED.
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"hello")
 try:
-    print(s.recvfrom(512)[0].decode())
+    print(s.recv(512).decode())
 except (socket.timeout, ConnectionRefusedError) as e:
     print(f"no answer: {e}", file=sys.stderr)
     sys.exit(1)

@@ -19,8 +19,8 @@
 static const struct {
 	const char *name;
 	uint16_t type;
-} types[] = {{"A", 1},	  {"NS", 2},   {"CNAME", 5}, {"SOA", 6},   {"PTR", 12}, {"MX", 15},
-	     {"TXT", 16}, {"AAAA", 28}, {"SRV", 33}, {"AXFR", 252}, {"ANY", 255}, {"HTTPS", 65}};
+} types[] = {{"A", 1},	  {"NS", 2},	{"CNAME", 5}, {"SOA", 6},    {"PTR", 12},  {"MX", 15},
+	     {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"AXFR", 252}, {"ANY", 255}, {"HTTPS", 65}};
 
 static struct wf_dns_zone *build(const struct wf_dns_cluster *c, enum wf_dns_pod_mode pods,
 				 const char *domain)
@@ -157,8 +157,9 @@ int main(int argc, char **argv)
 				ls = i + 1;
 			i++;
 		}
-		fprintf(stderr, "golden mismatch at byte %zu\n--- want:\n%.300s\n--- got:\n%.300s\n",
-			i, want + ls, got + ls);
+		fprintf(stderr,
+			"golden mismatch at byte %zu\n--- want:\n%.300s\n--- got:\n%.300s\n", i,
+			want + ls, got + ls);
 		status = 1;
 	} else {
 		printf("golden: %u answers match\n", n_queries);

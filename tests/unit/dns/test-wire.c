@@ -198,9 +198,9 @@ static void test_begin_finish_echo_case(void **state)
 	size_t len = wf_dns_wire_finish(&q, out, off, WF_DNS_R_NXDOMAIN, 0, 0, 1232);
 	assert_int_equal(len, off + 11);
 	assert_int_equal(wf_dns_get16(out), 42);
-	assert_int_equal(out[2] & 0x80, 0x80);	/* QR */
-	assert_int_equal(out[2] & 0x04, 0x04);	/* AA */
-	assert_int_equal(out[2] & 0x01, 0x01);	/* RD copied */
+	assert_int_equal(out[2] & 0x80, 0x80); /* QR */
+	assert_int_equal(out[2] & 0x04, 0x04); /* AA */
+	assert_int_equal(out[2] & 0x01, 0x01); /* RD copied */
 	assert_int_equal(out[3] & 0x0f, 3);
 	assert_int_equal(wf_dns_get16(out + 10), 1);
 }
@@ -224,8 +224,14 @@ static void test_upstream_parse_and_relay(void **state)
 	memcpy(up + 12, "\007example\003org\000\000\001\000\001", 17);
 	off = 29;
 	for (int i = 0; i < 2; i++) {
-		const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, (uint8_t)(60 + i * 40), 0, 4,
-				      192, 0, 2, (uint8_t)(1 + i)};
+		const uint8_t rr[] = {0xc0, 12,
+				      0,    1,
+				      0,    1,
+				      0,    0,
+				      0,    (uint8_t)(60 + i * 40),
+				      0,    4,
+				      192,  0,
+				      2,    (uint8_t)(1 + i)};
 		memcpy(up + off, rr, sizeof(rr));
 		off += sizeof(rr);
 	}
@@ -244,16 +250,16 @@ static void test_upstream_parse_and_relay(void **state)
 	assert_int_equal(wf_dns_get16(out), 9);
 	assert_non_null(strstr(text, "Example.ORG. 50 IN A 192.0.2.1"));
 	assert_non_null(strstr(text, "Example.ORG. 90 IN A 192.0.2.2"));
-	assert_null(strstr(text, "OPT"));	/* the client sent none */
+	assert_null(strstr(text, "OPT")); /* the client sent none */
 	/* the wrong question is rejected */
 	up[13] = 'x';
 	assert_int_equal(wf_dns_upstream_parse(up, off, q.qname_lc, q.qname_len, 1, 1, 3600, &m),
 			 -WF_E_PARSE);
 	up[13] = 'e';
 	/* a record running past the end is rejected */
-	assert_int_equal(wf_dns_upstream_parse(up, off - 13, q.qname_lc, q.qname_len, 1, 1, 3600,
-					       &m),
-			 -WF_E_PARSE);
+	assert_int_equal(
+		wf_dns_upstream_parse(up, off - 13, q.qname_lc, q.qname_len, 1, 1, 3600, &m),
+		-WF_E_PARSE);
 }
 
 static void test_cache_ttl_and_negative(void **state)
@@ -273,9 +279,9 @@ static void test_cache_ttl_and_negative(void **state)
 	wf_dns_put16(up + 8, 1);
 	memcpy(up + 12, "\002nx\007example\000\000\001\000\001", 16);
 	size_t off = 28;
-	const uint8_t soa[] = {0xc0, 15, 0, 6, 0, 1, 0, 0, 1, 44, 0, 28, 1, 'n', 0xc0, 15,
-			       1,    'h', 0xc0, 15, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0,
-			       0,    4,	  0, 0, 0, 20};
+	const uint8_t soa[] = {0xc0, 15, 0, 6,	 0,    1,  0, 0, 1, 44, 0, 28, 1, 'n',
+			       0xc0, 15, 1, 'h', 0xc0, 15, 0, 0, 0, 1,	0, 0,  0, 2,
+			       0,    0,	 0, 3,	 0,    0,  0, 4, 0, 0,	0, 20};
 	memcpy(up + off, soa, sizeof(soa));
 	off += sizeof(soa);
 	assert_int_equal(wf_dns_upstream_parse(up, off, q.qname_lc, q.qname_len, 1, 1, 3600, &m),

@@ -512,6 +512,30 @@ static void test_load_paths(void **state)
 	wf_store_free(s);
 }
 
+/* A ConfigMap mounted as a volume: visible names are symlinks through a hidden ..data link,
+ * and kubelet publishes a new version by swapping ..data (atomic rename). */
+static void test_configmap_projection(void **state)
+{
+	struct fixture *f = *state;
+	char b[512];
+	assert_int_equal(mkdir(at("..2024_01"), 0755), 0);
+	write_file("..2024_01/svc.yaml", svc(b, sizeof(b), "default", "cm", 80));
+	assert_int_equal(symlink("..2024_01", at("..data")), 0);
+	assert_int_equal(symlink("..data/svc.yaml", at("svc.yaml")), 0);
+	assert_int_equal(wf_source_dir_add(f->src, tmpdir), 0);
+	assert_int_equal(get(f, WF_K8S_SERVICE, "default", "cm")->service->ports[0].port, 80);
+
+	assert_int_equal(mkdir(at("..2024_02"), 0755), 0);
+	write_file("..2024_02/svc.yaml", svc(b, sizeof(b), "default", "cm", 8080));
+	assert_int_equal(symlink("..2024_02", at("..data_tmp")), 0);
+	move("..data_tmp", "..data");
+	rm_rf(at("..2024_01"));
+	WAIT_FOR(f, get(f, WF_K8S_SERVICE, "default", "cm")->service->ports[0].port == 8080);
+	drain(f);
+	assert_int_equal(f->ev.errors, 0);
+	assert_int_equal(count(f, WF_K8S_SERVICE), 1);
+}
+
 /* Every allocation failure while a changed file is applied leaves the store as it was (the
  * same snapshot), and leaks nothing; the next attempt applies it. */
 static void test_fault_injection(void **state)
@@ -604,6 +628,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_explicit_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_configmap_projection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

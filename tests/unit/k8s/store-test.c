@@ -188,6 +188,72 @@ static void test_map_sharing(void **state)
 	assert_int_equal(live_values, 0);
 }
 
+/* Random puts and deletes against a model, keeping old versions along the way: every
+ * version must still hold exactly what the model held when it was taken. */
+#define RKEYS 3000
+#define RVERSIONS 20
+
+static void check_model(const struct wf_store_map *m, const int *model)
+{
+	size_t want = 0;
+	for (int k = 0; k < RKEYS; k++) {
+		struct val *v = map_get_n(m, k);
+		if (model[k] < 0) {
+			assert_null(v);
+			continue;
+		}
+		assert_non_null(v);
+		assert_int_equal(v->n, model[k]);
+		want++;
+	}
+	assert_int_equal(m->count, want);
+	struct wf_store_map_iter it;
+	void *v;
+	size_t seen = 0;
+	for (wf_store_map_iter_init(&it, m); wf_store_map_next(&it, &v);)
+		seen++;
+	assert_int_equal(seen, want);
+}
+
+static void test_map_random(void **state)
+{
+	for (int w = 0; w < 2; w++) {
+		weak = w;
+		static int model[RVERSIONS + 1][RKEYS];
+		struct wf_store_map versions[RVERSIONS], m;
+		unsigned seed = 12345;
+		wf_store_map_init(&m);
+		for (int k = 0; k < RKEYS; k++)
+			model[RVERSIONS][k] = -1;
+		uint64_t edit = 1;
+		for (int ver = 0; ver < RVERSIONS; ver++) {
+			for (int op = 0; op < 2000; op++) {
+				int k = (int)(rand_r(&seed) % RKEYS);
+				if (rand_r(&seed) % 3 == 0) {
+					int r = map_del_n(&m, edit, k);
+					assert_int_equal(r, model[RVERSIONS][k] < 0 ? -ENOENT : 0);
+					model[RVERSIONS][k] = -1;
+				} else {
+					assert_int_equal(map_put_n(&m, edit, k), 0);
+					model[RVERSIONS][k] = k;
+				}
+			}
+			/* Hand this version out; the writer moves to a new edit id. */
+			wf_store_map_copy(&versions[ver], &m);
+			memcpy(model[ver], model[RVERSIONS], sizeof(model[ver]));
+			edit++;
+		}
+		for (int ver = 0; ver < RVERSIONS; ver++) {
+			check_model(&versions[ver], model[ver]);
+			wf_store_map_done(&versions[ver], &val_ops);
+		}
+		check_model(&m, model[RVERSIONS]);
+		wf_store_map_done(&m, &val_ops);
+		assert_int_equal(live_values, 0);
+	}
+	weak = 0;
+}
+
 /* Every allocation failure leaves the map exactly as it was, and leaks nothing. */
 static void test_map_fault_injection(void **state)
 {
@@ -419,6 +485,19 @@ static void test_store_selectors(void **state)
 	n = 0;
 	wf_store_select(snap, WF_K8S_POD, NULL, &sel2, count_visit, &n);
 	assert_int_equal(n, 667);
+	/* In over several values (index: union of the value sets) with a pair; NotIn scans. */
+	const char *both[] = {"prod", "dev", "nobody"};
+	const char *a3[] = {"a3"};
+	struct wf_k8s_selector_req reqs3[] = {{"env", WF_K8S_SEL_IN, 3, both}};
+	struct wf_k8s_selector sel4 = {true, {1, &ml}, 1, reqs3};
+	n = 0;
+	wf_store_select(snap, WF_K8S_POD, "ns", &sel4, count_visit, &n);
+	assert_int_equal(n, 100);
+	struct wf_k8s_selector_req reqs4[] = {{"app", WF_K8S_SEL_NOT_IN, 1, a3}};
+	struct wf_k8s_selector sel5 = {true, {0, NULL}, 1, reqs4};
+	n = 0;
+	wf_store_select(snap, WF_K8S_POD, "ns", &sel5, count_visit, &n);
+	assert_int_equal(n, 900);
 	/* {} selects all; null selects nothing; a pair no one has selects nothing. */
 	struct wf_k8s_selector all = {true, {0, NULL}, 0, NULL}, none = {0};
 	n = 0;
@@ -609,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_map_collisions),
 		cmocka_unit_test(test_map_sharing),
 		cmocka_unit_test(test_map_fault_injection),
+		cmocka_unit_test(test_map_random),
 		cmocka_unit_test(test_store_basic),
 		cmocka_unit_test(test_store_selectors),
 		cmocka_unit_test(test_store_resource_versions),

@@ -694,6 +694,10 @@ static void test_lists_and_json(void **state)
 	done();
 	assert_int_equal(wf_k8s_parse("", 0, "e.json", &res, &diag), 0);
 	done();
+	assert_int_equal(wf_k8s_parse("{\"apiVersion\": \"v1\", \"kind\": \"List\"}", 36, "e.json",
+				      &res, &diag),
+			 0);
+	done();
 	parse_err(
 		"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: []\n",
 		-WF_E_INVALID, "t.yaml:4:3: a List item cannot be a List");

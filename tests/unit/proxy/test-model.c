@@ -1,0 +1,409 @@
+/* Unit tests of the service proxy: the model's Kubernetes rules, the engine over the fake
+ * backend, conntrack filter computation, and allocation-failure unwinding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "k8s/object.h"
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "lib/ip.h"
+#include "proxy/fake.h"
+#include "proxy/model.h"
+#include "proxy/proxy.h"
+#include "proxy/render.h"
+
+struct fixture {
+	struct wf_k8s_parse_result res;
+	struct wf_proxy_model *m;
+};
+
+static void parse(struct fixture *f, const char *yaml)
+{
+	struct wf_diag d;
+	int r = wf_k8s_parse(yaml, strlen(yaml), "test.yaml", &f->res, &d);
+
+	if (r < 0)
+		fprintf(stderr, "parse: %s (%s)\n", d.msg, d.path);
+	assert_true(r >= 0);
+}
+
+static const struct wf_proxy_model *build(struct fixture *f, const char *yaml,
+					  const struct wf_proxy_config *cfg)
+{
+	static const struct wf_proxy_config node1 = {.node_name = "node-1"};
+
+	parse(f, yaml);
+	assert_int_equal(wf_proxy_model_build(cfg ? cfg : &node1,
+					      (const struct wf_k8s_object *const *)f->res.objects,
+					      f->res.n_objects, &f->m),
+			 0);
+	return f->m;
+}
+
+static void done(struct fixture *f)
+{
+	wf_proxy_model_free(f->m);
+	wf_k8s_parse_result_done(&f->res);
+}
+
+static const struct wf_proxy_svc *find(const struct wf_proxy_model *m, int family,
+				       const char *id)
+{
+	const struct wf_proxy_svc *s = wf_proxy_model_find(m, family, id);
+
+	if (!s)
+		fprintf(stderr, "no service port %s\n", id);
+	assert_non_null(s);
+	return s;
+}
+
+static void assert_ep(const struct wf_proxy_endpoint *e, const char *ip, uint16_t port)
+{
+	char a[WF_IP_STRLEN];
+
+	assert_string_equal(wf_ip_format(&e->ip, a), ip);
+	assert_int_equal(e->port, port);
+}
+
+#define SVC(name, extra)                                \
+	"---\napiVersion: v1\nkind: Service\n"          \
+	"metadata: {name: " name ", namespace: t}\n"    \
+	"spec:\n  clusterIP: 10.96.0.1\n  selector: {app: x}\n" extra
+#define SLICE(svc, slice, body)                                                        \
+	"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"                  \
+	"metadata:\n  name: " slice "\n  namespace: t\n"                               \
+	"  labels: {kubernetes.io/service-name: " svc "}\naddressType: IPv4\n" body
+
+/* EndpointSlice conditions (KEP-1672, KEP-1669): ready ones; else serving+terminating; never
+ * serving=false. */
+static void test_conditions(void **unused)
+{
+	struct fixture f = {0};
+	const struct wf_proxy_svc *s;
+
+	build(&f,
+	      SVC("a", "  ports: [{port: 80}]\n") SLICE("a", "a1",
+							"ports: [{port: 8080}]\n"
+							"endpoints:\n"
+							"- {addresses: [10.0.0.1], conditions: {ready: true}}\n"
+							"- {addresses: [10.0.0.2]}\n"
+							"- {addresses: [10.0.0.3], conditions: {ready: false}}\n"
+							"- {addresses: [10.0.0.4], conditions: {ready: false, serving: true, terminating: true}}\n")
+		      SVC("b", "  ports: [{port: 80}]\n") SLICE("b", "b1",
+								"ports: [{port: 8080}]\n"
+								"endpoints:\n"
+								"- {addresses: [10.0.1.1], conditions: {ready: false}}\n"
+								"- {addresses: [10.0.1.2], conditions: {ready: false, serving: true, terminating: true}}\n"
+								"- {addresses: [10.0.1.3], conditions: {ready: false, serving: false, terminating: true}}\n"),
+	      NULL);
+	s = find(f.m, AF_INET, "t/a/tcp/80");
+	assert_int_equal(s->n_eps, 2); /* unset ready counts as ready */
+	assert_ep(&s->eps[0], "10.0.0.1", 8080);
+	assert_ep(&s->eps[1], "10.0.0.2", 8080);
+	s = find(f.m, AF_INET, "t/b/tcp/80");
+	assert_int_equal(s->n_eps, 1);
+	assert_ep(&s->eps[0], "10.0.1.2", 8080);
+	done(&f);
+}
+
+/* A named targetPort resolves per endpoint: two slices, two numbers; a duplicate counts once. */
+static void test_named_ports(void **unused)
+{
+	struct fixture f = {0};
+	const struct wf_proxy_svc *s;
+
+	build(&f,
+	      SVC("a", "  ports: [{name: web, port: 80, targetPort: http}, "
+		       "{name: dns, port: 53, protocol: UDP}, {name: dnst, port: 53}]\n")
+		      SLICE("a", "a1",
+			    "ports: [{name: web, port: 8080}, {name: dns, port: 5353, protocol: UDP}]\n"
+			    "endpoints: [{addresses: [10.0.0.1]}]\n")
+			      SLICE("a", "a2",
+				    "ports: [{name: web, port: 9090}, {name: dnst, port: 5353}]\n"
+				    "endpoints: [{addresses: [10.0.0.2]}, {addresses: [10.0.0.2]}]\n"),
+	      NULL);
+	s = find(f.m, AF_INET, "t/a/tcp/80");
+	assert_int_equal(s->n_eps, 2);
+	assert_ep(&s->eps[0], "10.0.0.1", 8080);
+	assert_ep(&s->eps[1], "10.0.0.2", 9090);
+	s = find(f.m, AF_INET, "t/a/udp/53");
+	assert_int_equal(s->n_eps, 1);
+	assert_ep(&s->eps[0], "10.0.0.1", 5353);
+	s = find(f.m, AF_INET, "t/a/tcp/53");
+	assert_int_equal(s->n_eps, 1);
+	assert_ep(&s->eps[0], "10.0.0.2", 5353);
+	done(&f);
+}
+
+/* Headless, ExternalName and other proxies' Services program nothing. */
+static void test_ignored(void **unused)
+{
+	static const char yaml[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: h, namespace: t}\n"
+		"spec: {clusterIP: None, ports: [{port: 80}]}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: e, namespace: t}\n"
+		"spec: {type: ExternalName, externalName: example.com}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: l\n  namespace: t\n"
+		"  labels: {service.kubernetes.io/headless: ''}\n"
+		"spec: {clusterIP: 10.96.0.2, ports: [{port: 80}]}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: o\n  namespace: t\n"
+		"  labels: {service.kubernetes.io/service-proxy-name: other}\n"
+		"spec: {clusterIP: 10.96.0.3, ports: [{port: 80}]}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: w\n  namespace: t\n"
+		"  labels: {service.kubernetes.io/service-proxy-name: weft}\n"
+		"spec: {clusterIP: 10.96.0.4, ports: [{port: 80}]}\n";
+	struct wf_proxy_config cfg = {.node_name = "node-1", .proxy_name = "weft"};
+	struct fixture f = {0};
+
+	build(&f, yaml, NULL);
+	assert_int_equal(f.m->n_svcs, 0);
+	assert_int_equal(f.m->n_ignored, 5);
+	done(&f);
+	memset(&f, 0, sizeof(f));
+	build(&f, yaml, &cfg);
+	assert_int_equal(f.m->n_svcs, 1);
+	assert_non_null(find(f.m, AF_INET, "t/w/tcp/80"));
+	done(&f);
+}
+
+/* Dual-stack: one service port per family, each with its own endpoints (KEP-563). */
+static void test_dual_stack(void **unused)
+{
+	struct fixture f = {0};
+	const struct wf_proxy_svc *s4, *s6;
+
+	build(&f,
+	      "apiVersion: v1\nkind: Service\nmetadata: {name: d, namespace: t}\n"
+	      "spec:\n  clusterIPs: [10.96.0.5, 'fd00::5']\n  ipFamilies: [IPv4, IPv6]\n"
+	      "  ipFamilyPolicy: PreferDualStack\n  ports: [{port: 80}]\n"
+	      "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	      "metadata: {name: d6, namespace: t, labels: {kubernetes.io/service-name: d}}\n"
+	      "addressType: IPv6\nports: [{port: 80}]\nendpoints: [{addresses: ['fd00:1::1']}]\n",
+	      NULL);
+	assert_int_equal(f.m->n_svcs, 2);
+	s4 = &f.m->svcs[0];
+	s6 = &f.m->svcs[1];
+	assert_int_equal(s4->family, AF_INET);
+	assert_int_equal(s6->family, AF_INET6);
+	assert_int_equal(s4->n_eps, 0);
+	assert_int_equal(s6->n_eps, 1);
+	assert_ep(&s6->eps[0], "fd00:1::1", 80);
+	done(&f);
+}
+
+/* Local endpoints, Local policies, NodePorts on the Node's addresses, LB ingress and source
+ * ranges, health check port, affinity defaults. */
+static void test_external(void **unused)
+{
+	struct fixture f = {0};
+	const struct wf_proxy_svc *s;
+	char a[WF_CIDR_STRLEN];
+
+	build(&f,
+	      "apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n"
+	      "status:\n  addresses: [{type: InternalIP, address: 192.168.0.1}, "
+	      "{type: Hostname, address: node-1}, {type: ExternalIP, address: 203.0.113.1}]\n"
+	      "---\napiVersion: v1\nkind: Service\nmetadata: {name: lb, namespace: t}\n"
+	      "spec:\n  type: LoadBalancer\n  clusterIP: 10.96.0.6\n  externalTrafficPolicy: Local\n"
+	      "  healthCheckNodePort: 32100\n  sessionAffinity: ClientIP\n"
+	      "  loadBalancerSourceRanges: [198.51.100.0/24, '2001:db8::/32']\n"
+	      "  externalIPs: [203.0.113.9]\n  ports: [{port: 80, nodePort: 30100}]\n"
+	      "status: {loadBalancer: {ingress: [{ip: 192.0.2.10}, {hostname: lb.example}]}}\n"
+	      "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	      "metadata: {name: lb1, namespace: t, labels: {kubernetes.io/service-name: lb}}\n"
+	      "addressType: IPv4\nports: [{port: 80}]\nendpoints:\n"
+	      "- {addresses: [10.0.0.1], nodeName: node-1}\n"
+	      "- {addresses: [10.0.0.2], nodeName: node-2}\n"
+	      "- {addresses: [10.0.0.3], nodeName: node-1, conditions: {ready: false, serving: true, "
+	      "terminating: true}}\n",
+	      NULL);
+	assert_int_equal(f.m->n_node_ips, 2);
+	assert_string_equal(wf_ip_format(&f.m->node_ips[0], a), "192.168.0.1");
+	assert_string_equal(wf_ip_format(&f.m->node_ips[1], a), "203.0.113.1");
+	s = find(f.m, AF_INET, "t/lb/tcp/80");
+	assert_int_equal(s->node_port, 30100);
+	assert_int_equal(s->n_vips, 3);
+	assert_int_equal(s->vips[0].kind, WF_PROXY_VIP_CLUSTER);
+	assert_int_equal(s->vips[1].kind, WF_PROXY_VIP_EXTERNAL);
+	assert_int_equal(s->vips[2].kind, WF_PROXY_VIP_LB);
+	assert_string_equal(wf_ip_format(&s->vips[2].ip, a), "192.0.2.10");
+	assert_true(s->external_local);
+	assert_false(s->internal_local);
+	assert_int_equal(s->health_check_node_port, 32100);
+	assert_int_equal(s->affinity_timeout, 10800);
+	assert_int_equal(s->n_source_ranges, 1); /* the IPv6 range is the other family's */
+	assert_string_equal(wf_cidr_format(&s->source_ranges[0], a), "198.51.100.0/24");
+	assert_int_equal(s->n_eps, 2);
+	assert_int_equal(s->n_local_eps, 1);
+	assert_ep(&s->local_eps[0], "10.0.0.1", 80);
+	assert_int_equal(s->n_local_ready, 1);
+	done(&f);
+}
+
+/* Local scope falls back to local serving+terminating endpoints on its own; /healthz counts
+ * only ready ones. */
+static void test_local_fallback(void **unused)
+{
+	struct fixture f = {0};
+	const struct wf_proxy_svc *s;
+
+	build(&f,
+	      SVC("a", "  internalTrafficPolicy: Local\n  ports: [{port: 80}]\n")
+		      SLICE("a", "a1",
+			    "ports: [{port: 80}]\nendpoints:\n"
+			    "- {addresses: [10.0.0.1], nodeName: node-2}\n"
+			    "- {addresses: [10.0.0.2], nodeName: node-1, conditions: {ready: false, "
+			    "serving: true, terminating: true}}\n"),
+	      NULL);
+	s = find(f.m, AF_INET, "t/a/tcp/80");
+	assert_int_equal(s->n_eps, 1);
+	assert_ep(&s->eps[0], "10.0.0.1", 80);
+	assert_int_equal(s->n_local_eps, 1);
+	assert_ep(&s->local_eps[0], "10.0.0.2", 80);
+	assert_int_equal(s->n_local_ready, 0);
+	done(&f);
+}
+
+/* Topology hints (KEP-2433/4444): used only when every endpoint has them and some are for
+ * this zone. */
+static void test_topology(void **unused)
+{
+	struct wf_proxy_config cfg = {.node_name = "node-1", .zone = "a"};
+	struct fixture f = {0};
+	const struct wf_proxy_svc *s;
+
+	build(&f,
+	      SVC("h", "  trafficDistribution: PreferClose\n  ports: [{port: 80}]\n")
+		      SLICE("h", "h1",
+			    "ports: [{port: 80}]\nendpoints:\n"
+			    "- {addresses: [10.0.0.1], zone: a, hints: {forZones: [{name: a}]}}\n"
+			    "- {addresses: [10.0.0.2], zone: b, hints: {forZones: [{name: b}]}}\n")
+			      SVC("p", "  trafficDistribution: PreferClose\n  ports: [{port: 80}]\n")
+				      SLICE("p", "p1",
+					    "ports: [{port: 80}]\nendpoints:\n"
+					    "- {addresses: [10.0.1.1], hints: {forZones: [{name: a}]}}\n"
+					    "- {addresses: [10.0.1.2]}\n")
+					      SVC("nohint", "  ports: [{port: 80}]\n")
+						      SLICE("nohint", "n1",
+							    "ports: [{port: 80}]\nendpoints:\n"
+							    "- {addresses: [10.0.2.1], hints: {forZones: [{name: a}]}}\n"
+							    "- {addresses: [10.0.2.2], hints: {forZones: [{name: b}]}}\n"),
+	      &cfg);
+	s = find(f.m, AF_INET, "t/h/tcp/80");
+	assert_int_equal(s->n_eps, 1);
+	assert_ep(&s->eps[0], "10.0.0.1", 80);
+	assert_int_equal(find(f.m, AF_INET, "t/p/tcp/80")->n_eps, 2); /* one lacks hints */
+	assert_int_equal(find(f.m, AF_INET, "t/nohint/tcp/80")->n_eps, 2); /* not asked for */
+	done(&f);
+}
+
+static const char engine_a[] =
+	SVC("u", "  ports: [{port: 53, protocol: UDP}]\n") SLICE(
+		"u", "u1", "ports: [{port: 53, protocol: UDP}]\nendpoints: [{addresses: [10.0.0.1]}]\n")
+		SVC("t", "  ports: [{port: 80}]\n")
+			SLICE("t", "t1", "ports: [{port: 80}]\nendpoints: [{addresses: [10.0.0.1]}]\n");
+static const char engine_b[] =
+	SVC("u", "  ports: [{port: 53, protocol: UDP}]\n") SLICE(
+		"u", "u1", "ports: [{port: 53, protocol: UDP}]\nendpoints: [{addresses: [10.0.0.2]}]\n")
+		SVC("t", "  ports: [{port: 80}]\n")
+			SLICE("t", "t1", "ports: [{port: 80}]\nendpoints: [{addresses: [10.0.0.2]}]\n");
+
+static struct wf_proxy_model *model_of(const char *yaml)
+{
+	struct fixture f = {0};
+	struct wf_proxy_model *m;
+
+	build(&f, yaml, NULL);
+	m = f.m;
+	wf_k8s_parse_result_done(&f.res); /* the model keeps no pointer into the objects */
+	return m;
+}
+
+/* Full first, deltas after, full again after a failure; conntrack filters only for UDP
+ * services whose endpoints changed (every UDP service after a restart). */
+static void test_engine(void **unused)
+{
+	struct wf_proxy *p;
+	struct wf_proxy_fake *fk;
+	struct wf_proxy_ct_filter *flt;
+	struct wf_proxy_model *a = model_of(engine_a), *b = model_of(engine_b);
+
+	assert_int_equal(wf_proxy_ct_filters(NULL, a, &flt), 1);
+	assert_int_equal(flt[0].port, 53);
+	wf_free(flt);
+	assert_int_equal(wf_proxy_ct_filters(a, b, &flt), 1);
+	wf_free(flt);
+	assert_int_equal(wf_proxy_ct_filters(a, a, &flt), 0);
+	wf_proxy_model_free(b);
+
+	assert_int_equal(wf_proxy_new(&wf_proxy_fake_ops, &p), 0);
+	fk = wf_proxy_backend(p);
+	assert_int_equal(wf_proxy_sync(p, a), 0);
+	assert_int_equal(fk->stats.full_loads, 1);
+	assert_int_equal(fk->ct_filters, 1);
+	assert_non_null(strstr(fk->ruleset, "10.0.0.1 . 80"));
+	assert_int_equal(wf_proxy_sync(p, model_of(engine_b)), 0);
+	assert_int_equal(fk->stats.nl_deltas, 1);
+	assert_int_equal(fk->ct_filters, 2);
+	assert_non_null(strstr(fk->ruleset, "10.0.0.2 . 80"));
+	fk->fail_next = -EIO;
+	assert_int_equal(wf_proxy_sync(p, model_of(engine_a)), -EIO);
+	assert_null(wf_proxy_installed(p));
+	assert_int_equal(wf_proxy_sync(p, model_of(engine_a)), 0);
+	assert_int_equal(fk->stats.full_loads, 2);
+	wf_proxy_free(p);
+}
+
+/* Every allocation failure unwinds cleanly (ASan/valgrind judge the leaks). */
+static void test_alloc_failures(void **unused)
+{
+	struct wf_k8s_parse_result res = {0};
+	struct wf_diag d;
+	size_t len = strlen(engine_a);
+	int ok = 0;
+
+	assert_true(wf_k8s_parse(engine_a, len, "t.yaml", &res, &d) >= 0);
+	for (unsigned long n = 1; n < 1000 && !ok; n++) {
+		struct wf_proxy_config cfg = {.node_name = "node-1"};
+		struct wf_proxy_model *m = NULL;
+		struct wf_buf b;
+		int r;
+
+		wf_buf_init(&b, 0);
+		wf_alloc_fail_at(n);
+		r = wf_proxy_model_build(&cfg, (const struct wf_k8s_object *const *)res.objects,
+					 res.n_objects, &m);
+		if (r == 0)
+			r = wf_proxy_render(m, &b);
+		wf_alloc_fail_at(0);
+		if (r == 0)
+			ok = 1;
+		else
+			assert_int_equal(r, -ENOMEM);
+		wf_proxy_model_free(m);
+		wf_buf_done(&b);
+	}
+	assert_true(ok);
+	wf_k8s_parse_result_done(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conditions),  cmocka_unit_test(test_named_ports),
+		cmocka_unit_test(test_ignored),	    cmocka_unit_test(test_dual_stack),
+		cmocka_unit_test(test_external),    cmocka_unit_test(test_local_fallback),
+		cmocka_unit_test(test_topology),    cmocka_unit_test(test_engine),
+		cmocka_unit_test(test_alloc_failures),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
