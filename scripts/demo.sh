@@ -67,6 +67,11 @@ say "by Service name (needs weft dns and the service proxy of weft agent)"
 run "$WEFT" lab exec client -- curl -s -m 3 http://backend/ ||
 	echo "(not reachable by name in this build yet: pod-IP traffic above is what the lab itself provides)"
 
+say "from outside the cluster to the frontend's NodePort 30080 (needs the service proxy)"
+node1=$("$WEFT" lab get node node-1 -o json | grep -m1 -o '172\.30\.[0-9]*\.[0-9]*')
+run "$WEFT" lab exec --outside -- curl -s -m 3 "http://$node1:30080/" ||
+	echo "(NodePorts need weft agent's service proxy)"
+
 cat <<HINTS
 
 The lab keeps running. Try:
@@ -74,6 +79,6 @@ The lab keeps running. Try:
   $WEFT lab get endpointslices -o yaml
   $WEFT lab exec client -- sh
   $WEFT lab logs client
-  $WEFT lab exec --outside -- curl -s http://NODE_IP:30080/
+  $WEFT lab exec --outside -- curl -s http://$node1:30080/
   scripts/demo.sh --down          (or: $WEFT lab down)
 HINTS

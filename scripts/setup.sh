@@ -12,9 +12,9 @@ packages=(
 	libnetfilter-conntrack-dev liburcu-dev libssl-dev libnghttp2-dev libcurl4-openssl-dev
 	libcmocka-dev libbpf-dev node-llhttp
 	# data plane and the real clients the tests judge by
-	iproute2 nftables procps dnsutils curl iputils-ping util-linux
+	iproute2 nftables procps dnsutils curl iputils-ping util-linux python3
 	# anchors the benchmarks compare against
-	containernetworking-plugins knot nsd dnsperf iperf3 hyperfine python3-yaml
+	containernetworking-plugins knot nsd dnsperf iperf3 hyperfine ethtool python3-yaml iptables bc
 	# real container runtime for the CNI test
 	podman runc busybox-static jq
 )

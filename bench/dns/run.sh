@@ -66,7 +66,12 @@ wait_port() { # wait_port PORT
 declare -A QPC QPS P50 P99 LOST
 measure() {
 	local name=$1 pid=$2 port=$3 out c0 c1
-	"$load" -s 127.0.0.1 -p "$port" -f "$tmp/queries.txt" -d 1 >/dev/null # warm-up
+	# warm-up, until the server answers under load (a server still loading answers nothing)
+	for _ in 1 2 3 4 5; do
+		out=$("$load" -s 127.0.0.1 -p "$port" -f "$tmp/queries.txt" -d 1)
+		grep -q 'answered=0 ' <<<"$out" || break
+		sleep 1
+	done
 	c0=$(cpu_ticks "$pid")
 	out=$(taskset -c 1 "$load" -s 127.0.0.1 -p "$port" -f "$tmp/queries.txt" -d "$dur" -c 512 -n 16)
 	c1=$(cpu_ticks "$pid")

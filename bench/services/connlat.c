@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 			fails++;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		close(fd);
-		lat[i] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+		lat[i] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp);
 	printf("p50_us=%.1f p90_us=%.1f p99_us=%.1f n=%d fails=%d\n", lat[n / 2], lat[n * 9 / 10],

@@ -117,7 +117,11 @@ def iptables():
         f.write("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports\" "
                 "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n")
         f.writelines(r)
-        f.write(f"-X KUBE-SEP-{h(name + old[0])}\nCOMMIT\n")
+        f.write("COMMIT\n")
+        # iptables-nft refuses to delete a chain in the transaction that unhooks it; kube-proxy
+        # deletes stale chains in its next sync, and so does this second step.
+    with open(f"{out}/iptables-delta2.rules", "w") as f:
+        f.write(f"*nat\n-F KUBE-SEP-{h(name + old[0])}\n-X KUBE-SEP-{h(name + old[0])}\nCOMMIT\n")
 
 
 def nft_ep_chain(i, e):

@@ -68,6 +68,7 @@ for n in "${SIZES[@]}"; do
 	t1=$(date +%s%N)
 	ip netns exec $NS iptables-restore --noflush <"$D/iptables-delta.rules"
 	t2=$(date +%s%N)
+	ip netns exec $NS iptables-restore --noflush <"$D/iptables-delta2.rules"
 	il=$(ms "$t0" "$t1")
 	ic=$(ms "$t1" "$t2")
 	if_=$(p50 "$first")

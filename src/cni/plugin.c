@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1003,6 +1004,18 @@ out_ns:
 	return -1;
 }
 
+struct del_job {
+	const char *host_veth, *ifb;
+	int ret;
+};
+
+static void *del_links(void *arg)
+{
+	struct del_job *j = arg;
+	j->ret = link_del(j->host_veth, j->ifb);
+	return NULL;
+}
+
 static int cmd_del(struct run *r)
 {
 	char errbuf[1024];
@@ -1012,13 +1025,26 @@ static int cmd_del(struct run *r)
 	/* SPEC.md DEL: succeed when things are gone, CNI_NETNS empty or its netns gone; the
 	 * host end's name is derived from the attachment, so no netns is needed */
 	host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
-	int e = link_del(r->host_veth, r->ifb);
-	if (e < 0)
-		return nl_fail(r, e, "deleting the veth");
+	/* The kernel spends ~20 ms removing a veth, almost all of it waiting for RCU grace
+	 * periods. The rest of DEL (nftables, the address store) runs meanwhile on this
+	 * thread; DEL returns only once both are done, so the interface is gone when it
+	 * does. Releasing addresses before the link is gone is what the reference bridge
+	 * plugin does too (IPAM DEL first). */
+	struct del_job job = {.host_veth = r->host_veth, .ifb = r->ifb};
+	pthread_t thread;
+	bool threaded = pthread_create(&thread, NULL, del_links, &job) == 0;
+	if (!threaded)
+		del_links(&job);
 	if (r->n_nft && nft_apply(r, false, errbuf, sizeof(errbuf)) < 0)
 		fprintf(stderr, "weft-cni: removing nftables elements: %s\n", errbuf);
-	if (ipam_del(r, st == 0) < 0)
+	int ret = ipam_del(r, st == 0);
+	if (threaded)
+		pthread_join(thread, NULL);
+	if (ret < 0)
 		return -1;
+	if (job.ret < 0)
+		return nl_fail(r, job.ret, "deleting the veth");
+	/* the record goes last: a DEL that failed above can be retried with it */
 	if (unlink(r->state_path) == -1 && errno != ENOENT)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "removing %s: %s", r->state_path,
 				   strerror(errno));

@@ -50,14 +50,10 @@ uint64_t wf_dns_name_hash(const uint8_t *p, size_t len)
 
 void wf_dns_name_lower(uint8_t *wire, size_t len)
 {
-	size_t off = 0;
-
-	while (off < len && wire[off]) {
-		uint8_t l = wire[off];
-		for (size_t i = 1; i <= l && off + i < len; i++)
-			wire[off + i] = lower(wire[off + i]);
-		off += 1 + (size_t)l;
-	}
+	/* Length bytes are at most 63, below 'A' (65): folding every byte leaves them alone, so
+	 * there is no need to walk the labels. */
+	for (size_t i = 0; i < len; i++)
+		wire[i] = lower(wire[i]);
 }
 
 int wf_dns_name_from_text(const char *text, uint8_t *buf, bool lo)

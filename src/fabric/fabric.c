@@ -95,9 +95,9 @@ void wf_fabric_state_done(struct wf_fabric_state *s)
 
 static int push(void **arr, size_t *n, size_t size, const void *item)
 {
-	/* Grow at powers of two: n is the count, the capacity is the next power of two. */
+	/* The capacity is the smallest power of two >= n (1 for 0): grow when n is one. */
 	if ((*n & (*n - 1)) == 0) {
-		size_t cap = *n ? *n * 2 : 4;
+		size_t cap = *n ? *n * 2 : 1;
 		void *p = wf_reallocarray(*arr, cap, size);
 		if (!p)
 			return -ENOMEM;

@@ -1004,7 +1004,15 @@ static int on_document(void *userdata, json_t *doc, const struct wf_yj_docinfo *
 		return wf_k8s_fail_key(&d, "items", -WF_E_INVALID, "must be a list, not %s",
 				       type_name(items));
 	size_t n = json_array_size(items);
-	if (n) {
+	if (n && info->item_lines && info->n_items == n) {
+		/* The YAML converter recorded the items' positions in its pass. */
+		lines = wf_memdup(info->item_lines, n * sizeof(*lines));
+		cols = wf_memdup(info->item_columns, n * sizeof(*cols));
+		if (!lines || !cols) {
+			r = wf_k8s_fail(&d, -ENOMEM, "out of memory");
+			goto out;
+		}
+	} else if (n) {
 		/* One scan of the text for every item's position (origins). */
 		struct wf_yj_step step = {.key = "items"};
 		lines = wf_calloc(n, sizeof(*lines));
@@ -1087,6 +1095,7 @@ int wf_k8s_parse(const char *buf, size_t len, const char *file, struct wf_k8s_pa
 		.max_file_bytes = WF_K8S_MAX_FILE_BYTES,
 		.max_doc_bytes = WF_K8S_MAX_DOC_BYTES,
 		.max_depth = WF_K8S_MAX_DEPTH,
+		.items_key = "items",
 	};
 	int r;
 

@@ -809,8 +809,6 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 		return 2;
 	}
 	if (node || outside) {
-		char *fwd_env[] = {NULL};
-
 		wf_lab_netns_name(lab, outside ? "outside" : node, netns, sizeof(netns));
 		snprintf(path, sizeof(path), "/run/netns/%s", netns);
 		if (access(path, F_OK) != 0) {
@@ -823,7 +821,6 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 			fprintf(stderr, "error: cannot enter %s: %m\n", netns);
 			return 1;
 		}
-		(void)fwd_env;
 		execvp(cmd[0], cmd);
 		fprintf(stderr, "error: cannot run %s: %m\n", cmd[0]);
 		return 127;

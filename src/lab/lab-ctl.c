@@ -475,7 +475,7 @@ static void pod_setup(struct ctl *c, struct pod *p)
 	char *out = NULL;
 	int r;
 
-	if (wf_lab_netns_add(c->lab, p->netns) < 0) {
+	if (wf_lab_netns_add_fast(c->lab, p->netns) < 0) {
 		snprintf(p->reason, sizeof(p->reason), "NetworkSetupError");
 		snprintf(p->message, sizeof(p->message), "cannot create network namespace %s",
 			 p->netns);
@@ -483,10 +483,8 @@ static void pod_setup(struct ctl *c, struct pod *p)
 		return;
 	}
 	if (c->lab->cni[0]) {
-		/* the runtime, not the plugin, brings up lo (what the CNI loopback plugin does) */
-		r = wf_lab_ip(p->netns, "link set lo up");
-		if (r == 0)
-			r = cni_call(c, p, "ADD", &out);
+		/* lo is up already (wf_lab_netns_add_fast) */
+		r = cni_call(c, p, "ADD", &out);
 		if (r == 0) {
 			json_t *res = json_loads(out, 0, NULL);
 			const char *addr = json_string_value(json_object_get(
@@ -623,7 +621,7 @@ static void pod_teardown(struct ctl *c, struct pod *p)
 			wf_free(out);
 		}
 	}
-	wf_lab_ip(NULL, "netns del %s", p->netns);
+	wf_lab_netns_del_fast(p->netns);
 	release_ip(c, p);
 	wf_lab_rmtree(p->dir);
 	if (c->node_pods[p->node_idx])

@@ -61,6 +61,10 @@ int wf_lab_ip(const char *netns, const char *fmt, ...) __attribute__((format(pri
 int wf_lab_ip_batch(const char *netns, const char *script);
 /* Records then creates /run/netns/<name> (ip netns add). */
 int wf_lab_netns_add(const struct wf_lab *lab, const char *name);
+/* The same without running ip(8) (pods: start-up time), with lo up. Returns 0 or -errno. */
+int wf_lab_netns_add_fast(const struct wf_lab *lab, const char *name);
+/* Unmounts and removes /run/netns/<name>; 0 when it is not there. */
+int wf_lab_netns_del_fast(const char *name);
 /* setns(2) into /run/netns/<name>. Returns 0 or -errno. */
 int wf_lab_netns_enter(const char *name);
 /* Writes a file atomically (temp file + rename). Returns 0 or -errno. */

@@ -591,6 +591,31 @@ static int check_service(struct vctx *c, json_t *obj, json_t *current)
 	if (strcmp(type, "ExternalName") && (!json_is_array(ports) || !json_array_size(ports)))
 		return verr(c, spec ? spec : obj, "spec.ports", "Required value");
 	cip = json_object_get(spec, "clusterIP");
+	/* Service: spec.clusterIP is immutable once allocated (set, and not being cleared) */
+	if (cip && json_is_string(cip) && *json_string_value(cip)) {
+		size_t k;
+		json_t *o;
+
+		json_array_foreach(current, k, o)
+		{
+			json_t *omd = json_object_get(o, "metadata");
+			const char *have = json_string_value(
+				json_object_get(json_object_get(o, "spec"), "clusterIP"));
+			char other[300];
+
+			snprintf(other, sizeof(other), "%s/%s",
+				 json_string_value(json_object_get(omd, "namespace")) ?: "default",
+				 json_string_value(json_object_get(omd, "name")) ?: "");
+			if (strcmp(json_string_value(json_object_get(o, "kind")) ?: "",
+				   "Service") ||
+			    strcmp(other, self) || !have || !strcmp(have, json_string_value(cip)))
+				continue;
+			return verr(
+				c, cip, "spec.clusterIP",
+				"Invalid value: \"%s\": field is immutable (the Service has %s)",
+				json_string_value(cip), have);
+		}
+	}
 	if (cip && json_is_string(cip) && strcmp(json_string_value(cip), "None") &&
 	    strcmp(json_string_value(cip), "")) {
 		struct wf_ip ip;

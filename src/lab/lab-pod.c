@@ -28,10 +28,12 @@ int wf_lab_enter_exec(const struct wf_lab_spawn *s)
 		fprintf(stderr, "weft lab: unshare: %m\n");
 		return r;
 	}
-	/* Private first, so the bind mounts below never propagate back to the host. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
+	/* Slave, as ip-netns(8) does: the bind mounts below never propagate back to the host,
+	 * while the host's unmounts (a deleted pod's /run/netns entry) still reach this copy - a
+	 * private copy would pin every other pod's network namespace for as long as we live. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1) {
 		r = -errno;
-		fprintf(stderr, "weft lab: making mounts private: %m\n");
+		fprintf(stderr, "weft lab: making mounts slave: %m\n");
 		return r;
 	}
 	if (s->resolv && mount(s->resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL) == -1) {

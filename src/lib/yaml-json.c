@@ -39,7 +39,31 @@ struct yconv {
 	size_t doc_start; /* byte offset of the current document */
 	struct anchor *anchors;
 	size_t n_anchors, cap_anchors;
+	const char *items_key;
+	bool in_items; /* converting the items sequence: record its children */
+	bool has_items;
+	unsigned *item_lines, *item_columns;
+	size_t n_items, cap_items;
 };
+
+static int record_item(struct yconv *c, yaml_mark_t m)
+{
+	if (c->n_items == c->cap_items) {
+		size_t ncap = c->cap_items ? c->cap_items * 2 : 64;
+		unsigned *l = wf_reallocarray(c->item_lines, ncap, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		c->item_lines = l;
+		unsigned *col = wf_reallocarray(c->item_columns, ncap, sizeof(*col));
+		if (!col)
+			return -ENOMEM;
+		c->item_columns = col;
+		c->cap_items = ncap;
+	}
+	c->item_lines[c->n_items] = (unsigned)m.line + 1;
+	c->item_columns[c->n_items++] = (unsigned)m.column + 1;
+	return 0;
+}
 
 /* Line and column (1-based, columns in characters as libyaml and jansson count them) of a byte
  * offset; used where the parser reports only an offset. */
@@ -426,7 +450,15 @@ static int convert_mapping(struct yconv *c, yaml_event_t *start, unsigned depth,
 		json_t *val;
 		size_t vsize;
 		yaml_mark_t vmark = vev.start_mark;
+		bool items = depth == 1 && c->items_key && vev.type == YAML_SEQUENCE_START_EVENT &&
+			     strcmp(key, c->items_key) == 0;
+		if (items) {
+			c->in_items = c->has_items = true;
+			c->n_items = 0;
+		}
 		r = convert_node(c, &vev, depth + 1, &val, &vsize);
+		if (items)
+			c->in_items = false;
 		if (r < 0) {
 			yaml_event_delete(&kev);
 			goto fail;
@@ -474,8 +506,10 @@ static int convert_sequence(struct yconv *c, yaml_event_t *start, unsigned depth
 	json_t *arr = json_array();
 	size_t size = 1;
 	yaml_event_t ev;
+	bool items = c->in_items;
 	int r;
 
+	c->in_items = false; /* only the direct children */
 	if (!arr)
 		return err_at(c, start->start_mark, -ENOMEM, "out of memory");
 	for (;;) {
@@ -489,6 +523,11 @@ static int convert_sequence(struct yconv *c, yaml_event_t *start, unsigned depth
 		json_t *val;
 		size_t vsize;
 		yaml_mark_t m = ev.start_mark;
+		if (items && record_item(c, m) < 0) {
+			yaml_event_delete(&ev);
+			r = err_at(c, m, -ENOMEM, "out of memory");
+			goto fail;
+		}
 		r = convert_node(c, &ev, depth + 1, &val, &vsize);
 		if (r < 0)
 			goto fail;
@@ -619,6 +658,7 @@ static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 		};
 		json_t *doc;
 		size_t size;
+		c->has_items = false;
 		r = convert_node(c, &ev, 1, &doc, &size);
 		if (r < 0)
 			goto out;
@@ -629,6 +669,11 @@ static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 			goto out;
 		}
 		yaml_event_delete(&ev);
+		if (c->has_items) {
+			info.n_items = c->n_items;
+			info.item_lines = c->item_lines;
+			info.item_columns = c->item_columns;
+		}
 		if (!json_is_null(doc))
 			r = fn(userdata, doc, &info);
 		json_decref(doc);
@@ -641,6 +686,8 @@ out:
 	wf_free(c->anchors);
 	c->anchors = NULL;
 	c->cap_anchors = 0;
+	wf_free(c->item_lines);
+	wf_free(c->item_columns);
 	yaml_parser_delete(&c->parser);
 	return r;
 }
@@ -757,6 +804,7 @@ int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj
 		if (limits->max_depth)
 			c.max_depth = limits->max_depth;
 		c.max_alias = limits->max_alias_nodes;
+		c.items_key = limits->items_key;
 	}
 	if (!buf || len == 0) {
 		/* libyaml asserts on a NULL input; an empty input has no documents. */

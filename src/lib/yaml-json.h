@@ -17,18 +17,27 @@
 
 struct wf_yj_limits {
 	size_t max_file_bytes;	/* whole input; 0 = 64 MiB */
-	size_t max_doc_bytes;	/* one YAML document or a JSON text; 0 = 10 MiB */
+	size_t max_doc_bytes;	/* one YAML document (counted in characters) or a JSON text
+				 * (bytes); 0 = 10 MiB */
 	unsigned max_depth;	/* nesting of mappings/sequences; 0 = 64 */
 	size_t max_alias_nodes; /* nodes reached through YAML aliases, over the whole input;
 				 * 0 = min(1,000,000, 16 x nodes written out) */
+	/* YAML only: record the positions of the items of the sequence under this key of a
+	 * document's root mapping (a List's "items"), in the same pass. NULL = none. */
+	const char *items_key;
 };
 
 struct wf_yj_docinfo {
 	unsigned index;	 /* 0-based document number in the stream */
 	unsigned line;	 /* 1-based position of the document's root node */
 	unsigned column; /* 1-based */
-	size_t offset;	 /* byte offset of the root node */
+	size_t offset;	 /* offset of the root node: bytes for JSON, characters for YAML */
 	bool json;	 /* the input was JSON */
+	/* With limits->items_key (YAML): 1-based positions of that sequence's items, n_items of
+	 * them, valid during the callback; NULL when the document has no such sequence. */
+	size_t n_items;
+	const unsigned *item_lines;
+	const unsigned *item_columns;
 };
 
 /* Called once per non-empty document, in order. doc is borrowed: it is released after the

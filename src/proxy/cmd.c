@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/error.h"
 #include "lib/ip.h"
+#include "proxy/health.h"
 #include "proxy/model.h"
 #include "proxy/proxy.h"
 #include "proxy/render.h"
@@ -58,7 +59,8 @@ static bool manifest_name(const char *name)
 
 	if (name[0] == '.')
 		return false;
-	return (l > 5 && !strcmp(name + l - 5, ".yaml")) || (l > 4 && !strcmp(name + l - 4, ".yml")) ||
+	return (l > 5 && !strcmp(name + l - 5, ".yaml")) ||
+	       (l > 4 && !strcmp(name + l - 4, ".yml")) ||
 	       (l > 5 && !strcmp(name + l - 5, ".json"));
 }
 
@@ -112,9 +114,10 @@ void wf_proxy_objects_free(struct wf_k8s_object **objs, size_t n)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: weft render proxy -f PATH... [--node NAME] [--node-ip IP]...\n"
-		   "                         [--cluster-cidr CIDR]... [--zone ZONE] [--masquerade-all]\n"
-		   "Prints the nftables ruleset the manifests yield on node NAME.\n");
+	fprintf(f,
+		"usage: weft render proxy -f PATH... [--node NAME] [--node-ip IP]...\n"
+		"                         [--cluster-cidr CIDR]... [--zone ZONE] [--masquerade-all]\n"
+		"Prints the nftables ruleset the manifests yield on node NAME.\n");
 }
 
 struct opts {
@@ -246,7 +249,8 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static int apply_line(struct wf_proxy *p, const struct wf_proxy_config *cfg, char *line)
+static int apply_line(struct wf_proxy *p, struct wf_proxy_health *h,
+		      const struct wf_proxy_config *cfg, char *line)
 {
 	char *paths[MAX_ARGS], *save = NULL;
 	struct wf_k8s_object **objs = NULL;
@@ -280,14 +284,19 @@ static int apply_line(struct wf_proxy *p, const struct wf_proxy_config *cfg, cha
 		printf("error: sync: %s: %s\n", wf_strerror(r), wf_proxy_error(p));
 		goto out;
 	}
+	r = wf_proxy_health_update(h, wf_proxy_installed(p));
+	if (r < 0) {
+		printf("error: health servers: %s\n", wf_strerror(r));
+		goto out;
+	}
 	after = wf_proxy_stats(p);
 	kind = after->full_loads > before.full_loads	 ? "full"
 	       : after->text_deltas > before.text_deltas ? "text"
 	       : after->nl_deltas > before.nl_deltas	 ? "nl"
 							 : "none";
-	printf("ok kind=%s ms=%.3f load_ms=%.1f ct=%lu msgs=%lu services=%zu\n", kind, ms_since(&t0),
-	       load_ms, after->ct_deleted - before.ct_deleted, after->nl_messages - before.nl_messages,
-	       wf_proxy_installed(p)->n_svcs);
+	printf("ok kind=%s ms=%.3f load_ms=%.1f ct=%lu msgs=%lu services=%zu\n", kind,
+	       ms_since(&t0), load_ms, after->ct_deleted - before.ct_deleted,
+	       after->nl_messages - before.nl_messages, wf_proxy_installed(p)->n_svcs);
 out:
 	fflush(stdout);
 	wf_proxy_objects_free(objs, n_objs);
@@ -298,6 +307,7 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 {
 	struct opts o = {0};
 	struct wf_proxy *p = NULL;
+	struct wf_proxy_health *h = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -311,11 +321,17 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 		fprintf(stderr, "weft: nft backend: %s\n", wf_strerror(r));
 		return 1;
 	}
+	r = wf_proxy_health_new(&h);
+	if (r < 0) {
+		fprintf(stderr, "weft: health servers: %s\n", wf_strerror(r));
+		wf_proxy_free(p);
+		return 1;
+	}
 	while ((len = getline(&line, &cap, stdin)) != -1) {
 		if (len && line[len - 1] == '\n')
 			line[len - 1] = 0;
 		if (!strncmp(line, "apply ", 6)) {
-			if (apply_line(p, &o.cfg, line + 6) < 0)
+			if (apply_line(p, h, &o.cfg, line + 6) < 0)
 				status = 1;
 		} else if (!strncmp(line, "echo ", 5)) {
 			printf("%s\n", line + 5);
@@ -327,6 +343,7 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 		}
 	}
 	free(line);
+	wf_proxy_health_free(h);
 	wf_proxy_free(p);
 	return status;
 }
@@ -334,7 +351,8 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 int wf_proxy_render_main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout, "usage: weft render proxy -f PATH... [options]\n");
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: weft render proxy -f PATH... [options]\n");
 		if (argc >= 2)
 			usage(stdout);
 		return argc < 2 ? 2 : 0;

@@ -56,8 +56,8 @@ struct wf_proxy_svc {
 	uint16_t node_port; /* 0 = none (ClusterIP, or allocateLoadBalancerNodePorts false) */
 	size_t n_vips;	    /* cluster IP first, then externalIPs, then LB ingress IPs */
 	struct wf_proxy_vip *vips;
-	bool external_local; /* externalTrafficPolicy: Local */
-	bool internal_local; /* internalTrafficPolicy: Local */
+	bool external_local;	   /* externalTrafficPolicy: Local */
+	bool internal_local;	   /* internalTrafficPolicy: Local */
 	uint32_t affinity_timeout; /* seconds of ClientIP affinity; 0 = none */
 	size_t n_source_ranges;	   /* loadBalancerSourceRanges of this family */
 	struct wf_cidr *source_ranges;

@@ -109,7 +109,8 @@ bool wf_proxy_svc_shape_equal(const struct wf_proxy_svc *a, const struct wf_prox
 	    a->health_check_node_port != b->health_check_node_port)
 		return false;
 	for (size_t i = 0; i < a->n_vips; i++)
-		if (!wf_ip_equal(&a->vips[i].ip, &b->vips[i].ip) || a->vips[i].kind != b->vips[i].kind)
+		if (!wf_ip_equal(&a->vips[i].ip, &b->vips[i].ip) ||
+		    a->vips[i].kind != b->vips[i].kind)
 			return false;
 	for (size_t i = 0; i < a->n_source_ranges; i++)
 		if (!wf_ip_equal(&a->source_ranges[i].ip, &b->source_ranges[i].ip) ||
@@ -177,7 +178,8 @@ static bool topology_enabled(const struct wf_k8s_object *o)
 {
 	const struct wf_k8s_service *s = o->service;
 	const char *mode = wf_k8s_object_annotation(o, "service.kubernetes.io/topology-mode");
-	const char *hints = wf_k8s_object_annotation(o, "service.kubernetes.io/topology-aware-hints");
+	const char *hints =
+		wf_k8s_object_annotation(o, "service.kubernetes.io/topology-aware-hints");
 
 	if (s->traffic_distribution && (!strcmp(s->traffic_distribution, "PreferClose") ||
 					!strcmp(s->traffic_distribution, "PreferSameZone")))
@@ -497,7 +499,8 @@ static int build_service(struct builder *b, const struct wf_k8s_object *o)
 			v.name = wf_arena_strdup(b->a, o->name);
 			v.port_name = wf_arena_strdup(b->a, sp->name ? sp->name : "");
 			v.id = wf_arena_printf(b->a, "%s/%s/%s/%d", v.namespace ? v.namespace : "",
-					       o->name, wf_proxy_proto_name(sp->protocol), sp->port);
+					       o->name, wf_proxy_proto_name(sp->protocol),
+					       sp->port);
 			if (!v.namespace || !v.name || !v.port_name || !v.id)
 				return -ENOMEM;
 			v.protocol = sp->protocol;
@@ -529,7 +532,8 @@ static int build_service(struct builder *b, const struct wf_k8s_object *o)
 							s->load_balancer_source_ranges[i];
 				if (v.external_local && s->health_check_node_port > 0 &&
 				    s->health_check_node_port <= 65535)
-					v.health_check_node_port = (uint16_t)s->health_check_node_port;
+					v.health_check_node_port =
+						(uint16_t)s->health_check_node_port;
 			}
 			r = endpoints(b, o, sp, &v);
 			if (r < 0)
@@ -542,8 +546,7 @@ static int build_service(struct builder *b, const struct wf_k8s_object *o)
 	return 0;
 }
 
-static int node_identity(struct builder *b, const struct wf_k8s_object *const *objects,
-			 size_t n)
+static int node_identity(struct builder *b, const struct wf_k8s_object *const *objects, size_t n)
 {
 	const struct wf_proxy_config *cfg = b->cfg;
 	const struct wf_k8s_node *self = NULL;
@@ -598,7 +601,8 @@ static int node_identity(struct builder *b, const struct wf_k8s_object *const *o
 			if (objects[i]->kind != WF_K8S_NODE)
 				continue;
 			for (size_t j = 0; j < objects[i]->node->n_pod_cidrs; j++)
-				m->cluster_cidrs[m->n_cluster_cidrs++] = objects[i]->node->pod_cidrs[j];
+				m->cluster_cidrs[m->n_cluster_cidrs++] =
+					objects[i]->node->pod_cidrs[j];
 		}
 		if (m->n_cluster_cidrs > 1)
 			qsort(m->cluster_cidrs, m->n_cluster_cidrs, sizeof(*m->cluster_cidrs),

@@ -43,8 +43,8 @@ struct wf_proxy_elem {
 
 /* Name of a global map or set for a family ("services4", ...). */
 const char *wf_proxy_gmap_name(enum wf_proxy_gmap map, int family);
-/* Writes "<kind><4|6>-<id>" into buf (WF_PROXY_NAME_MAX); kind is "svc", "ext", "fw", "lb",
- * "llb" (chains) or "eps", "leps" (maps). */
+/* Writes "<kind><4|6>-<id>" into buf (WF_PROXY_NAME_MAX); kind is "svc", "ext", "fw", "lb"
+ * or "llb" (chains). */
 char *wf_proxy_obj_name(char *buf, const char *kind, const struct wf_proxy_svc *s);
 /* Names of the per-endpoint objects of an affinity service: "<kind><4|6>-<id>/<ip>/<port>"
  * with ':' of IPv6 addresses written as '-'; kind is "ep" (chain) or "aff" (set). */
@@ -61,10 +61,10 @@ int wf_proxy_svc_elems(const struct wf_proxy_model *m, const struct wf_proxy_svc
 
 /* Which per-service chains and maps exist for s. */
 struct wf_proxy_objs {
-	bool ext;  /* ext chain: externally reachable (NodePort, externalIP, LB) */
-	bool fw;   /* fw chain: loadBalancerSourceRanges */
-	bool llb;  /* llb chain + leps map: a Local policy */
-	bool aff;  /* ClientIP affinity: an ep chain and an aff set per endpoint */
+	bool ext; /* ext chain: externally reachable (NodePort, externalIP, LB) */
+	bool fw;  /* fw chain: loadBalancerSourceRanges */
+	bool llb; /* llb chain: a Local policy */
+	bool aff; /* ClientIP affinity: an ep chain and an aff set per endpoint */
 };
 void wf_proxy_svc_objs(const struct wf_proxy_svc *s, struct wf_proxy_objs *ret);
 /* True when some of the cluster CIDRs are of family f. */

@@ -22,6 +22,7 @@
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_nat.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <string.h>
@@ -204,7 +205,8 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 		table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
 		name = nftnl_set_get_str(s, NFTNL_SET_NAME);
 		if (nftnl_set_get_u32(s, NFTNL_SET_FAMILY) != NFPROTO_INET || !table ||
-		    strcmp(table, T) || !name || (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) {
+		    strcmp(table, T) || !name ||
+		    (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) {
 			nftnl_set_free(s);
 			return MNL_CB_OK;
 		}
@@ -322,8 +324,7 @@ static int full_text(struct nft_state *st, const char *body, struct wf_buf *out)
 	if (!r)
 		r = dump(st, &l, NFT_MSG_GETSET);
 	if (r < 0) {
-		snprintf(st->err, sizeof(st->err), "listing table inet " T ": %s",
-			 wf_strerror(r));
+		snprintf(st->err, sizeof(st->err), "listing table inet " T ": %s", wf_strerror(r));
 		goto out;
 	}
 	r = declared(body, want, &owned, &n_owned);
@@ -337,8 +338,8 @@ static int full_text(struct nft_state *st, const char *body, struct wf_buf *out)
 		if (kind == 1)
 			r = wf_buf_printf(out, "flush chain inet " T " %s\n", l.owned[i]);
 		else if (strncmp(l.owned[i], "aff", 3))
-			r = wf_buf_printf(out, "flush %s inet " T " %s\n", kind == 3 ? "map" : "set",
-					  l.owned[i]);
+			r = wf_buf_printf(out, "flush %s inet " T " %s\n",
+					  kind == 3 ? "map" : "set", l.owned[i]);
 	}
 	if (!r)
 		r = wf_buf_append_str(out, body);
@@ -352,8 +353,8 @@ static int full_text(struct nft_state *st, const char *body, struct wf_buf *out)
 		uintptr_t kind = (uintptr_t)wf_hash_gets(l.names, l.owned[i]);
 
 		if (kind != 1 && !wf_hash_gets(want, l.owned[i]))
-			r = wf_buf_printf(out, "delete %s inet " T " %s\n", kind == 3 ? "map" : "set",
-					  l.owned[i]);
+			r = wf_buf_printf(out, "delete %s inet " T " %s\n",
+					  kind == 3 ? "map" : "set", l.owned[i]);
 	}
 out:
 	for (size_t i = 0; i < n_owned; i++)
@@ -730,49 +731,6 @@ static int nlb_elem(struct nlb *b, const struct wf_proxy_elem *e, bool add)
 	return nlb_next(b);
 }
 
-static int nlb_flush_set(struct nlb *b, const char *name)
-{
-	struct nlmsghdr *nlh = nlb_hdr(b, NFT_MSG_DELSETELEM, 0);
-
-	/* No element list: the kernel flushes the set. */
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, T);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, name);
-	return nlb_next(b);
-}
-
-static int nlb_eps(struct nlb *b, const char *name, const struct wf_proxy_endpoint *eps, size_t n)
-{
-	struct nftnl_set *s;
-	struct nlmsghdr *nlh;
-
-	if (!n)
-		return 0;
-	s = set_new(name);
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-		uint32_t idx = (uint32_t)i;
-		uint8_t data[20];
-		size_t l;
-
-		if (!el) {
-			nftnl_set_free(s);
-			return -ENOMEM;
-		}
-		memset(data, 0, sizeof(data));
-		l = put_addr(data, &eps[i].ip);
-		l += put_port(data + l, eps[i].port);
-		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &idx, sizeof(idx));
-		nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, data, (uint32_t)l);
-		nftnl_set_elem_add(s, el);
-	}
-	nlh = nlb_hdr(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return nlb_next(b);
-}
-
 static struct nftnl_rule *rule_new(const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
@@ -801,77 +759,87 @@ static int nlb_flush_chain(struct nlb *b, const char *chain)
 	return nlb_next(b);
 }
 
-static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+static int put_expr(struct nftnl_rule *r, const char *type, struct nftnl_expr **ret)
 {
-	if (!e)
+	*ret = nftnl_expr_alloc(type);
+	if (!*ret)
 		return -ENOMEM;
-	nftnl_rule_add_expr(r, e);
+	nftnl_rule_add_expr(r, *ret);
 	return 0;
 }
 
-/* The rule render.c writes as "meta l4proto P dnat ip to numgen random mod N map @eps" (or
- * "drop" when n is 0), in the expressions nft generates for it. */
+/* One rule of the cascade render.c writes as "numgen random mod M 0 meta l4proto P dnat ip to
+ * A:PORT" (numgen left out for the last, M == 0), or "drop" (ep NULL), in the expressions nft
+ * generates for it. */
 static int nlb_lb_rule(struct nlb *b, const struct wf_proxy_svc *s, const char *chain,
-		       const char *map, size_t n)
+		       const struct wf_proxy_endpoint *ep, uint32_t m)
 {
 	struct nftnl_rule *r = rule_new(chain);
 	struct nftnl_expr *e;
 	struct nlmsghdr *nlh;
 	uint8_t proto = wf_proxy_ipproto(s->protocol);
+	uint32_t zero = 0;
+	uint16_t port;
 	int ret = 0;
 
 	if (!r)
 		return -ENOMEM;
-	if (!n) {
-		e = nftnl_expr_alloc("immediate");
-		if (e) {
+	if (!ep) {
+		ret = put_expr(r, "immediate", &e);
+		if (!ret) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
 		}
-		ret = add_expr(r, e);
-	} else {
-		e = nftnl_expr_alloc("meta");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-		}
-		ret = add_expr(r, e);
-		e = ret ? NULL : nftnl_expr_alloc("cmp");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-			nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
-		}
-		ret = ret ? ret : add_expr(r, e);
-		e = ret ? NULL : nftnl_expr_alloc("numgen");
-		if (e) {
+		goto build;
+	}
+	if (m) {
+		ret = put_expr(r, "numgen", &e);
+		if (!ret) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, (uint32_t)n);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, m);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+			ret = put_expr(r, "cmp", &e);
 		}
-		ret = ret ? ret : add_expr(r, e);
-		e = ret ? NULL : nftnl_expr_alloc("lookup");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
-			nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map);
+		if (!ret) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+			nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, sizeof(zero));
 		}
-		ret = ret ? ret : add_expr(r, e);
-		e = ret ? NULL : nftnl_expr_alloc("nat");
-		if (e) {
-			bool v6 = s->family == AF_INET6;
-
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-			/* The port follows the address: 32-bit register 1 for IPv4, the next
-			 * 128-bit register for IPv6 (as nft lays out the concatenation). */
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN,
-					   v6 ? NFT_REG_2 : NFT_REG32_01);
-		}
-		ret = ret ? ret : add_expr(r, e);
 	}
+	if (!ret)
+		ret = put_expr(r, "meta", &e);
+	if (!ret) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+		ret = put_expr(r, "cmp", &e);
+	}
+	if (!ret) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
+		ret = put_expr(r, "immediate", &e);
+	}
+	if (!ret) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, ep->ip.addr, wf_ip_len(&ep->ip));
+		ret = put_expr(r, "immediate", &e);
+	}
+	if (!ret) {
+		port = htons(ep->port);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &port, sizeof(port));
+		ret = put_expr(r, "nat", &e);
+	}
+	if (!ret) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY,
+				   s->family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+	}
+build:
 	if (ret) {
 		nftnl_rule_free(r);
 		return ret;
@@ -971,7 +939,7 @@ static int delta_nl(struct nft_state *st, const struct wf_proxy_model *om,
 	for (size_t i = 0; !r && i < d->n; i++) {
 		const struct wf_proxy_svc *s = d->p[i].new;
 		struct wf_proxy_objs o;
-		char lb[WF_PROXY_NAME_MAX], eps[WF_PROXY_NAME_MAX];
+		char lb[WF_PROXY_NAME_MAX];
 
 		wf_proxy_svc_objs(s, &o);
 		for (int l = 0; !r && l <= (int)o.llb; l++) {
@@ -979,16 +947,14 @@ static int delta_nl(struct nft_state *st, const struct wf_proxy_model *om,
 			size_t n = l ? s->n_local_eps : s->n_eps;
 
 			wf_proxy_obj_name(lb, l ? "llb" : "lb", s);
-			wf_proxy_obj_name(eps, l ? "leps" : "eps", s);
-			/* Rule and map change in the same transaction: no packet sees a
-			 * modulus that disagrees with the map. */
+			/* The chain is emptied and refilled in one transaction: no packet
+			 * sees it half-written. */
 			r = nlb_flush_chain(&b, lb);
-			if (!r)
-				r = nlb_flush_set(&b, eps);
-			if (!r)
-				r = nlb_eps(&b, eps, e, n);
-			if (!r)
-				r = nlb_lb_rule(&b, s, lb, eps, n);
+			if (!r && !n)
+				r = nlb_lb_rule(&b, s, lb, NULL, 0);
+			for (size_t k = 0; !r && k < n; k++)
+				r = nlb_lb_rule(&b, s, lb, &e[k],
+						k + 1 < n ? (uint32_t)(n - k) : 0);
 		}
 	}
 	for (size_t i = 0; !r && i < ae.n; i++)

@@ -20,12 +20,12 @@ struct wf_proxy_ct_filter {
 
 /* What a backend did, for logs, metrics and tests. */
 struct wf_proxy_stats {
-	unsigned long full_loads;   /* whole-table transactions */
-	unsigned long text_deltas;  /* structural deltas (libnftables, a few objects) */
-	unsigned long nl_deltas;    /* endpoint deltas sent as netlink batches (libnftnl) */
-	unsigned long nl_messages;  /* netlink messages in those batches */
-	unsigned long ct_deleted;   /* conntrack entries deleted */
-	uint64_t last_apply_ns;	    /* duration of the last apply */
+	unsigned long full_loads;  /* whole-table transactions */
+	unsigned long text_deltas; /* structural deltas (libnftables, a few objects) */
+	unsigned long nl_deltas;   /* endpoint deltas sent as netlink batches (libnftnl) */
+	unsigned long nl_messages; /* netlink messages in those batches */
+	unsigned long ct_deleted;  /* conntrack entries deleted */
+	uint64_t last_apply_ns;	   /* duration of the last apply */
 };
 
 /* A data-plane backend (STYLE.md "Every backend behind an ops struct"). All callbacks run on

@@ -10,18 +10,19 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "proxy/health.h"
 #include "proxy/model.h"
 #include "proxy/proxy.h"
 
 struct proxy_rec {
 	const char *node_name;
 	struct wf_proxy *proxy;
+	struct wf_proxy_health *health;
 	struct wf_metric *m_services, *m_full, *m_deltas, *m_ct, *m_duration;
 	size_t logged_services;
 };
 
-static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics,
-		    void **ret_state)
+static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics, void **ret_state)
 {
 	struct proxy_rec *pr = wf_calloc(1, sizeof(*pr));
 	int r;
@@ -30,6 +31,12 @@ static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metric
 		return -ENOMEM;
 	r = wf_proxy_new(&wf_proxy_nft_ops, &pr->proxy);
 	if (r < 0) {
+		wf_free(pr);
+		return r;
+	}
+	r = wf_proxy_health_new(&pr->health);
+	if (r < 0) {
+		wf_proxy_free(pr->proxy);
 		wf_free(pr);
 		return r;
 	}
@@ -100,6 +107,11 @@ static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err
 		snprintf(err, errlen, "%s", wf_proxy_error(pr->proxy));
 		return r;
 	}
+	r = wf_proxy_health_update(pr->health, wf_proxy_installed(pr->proxy));
+	if (r < 0) {
+		snprintf(err, errlen, "healthCheckNodePort servers: %s", wf_strerror(r));
+		return r;
+	}
 	st = wf_proxy_stats(pr->proxy);
 	if (pr->m_services) {
 		wf_metric_set(pr->m_services, 0, (int64_t)wf_proxy_installed(pr->proxy)->n_svcs);
@@ -122,6 +134,7 @@ static void rec_done(void *state)
 
 	if (!pr)
 		return;
+	wf_proxy_health_free(pr->health);
 	wf_proxy_free(pr->proxy); /* the table stays: it must survive a restart */
 	wf_free(pr);
 }

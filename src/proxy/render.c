@@ -155,8 +155,8 @@ static int render_gmap(const struct wf_proxy_model *m, struct wf_buf *b, enum wf
 			if (prev && wf_ip_equal(prev, &all[i]))
 				continue;
 			wf_ip_format(&all[i], a);
-			r = wf_buf_printf(b, "%s%s . %s", c.n++ ? ",\n\t\t\t     " : "\t\telements = { ",
-					  a, a);
+			r = wf_buf_printf(b, "%s%s . %s",
+					  c.n++ ? ",\n\t\t\t     " : "\t\telements = { ", a, a);
 			prev = &all[i];
 		}
 		wf_free(all);
@@ -197,53 +197,54 @@ static int render_addr_set(struct wf_buf *b, const char *name, int family, bool 
 	return r ? r : wf_buf_append_str(b, "\t}\n\n");
 }
 
-static const char *const base = "\tchain reject-chain {\n"
-				 "\t\tmeta l4proto tcp reject with tcp reset\n"
-				 "\t\treject\n"
-				 "\t}\n\n"
-				 "\tchain filter-input {\n"
-				 "\t\ttype filter hook input priority -110; policy accept;\n"
-				 "\t\tct state new jump endpoints-check\n"
-				 "\t}\n\n"
-				 "\tchain filter-forward {\n"
-				 "\t\ttype filter hook forward priority -110; policy accept;\n"
-				 "\t\tct state new jump endpoints-check\n"
-				 "\t}\n\n"
-				 "\tchain filter-output {\n"
-				 "\t\ttype filter hook output priority -110; policy accept;\n"
-				 "\t\tct state new jump endpoints-check\n"
-				 "\t}\n\n"
-				 "\tchain endpoints-check {\n"
-				 "\t\tip daddr . meta l4proto . th dport vmap @no-endpoints4\n"
-				 "\t\tip6 daddr . meta l4proto . th dport vmap @no-endpoints6\n"
-				 "\t\tip daddr @nodeips4 meta l4proto . th dport vmap @no-endpoint-nodeports4\n"
-				 "\t\tip6 daddr @nodeips6 meta l4proto . th dport vmap @no-endpoint-nodeports6\n"
-				 "\t}\n\n"
-				 "\tchain nat-prerouting {\n"
-				 "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-				 "\t\tjump services\n"
-				 "\t}\n\n"
-				 "\tchain nat-output {\n"
-				 "\t\ttype nat hook output priority -100; policy accept;\n"
-				 "\t\tjump services\n"
-				 "\t}\n\n"
-				 "\tchain nat-postrouting {\n"
-				 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-				 "\t\tjump masquerading\n"
-				 "\t}\n\n"
-				 "\tchain services {\n"
-				 "\t\tip daddr . meta l4proto . th dport vmap @services4\n"
-				 "\t\tip6 daddr . meta l4proto . th dport vmap @services6\n"
-				 "\t\tip daddr @nodeips4 meta l4proto . th dport vmap @nodeports4\n"
-				 "\t\tip6 daddr @nodeips6 meta l4proto . th dport vmap @nodeports6\n"
-				 "\t}\n\n"
-				 "\tchain masquerading {\n"
-				 "\t\tct status dnat ip saddr . ip daddr @hairpin4 meta mark set meta mark | 0x4000\n"
-				 "\t\tct status dnat ip6 saddr . ip6 daddr @hairpin6 meta mark set meta mark | 0x4000\n"
-				 "\t\tmeta mark & 0x4000 == 0 return\n"
-				 "\t\tmeta mark set meta mark ^ 0x4000\n"
-				 "\t\tmasquerade fully-random\n"
-				 "\t}\n";
+static const char *const base =
+	"\tchain reject-chain {\n"
+	"\t\tmeta l4proto tcp reject with tcp reset\n"
+	"\t\treject\n"
+	"\t}\n\n"
+	"\tchain filter-input {\n"
+	"\t\ttype filter hook input priority -110; policy accept;\n"
+	"\t\tct state new jump endpoints-check\n"
+	"\t}\n\n"
+	"\tchain filter-forward {\n"
+	"\t\ttype filter hook forward priority -110; policy accept;\n"
+	"\t\tct state new jump endpoints-check\n"
+	"\t}\n\n"
+	"\tchain filter-output {\n"
+	"\t\ttype filter hook output priority -110; policy accept;\n"
+	"\t\tct state new jump endpoints-check\n"
+	"\t}\n\n"
+	"\tchain endpoints-check {\n"
+	"\t\tip daddr . meta l4proto . th dport vmap @no-endpoints4\n"
+	"\t\tip6 daddr . meta l4proto . th dport vmap @no-endpoints6\n"
+	"\t\tip daddr @nodeips4 meta l4proto . th dport vmap @no-endpoint-nodeports4\n"
+	"\t\tip6 daddr @nodeips6 meta l4proto . th dport vmap @no-endpoint-nodeports6\n"
+	"\t}\n\n"
+	"\tchain nat-prerouting {\n"
+	"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+	"\t\tjump services\n"
+	"\t}\n\n"
+	"\tchain nat-output {\n"
+	"\t\ttype nat hook output priority -100; policy accept;\n"
+	"\t\tjump services\n"
+	"\t}\n\n"
+	"\tchain nat-postrouting {\n"
+	"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+	"\t\tjump masquerading\n"
+	"\t}\n\n"
+	"\tchain services {\n"
+	"\t\tip daddr . meta l4proto . th dport vmap @services4\n"
+	"\t\tip6 daddr . meta l4proto . th dport vmap @services6\n"
+	"\t\tip daddr @nodeips4 meta l4proto . th dport vmap @nodeports4\n"
+	"\t\tip6 daddr @nodeips6 meta l4proto . th dport vmap @nodeports6\n"
+	"\t}\n\n"
+	"\tchain masquerading {\n"
+	"\t\tct status dnat ip saddr . ip daddr @hairpin4 meta mark set meta mark | 0x4000\n"
+	"\t\tct status dnat ip6 saddr . ip6 daddr @hairpin6 meta mark set meta mark | 0x4000\n"
+	"\t\tmeta mark & 0x4000 == 0 return\n"
+	"\t\tmeta mark set meta mark ^ 0x4000\n"
+	"\t\tmasquerade fully-random\n"
+	"\t}\n";
 
 /* Union of the cluster and local endpoints of an affinity service (each has an ep chain and
  * an aff set), sorted; into a wf_malloc'd array. */
@@ -290,32 +291,39 @@ static int fmt_ep(char *buf, size_t len, const struct wf_proxy_svc *s,
 }
 
 /* The rules of an lb/llb chain: one random pick among n endpoints, in the kernel, for each new
- * connection; with affinity, the endpoints' client sets are checked first. Each rule is
- * prefixed with prefix (indentation, or "add rule inet weft CHAIN "). */
+ * connection - a cascade where rule i matches with probability 1/(n-i), which makes every
+ * endpoint equally likely and needs no set (named sets cost the kernel a linear search by name
+ * on every reference, which made 10,000-service loads quadratic). With affinity, the
+ * endpoints' client sets are checked first. Each rule is prefixed with prefix (indentation, or
+ * "add rule inet weft CHAIN "). */
 static int render_lb_rules(struct wf_buf *b, const struct wf_proxy_svc *s, const char *prefix,
-			   const char *map, const struct wf_proxy_endpoint *eps, size_t n)
+			   const struct wf_proxy_endpoint *eps, size_t n)
 {
 	const char *ip = fam_ip(s->family), *p = wf_proxy_proto_name(s->protocol);
-	char name[WF_PROXY_NAME_MAX], name2[WF_PROXY_NAME_MAX];
+	char name[WF_PROXY_NAME_MAX], name2[WF_PROXY_NAME_MAX], to[WF_IP_STRLEN + 10];
 	int r = 0;
 
 	if (!n)
 		return wf_buf_printf(b, "%sdrop\n", prefix);
-	if (!s->affinity_timeout)
-		return wf_buf_printf(b, "%smeta l4proto %s dnat %s to numgen random mod %zu map @%s\n",
-				     prefix, p, ip, n, map);
 	/* ClientIP affinity (docs "Session affinity"; kube-proxy's layout): a client seen by
 	 * an endpoint within the timeout goes back to it. */
-	for (size_t i = 0; !r && i < n; i++)
+	for (size_t i = 0; !r && s->affinity_timeout && i < n; i++)
 		r = wf_buf_printf(b, "%s%s saddr @%s goto %s\n", prefix, ip,
 				  wf_proxy_ep_name(name, "aff", s, &eps[i]),
 				  wf_proxy_ep_name(name2, "ep", s, &eps[i]));
-	if (!r)
-		r = wf_buf_printf(b, "%snumgen random mod %zu vmap { ", prefix, n);
-	for (size_t i = 0; !r && i < n; i++)
-		r = wf_buf_printf(b, "%s%zu : goto %s", i ? ", " : "", i,
-				  wf_proxy_ep_name(name, "ep", s, &eps[i]));
-	return r ? r : wf_buf_append_str(b, " }\n");
+	for (size_t i = 0; !r && i < n; i++) {
+		if (i + 1 < n)
+			r = wf_buf_printf(b, "%snumgen random mod %zu 0 ", prefix, n - i);
+		else
+			r = wf_buf_append_str(b, prefix);
+		if (!r && s->affinity_timeout)
+			r = wf_buf_printf(b, "goto %s\n", wf_proxy_ep_name(name, "ep", s, &eps[i]));
+		else if (!r) {
+			fmt_ep(to, sizeof(to), s, &eps[i]);
+			r = wf_buf_printf(b, "meta l4proto %s dnat %s to %s\n", p, ip, to);
+		}
+	}
+	return r;
 }
 
 /* The chain and client set of one endpoint of an affinity service, as a table-block fragment
@@ -338,7 +346,8 @@ static int render_aff_ep(struct wf_buf *b, const struct wf_proxy_svc *s,
 				     set, fa, s->affinity_timeout, chain, set, ip,
 				     wf_proxy_proto_name(s->protocol), ip, to);
 	return wf_buf_printf(b,
-			     "add set inet " T " %s { type %s; flags dynamic,timeout; timeout %us; }\n"
+			     "add set inet " T
+			     " %s { type %s; flags dynamic,timeout; timeout %us; }\n"
 			     "add chain inet " T " %s\n"
 			     "add rule inet " T " %s update @%s { %s saddr }\n"
 			     "add rule inet " T " %s meta l4proto %s dnat %s to %s\n",
@@ -359,39 +368,11 @@ static int render_aff_ep_delete(struct wf_buf *b, const struct wf_proxy_svc *s,
 			     chain, chain, set);
 }
 
-static int render_eps_elems(struct wf_buf *b, const struct wf_proxy_endpoint *eps, size_t n,
-			    const char *prefix, const char *suffix)
-{
-	char a[WF_IP_STRLEN];
-	int r = 0;
-
-	if (!n)
-		return 0;
-	r = wf_buf_append_str(b, prefix);
-	for (size_t i = 0; !r && i < n; i++)
-		r = wf_buf_printf(b, "%s%zu : %s . %u", i ? ", " : "", i,
-				  wf_ip_format(&eps[i].ip, a), eps[i].port);
-	return r ? r : wf_buf_append_str(b, suffix);
-}
-
-static int render_eps_map(struct wf_buf *b, const struct wf_proxy_svc *s, const char *name,
-			  const struct wf_proxy_endpoint *eps, size_t n)
-{
-	/* typeof names the protocol only for display; it must agree with the rule's. */
-	int r = wf_buf_printf(b, "\tmap %s {\n\t\ttypeof numgen random mod 1 : %s daddr . %s dport\n",
-			      name, fam_ip(s->family), wf_proxy_proto_name(s->protocol));
-
-	if (!r)
-		r = render_eps_elems(b, eps, n, "\t\telements = { ", " }\n");
-	return r ? r : wf_buf_append_str(b, "\t}\n\n");
-}
-
 static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc *s,
 		      struct wf_buf *b)
 {
 	char svc[WF_PROXY_NAME_MAX], ext[WF_PROXY_NAME_MAX], fw[WF_PROXY_NAME_MAX],
-		lb[WF_PROXY_NAME_MAX], llb[WF_PROXY_NAME_MAX], eps[WF_PROXY_NAME_MAX],
-		leps[WF_PROXY_NAME_MAX];
+		lb[WF_PROXY_NAME_MAX], llb[WF_PROXY_NAME_MAX];
 	const char *ip = fam_ip(s->family);
 	char fc = s->family == AF_INET6 ? '6' : '4';
 	bool cidr = wf_proxy_has_cidr(m, s->family);
@@ -404,8 +385,6 @@ static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc 
 	wf_proxy_obj_name(fw, "fw", s);
 	wf_proxy_obj_name(lb, "lb", s);
 	wf_proxy_obj_name(llb, "llb", s);
-	wf_proxy_obj_name(eps, "eps", s);
-	wf_proxy_obj_name(leps, "leps", s);
 
 	if (o.aff) {
 		struct wf_proxy_endpoint *u;
@@ -415,10 +394,6 @@ static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc 
 		for (size_t i = 0; !r && i < n; i++)
 			r = render_aff_ep(b, s, &u[i], true);
 		wf_free(u);
-	} else {
-		r = render_eps_map(b, s, eps, s->eps, s->n_eps);
-		if (!r && o.llb)
-			r = render_eps_map(b, s, leps, s->local_eps, s->n_local_eps);
 	}
 	/* In-cluster traffic to the cluster IP. Masquerade what comes from outside the
 	 * cluster CIDR (the node itself, hosts beyond it), KEP-3866 "Masquerading". */
@@ -427,8 +402,9 @@ static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc 
 	if (!r && m->masquerade_all)
 		r = wf_buf_append_str(b, "\t\tmeta mark set meta mark | 0x4000\n");
 	else if (!r && cidr && !s->internal_local)
-		r = wf_buf_printf(b, "\t\t%s saddr != @clustercidrs%c meta mark set meta mark | 0x4000\n",
-				  ip, fc);
+		r = wf_buf_printf(
+			b, "\t\t%s saddr != @clustercidrs%c meta mark set meta mark | 0x4000\n", ip,
+			fc);
 	if (!r)
 		r = wf_buf_printf(b, "\t\tgoto %s\n\t}\n\n", s->internal_local ? llb : lb);
 	/* External traffic: NodePort, externalIPs, LB ingress IPs. */
@@ -442,13 +418,14 @@ static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc 
 			 * short-circuited to all endpoints (docs "externalTrafficPolicy");
 			 * only traffic from beyond keeps its source and needs a local one. */
 			if (cidr)
-				r = wf_buf_printf(b, "\t\t%s saddr @clustercidrs%c goto %s\n", ip, fc,
-						  lb);
+				r = wf_buf_printf(b, "\t\t%s saddr @clustercidrs%c goto %s\n", ip,
+						  fc, lb);
 			if (!r)
-				r = wf_buf_printf(b,
-						  "\t\tfib saddr type local meta mark set meta mark | 0x4000 goto %s\n"
-						  "\t\tgoto %s\n",
-						  lb, llb);
+				r = wf_buf_printf(
+					b,
+					"\t\tfib saddr type local meta mark set meta mark | 0x4000 goto %s\n"
+					"\t\tgoto %s\n",
+					lb, llb);
 		}
 		if (!r)
 			r = wf_buf_append_str(b, "\t}\n\n");
@@ -466,13 +443,13 @@ static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc 
 	if (!r)
 		r = wf_buf_printf(b, "\tchain %s {\n", lb);
 	if (!r)
-		r = render_lb_rules(b, s, "\t\t", eps, s->eps, s->n_eps);
+		r = render_lb_rules(b, s, "\t\t", s->eps, s->n_eps);
 	if (!r)
 		r = wf_buf_append_str(b, "\t}\n\n");
 	if (!r && o.llb) {
 		r = wf_buf_printf(b, "\tchain %s {\n", llb);
 		if (!r)
-			r = render_lb_rules(b, s, "\t\t", leps, s->local_eps, s->n_local_eps);
+			r = render_lb_rules(b, s, "\t\t", s->local_eps, s->n_local_eps);
 		if (!r)
 			r = wf_buf_append_str(b, "\t}\n\n");
 	}
@@ -496,7 +473,7 @@ int wf_proxy_render_svc_objs(const struct wf_proxy_model *m, const struct wf_pro
 int wf_proxy_render_svc_eps(const struct wf_proxy_svc *old, const struct wf_proxy_svc *s,
 			    struct wf_buf *out)
 {
-	char lb[WF_PROXY_NAME_MAX], eps[WF_PROXY_NAME_MAX], cmd[2 * WF_PROXY_NAME_MAX];
+	char lb[WF_PROXY_NAME_MAX], cmd[2 * WF_PROXY_NAME_MAX];
 	struct wf_proxy_endpoint *ou = NULL, *nu = NULL;
 	size_t on = 0, nn = 0;
 	struct wf_proxy_objs o;
@@ -516,23 +493,12 @@ int wf_proxy_render_svc_eps(const struct wf_proxy_svc *old, const struct wf_prox
 		}
 	}
 	for (int local = 0; !r && local <= (int)o.llb; local++) {
-		const struct wf_proxy_endpoint *e = local ? s->local_eps : s->eps;
-		size_t n = local ? s->n_local_eps : s->n_eps;
-
 		wf_proxy_obj_name(lb, local ? "llb" : "lb", s);
-		wf_proxy_obj_name(eps, local ? "leps" : "eps", s);
 		snprintf(cmd, sizeof(cmd), "add rule inet " T " %s ", lb);
 		r = wf_buf_printf(out, "flush chain inet " T " %s\n", lb);
-		if (!r && !o.aff) {
-			char pre[2 * WF_PROXY_NAME_MAX];
-
-			snprintf(pre, sizeof(pre), "add element inet " T " %s { ", eps);
-			r = wf_buf_printf(out, "flush map inet " T " %s\n", eps);
-			if (!r)
-				r = render_eps_elems(out, e, n, pre, " }\n");
-		}
 		if (!r)
-			r = render_lb_rules(out, s, cmd, eps, e, n);
+			r = render_lb_rules(out, s, cmd, local ? s->local_eps : s->eps,
+					    local ? s->n_local_eps : s->n_eps);
 	}
 	for (size_t i = 0, j = 0; !r && i < on; i++) {
 		while (j < nn && wf_proxy_ep_cmp(&nu[j], &ou[i]) < 0)
@@ -576,14 +542,7 @@ int wf_proxy_render_svc_delete(const struct wf_proxy_svc *s, struct wf_buf *out)
 			r = render_aff_ep_delete(out, s, &u[i]);
 		if (!r)
 			wf_free(u);
-		return r;
 	}
-	if (!r)
-		r = wf_buf_printf(out, "delete map inet " T " %s\n",
-				  wf_proxy_obj_name(name, "eps", s));
-	if (!r && o.llb)
-		r = wf_buf_printf(out, "delete map inet " T " %s\n",
-				  wf_proxy_obj_name(name, "leps", s));
 	return r;
 }
 

@@ -13,10 +13,9 @@ int wf_proxy_render(const struct wf_proxy_model *m, struct wf_buf *out);
  * "add" semantics, so it creates what is missing. */
 int wf_proxy_render_svc_objs(const struct wf_proxy_model *m, const struct wf_proxy_svc *s,
 			     struct wf_buf *out);
-/* Appends standalone commands that take the endpoint maps and load-balancing chain(s) of a
- * service from old's endpoints to s's (same shape): "flush chain ...", "add rule ...",
- * "flush map ...", "add element ...", and for affinity services the per-endpoint chains and
- * sets that appear and go. */
+/* Appends standalone commands that take the load-balancing chain(s) of a service from old's
+ * endpoints to s's (same shape): "flush chain ...", "add rule ...", and for affinity services
+ * the per-endpoint chains and sets that appear and go. */
 int wf_proxy_render_svc_eps(const struct wf_proxy_svc *old, const struct wf_proxy_svc *s,
 			    struct wf_buf *out);
 /* Appends commands deleting the per-service chains and maps of s (global elements not

@@ -11,11 +11,17 @@
 # node removal and re-addition, and an agent restart that keeps routes (no packet lost) and
 # removes stale ones while leaving other routes alone.
 #
-#   fabric.sh vxlan|host-gw WEFT       WEFT: the weft binary (run as "WEFT agent ARGS")
+#   fabric.sh vxlan|host-gw|vxlan6 WEFT       WEFT: the weft binary (run as "WEFT agent ARGS")
 set -uo pipefail
 
 mode=$1
 agent=$2
+fabric=$mode
+underlay6=0
+if [ "$mode" = vxlan6 ]; then # the overlay over an IPv6 underlay: IPv6 InternalIPs only
+	fabric=vxlan
+	underlay6=1
+fi
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 
 id=$$
@@ -37,6 +43,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 fail() {
 	echo "FAIL: $*"
@@ -71,7 +78,11 @@ nsx() { # nsx NS CMD...
 }
 
 underlay_mtu=1500
-if [ "$mode" = vxlan ]; then pod_mtu=1450; else pod_mtu=1500; fi
+case $mode in
+vxlan) pod_mtu=1450 ;;  # underlay - 50 (RFC 7348 over IPv4)
+vxlan6) pod_mtu=1430 ;; # underlay - 70 (over IPv6)
+*) pod_mtu=1500 ;;
+esac
 
 # ---- topology ----
 ip netns add "$U"
@@ -122,10 +133,13 @@ spec:
   podCIDRs: [10.244.$n.0/24, "fd00:244:$n::/64"]
 status:
   addresses:
-  - {type: InternalIP, address: 192.168.77.$n}
   - {type: InternalIP, address: "fd77::$n"}
   - {type: Hostname, address: node-$n}
 EOF
+	if [ "$underlay6" = 0 ]; then
+		sed -i "s/^  addresses:\$/  addresses:\n  - {type: InternalIP, address: 192.168.77.$n}/" \
+			"$manifests/.node-$n.tmp"
+	fi
 	mv "$manifests/.node-$n.tmp" "$manifests/node-$n.yaml"
 }
 for n in 1 2 3; do write_node "$n"; done
@@ -134,7 +148,7 @@ agent_pid=()
 start_agent() { # start_agent N
 	local n=$1
 	ip netns exec "$pfx-n$n" "$agent" agent --manifests "$manifests" --node-name "node-$n" \
-		--fabric "$mode" --admin 127.0.0.1:9402 >>"$tmp/agent-$n.log" 2>&1 &
+		--fabric "$fabric" --admin 127.0.0.1:9402 >>"$tmp/agent-$n.log" 2>&1 &
 	agent_pid[$n]=$!
 	pids+=($!)
 }
@@ -154,7 +168,14 @@ routes 1 >"$tmp/routes"
 check "node-1 routes node-2's and node-3's podCIDRs" \
 	bash -c "grep -q '^10.244.2.0/24' $tmp/routes && grep -q '^10.244.3.0/24' $tmp/routes && grep -q '^fd00:244:2::/64' $tmp/routes"
 check_not "node-1 has no fabric route to its own podCIDR" grep -q '^10.244.1.0/24' "$tmp/routes"
-if [ "$mode" = vxlan ]; then
+if [ "$mode" = vxlan6 ]; then
+	check "weft.vxlan MTU is underlay - 70" \
+		bash -c "ip -n $pfx-n1 -d link show weft.vxlan | grep -q 'mtu $pod_mtu '"
+	check "weft.vxlan over IPv6: local fd77::1" \
+		bash -c "ip -n $pfx-n1 -d link show weft.vxlan | grep -q 'vxlan id 1 local fd77::1 dev eth0 .*dstport 8472 nolearning'"
+	check "FDB entry for node-2's VTEP (IPv6)" \
+		bash -c "bridge -n $pfx-n1 fdb show dev weft.vxlan | grep -q 'dst fd77::2 '"
+elif [ "$mode" = vxlan ]; then
 	check "weft.vxlan MTU is underlay - 50" \
 		bash -c "ip -n $pfx-n1 -d link show weft.vxlan | grep -q 'mtu $pod_mtu .*'"
 	check "weft.vxlan: VNI 1, port 8472, nolearning" \
@@ -202,9 +223,9 @@ rm "$manifests/node-3.yaml"
 gone3() { ! routes "$1" | grep '^10.244.3.0/24' >/dev/null; }
 check "node-3 removed: route gone on node-1" wait_for 5 gone3 1
 check "node-3 removed: route gone on node-2" wait_for 5 gone3 2
-if [ "$mode" = vxlan ]; then
+if [ "$fabric" = vxlan ]; then
 	check_not "node-3 removed: FDB entry gone" \
-		bash -c "bridge -n $pfx-n1 fdb show dev weft.vxlan | grep -q 'dst 192.168.77.3'"
+		bash -c "bridge -n $pfx-n1 fdb show dev weft.vxlan | grep -qE 'dst (192.168.77.3|fd77::3) '"
 fi
 check_not "pod 1a -> pod 3a fails without node-3" \
 	nsx "$pfx-p1a" ping -c 1 -W 1 10.244.3.2
@@ -223,7 +244,7 @@ wait "${agent_pid[1]}"
 check "agent exits 0 on SIGTERM" test $? -eq 0
 check_not "agent exits without sanitizer reports" grep -q Sanitizer "$tmp/agent-1.log"
 check "routes survive the agent" back3 1
-if [ "$mode" = vxlan ]; then
+if [ "$fabric" = vxlan ]; then
 	ip -n "$pfx-n1" route add 10.244.99.0/24 via 10.244.99.0 dev weft.vxlan onlink proto 87
 else
 	ip -n "$pfx-n1" route add 10.244.99.0/24 via 192.168.77.2 proto 87

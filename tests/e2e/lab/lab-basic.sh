@@ -24,7 +24,7 @@ check "UDP echo across nodes" \
 check "large packets across nodes (fragmented 8000-byte ping)" lab exec a1 -- ping -c 2 -W 2 -s 8000 "$B1"
 MTU=$([ "$FABRIC" = vxlan ] && echo 1422 || echo 1472)
 check "full-MTU packets across nodes without fragmentation ($MTU bytes)" lab exec a1 -- ping -c 2 -W 2 -M do -s "$MTU" "$B1"
-check "bulk TCP across nodes (iperf3, 20 MB)" lab exec a1 -- iperf3 -c "$B1" -n 20M -J
+check "bulk TCP across nodes (iperf3, 20 MB)" lab exec a1 -- timeout 60 iperf3 -c "$B1" -n 20M -J
 check "Deployment spread over both nodes" bash -c "\"$WEFT\" lab --name $LAB get pods -o wide | grep '^spread-' | awk '{print \$7}' | sort -u | tr '\n' ' ' | grep -q 'node-1 node-2'"
 check "pod sees kubelet's resolv.conf" bash -c "\"$WEFT\" lab --name $LAB exec a1 -- cat /etc/resolv.conf | tr '\n' '|' | grep -q 'search default.svc.cluster.local svc.cluster.local cluster.local|nameserver 10.96.0.10|options ndots:5'"
 check "pod sees its /etc/hosts" bash -c "\"$WEFT\" lab --name $LAB exec b1 -- cat /etc/hosts | grep -q '$B1.*b1.web.default.svc.cluster.local'"
@@ -107,6 +107,8 @@ check "YAML syntax error refused with file:line" bash -c "\"$WEFT\" lab --name $
 CIP=$(lab get svc web -o json | sed -n 's/^ *"clusterIP": "\(.*\)",*$/\1/p')
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: dup}\nspec:\n  clusterIP: %s\n  ports: [{port: 80}]\n' "$CIP" >"$TMP/dup.yaml"
 check "ClusterIP already allocated is refused" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/dup.yaml 2>&1 | grep -q 'already allocated'"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.77.77\n  selector: {app: web}\n  ports: [{port: 80}]\n' >"$TMP/imm.yaml"
+check "changing an allocated ClusterIP is refused (immutable)" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/imm.yaml 2>&1 | grep -q 'field is immutable'"
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: out}\nspec:\n  clusterIP: 10.200.0.1\n  ports: [{port: 80}]\n' >"$TMP/out.yaml"
 check "ClusterIP outside 10.96.0.0/12 is refused" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/out.yaml 2>&1 | grep -q 'not in the valid range'"
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: np}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 29999}]\n' >"$TMP/np.yaml"

@@ -7,11 +7,11 @@ fails=0
 lab() { "$WEFT" lab --name "$LAB" "$@"; }
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
+check() { # check DESCRIPTION COMMAND... (prints how long the step took)
+	local d=$1 t0=$SECONDS
 	shift
-	if "$@" >/tmp/weft-e2e.$$.out 2>&1; then ok "$d"; else
-		not_ok "$d"
+	if "$@" >/tmp/weft-e2e.$$.out 2>&1; then ok "$d ($((SECONDS - t0))s)"; else
+		not_ok "$d ($((SECONDS - t0))s)"
 		sed 's/^/    /' /tmp/weft-e2e.$$.out | head -20
 	fi
 }

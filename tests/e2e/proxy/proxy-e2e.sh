@@ -53,6 +53,8 @@ nsx $OUT ip addr add 192.168.50.2/24 dev eth0
 nsx $OUT ip link set eth0 up
 nsx $OUT ip route add default via 192.168.50.1
 nsx $NODE ip route add default via 192.168.50.2
+# No cloud here: the outside host routes the LoadBalancer addresses to the node.
+nsx $OUT ip route add 192.168.50.100/30 via 192.168.50.1
 
 nsx $PA python3 "$SERVER" pod-a >"$DIR/a.log" 2>&1 &
 pids+=($!)
@@ -118,6 +120,23 @@ write_manifests() { # dir phase
 		eps npremote "$P8080" "$R"
 		svc itp 10.96.0.43 "$HTTP" '  internalTrafficPolicy: Local'
 		eps itp "$P8080" "$R"
+		svc lb 10.96.0.80 '[{port: 80, targetPort: 8080, nodePort: 30090}]' '  type: LoadBalancer
+  externalTrafficPolicy: Local
+  healthCheckNodePort: 32000
+  loadBalancerSourceRanges: [192.168.50.2/32]
+status: {loadBalancer: {ingress: [{ip: 192.168.50.100}]}}'
+		eps lb "$P8080" "$A"
+		svc lbfw 10.96.0.81 '[{port: 80, targetPort: 8080, nodePort: 30091}]' '  type: LoadBalancer
+  externalTrafficPolicy: Local
+  healthCheckNodePort: 32001
+  loadBalancerSourceRanges: [10.0.0.0/8]
+status: {loadBalancer: {ingress: [{ip: 192.168.50.101}]}}'
+		eps lbfw "$P8080" "$A"
+		svc lbremote 10.96.0.82 '[{port: 80, targetPort: 8080, nodePort: 30092}]' '  type: LoadBalancer
+  externalTrafficPolicy: Local
+  healthCheckNodePort: 32002
+status: {loadBalancer: {ingress: [{ip: 192.168.50.102}]}}'
+		eps lbremote "$P8080" "$R"
 		svc hair 10.96.0.50 "$HTTP"
 		eps hair "$P8080" "$A"
 		svc udp 10.96.0.60 '[{port: 53, protocol: UDP, targetPort: 5353}]'
@@ -216,6 +235,23 @@ nsx $OUT curl -s --max-time 2 http://192.168.50.1:30082/ >/dev/null
 rc=$?
 [ $rc -eq 28 ] && ok "eTP=Local without local endpoints drops (timeout)" ||
 	fail "eTP=Local without local endpoints: curl rc=$rc (want 28)"
+
+# 6b. LoadBalancer: the ingress IP from outside, source ranges, healthCheckNodePort /healthz
+r=$(get $OUT http://192.168.50.100/)
+[ "$r" = "pod-a 192.168.50.2" ] && ok "LoadBalancer IP from an allowed source ($r)" ||
+	fail "LoadBalancer IP: '$r'"
+nsx $OUT curl -s --max-time 2 http://192.168.50.101/ >/dev/null
+rc=$?
+[ $rc -eq 28 ] && ok "loadBalancerSourceRanges drops other sources" || fail "LB source ranges: rc=$rc"
+r=$(get $OUT http://192.168.50.1:30091/)
+[ "$r" = "pod-a 192.168.50.2" ] && ok "...but not that service's NodePort ($r)" ||
+	fail "NodePort of a source-ranged LB: '$r'"
+r=$(nsx $OUT curl -s -w ' %{http_code}' --max-time 3 http://192.168.50.1:32000/healthz)
+case "$r" in *'"localEndpoints":1}'*' 200') ok "healthCheckNodePort: $r" ;;
+*) fail "healthCheckNodePort with a local endpoint: '$r'" ;; esac
+r=$(nsx $OUT curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://192.168.50.1:32002/healthz)
+[ "$r" = 503 ] && ok "healthCheckNodePort without local endpoints: 503" ||
+	fail "healthCheckNodePort without local endpoints: '$r'"
 
 # 7. internalTrafficPolicy Local without local endpoints: dropped, not refused
 nsx $PC curl -s --max-time 2 http://10.96.0.43/ >/dev/null

@@ -226,9 +226,17 @@ static void test_json_too_big(void **state)
 	free(buf);
 }
 
-/* Every allocation failure on a realistic file unwinds cleanly (ASan checks for leaks). */
+/* Every allocation failure on realistic files unwinds cleanly (ASan checks for leaks). */
 static void test_alloc_failures(void **state)
 {
+	static const struct {
+		const char *file;
+		int objects;
+	} files[] = {
+		{"web-app.yaml", 5}, {"gateway.yaml", 3},	 {"services.json", 3},
+		{"netpol.yaml", 4},  {"endpointslices.yaml", 3}, {"kubectl-get-output.yaml", 2},
+		{"anchors.yaml", 2},
+	};
 	char path[4096];
 	struct wf_k8s_parse_result res;
 	struct wf_diag diag;
@@ -237,22 +245,25 @@ static void test_alloc_failures(void **state)
 	unsigned long n;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/good/web-app.yaml", data_dir);
-	buf = slurp(path, &len);
-	assert_non_null(buf);
-	for (n = 1;; n++) {
-		wf_alloc_fail_at(n);
-		r = wf_k8s_parse(buf, len, "web-app.yaml", &res, &diag);
-		wf_alloc_fail_at(0);
-		if (r >= 0)
-			break;
-		assert_int_equal(r, -ENOMEM);
-		assert_non_null(strstr(diag.msg, "out of memory"));
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		snprintf(path, sizeof(path), "%s/good/%s", data_dir, files[f].file);
+		buf = slurp(path, &len);
+		assert_non_null(buf);
+		for (n = 1;; n++) {
+			wf_alloc_fail_at(n);
+			r = wf_k8s_parse(buf, len, files[f].file, &res, &diag);
+			wf_alloc_fail_at(0);
+			if (r >= 0)
+				break;
+			if (r != -ENOMEM || !strstr(diag.msg, "out of memory"))
+				fail_msg("%s, allocation %lu: %d %s", files[f].file, n, r,
+					 diag.msg);
+		}
+		assert_int_equal(r, files[f].objects);
+		assert_true(n > (unsigned long)files[f].objects);
+		wf_k8s_parse_result_done(&res);
+		free(buf);
 	}
-	assert_int_equal(r, 5);
-	assert_true(n > 5);
-	wf_k8s_parse_result_done(&res);
-	free(buf);
 }
 
 int main(int argc, char **argv)

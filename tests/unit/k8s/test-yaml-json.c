@@ -97,6 +97,32 @@ static void test_documents(void **state)
 	docs_done(&d);
 }
 
+static unsigned seen_items, seen_line1, seen_col1;
+
+static int items_cb(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
+{
+	seen_items = (unsigned)info->n_items;
+	seen_line1 = info->item_lines ? info->item_lines[1] : 0;
+	seen_col1 = info->item_columns ? info->item_columns[1] : 0;
+	return 0;
+}
+
+static void test_items_positions(void **state)
+{
+	const char *y = "kind: List\nitems:\n- a: 1\n-   b: [items]\n- {items: [1, 2, 3]}\n";
+	struct wf_yj_limits lim = {.items_key = "items"};
+	struct wf_diag diag;
+
+	assert_int_equal(wf_yj_load(y, strlen(y), "t.yaml", &lim, items_cb, NULL, &diag), 0);
+	assert_int_equal(seen_items, 3); /* nested "items" keys are not the root's */
+	assert_int_equal(seen_line1, 4);
+	assert_int_equal(seen_col1, 5);
+	/* without the option, nothing is recorded */
+	assert_int_equal(wf_yj_load(y, strlen(y), "t.yaml", NULL, items_cb, NULL, &diag), 0);
+	assert_int_equal(seen_items, 0);
+	assert_int_equal(seen_line1, 0);
+}
+
 static void test_anchors(void **state)
 {
 	struct docs d;
@@ -246,9 +272,10 @@ static void test_locate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scalars), cmocka_unit_test(test_documents),
-		cmocka_unit_test(test_anchors), cmocka_unit_test(test_guard_rails),
-		cmocka_unit_test(test_json),	cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_scalars),	    cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_anchors),	    cmocka_unit_test(test_items_positions),
+		cmocka_unit_test(test_guard_rails), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_locate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

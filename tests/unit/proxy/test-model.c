@@ -54,8 +54,7 @@ static void done(struct fixture *f)
 	wf_k8s_parse_result_done(&f->res);
 }
 
-static const struct wf_proxy_svc *find(const struct wf_proxy_model *m, int family,
-				       const char *id)
+static const struct wf_proxy_svc *find(const struct wf_proxy_model *m, int family, const char *id)
 {
 	const struct wf_proxy_svc *s = wf_proxy_model_find(m, family, id);
 
@@ -73,13 +72,13 @@ static void assert_ep(const struct wf_proxy_endpoint *e, const char *ip, uint16_
 	assert_int_equal(e->port, port);
 }
 
-#define SVC(name, extra)                                \
-	"---\napiVersion: v1\nkind: Service\n"          \
-	"metadata: {name: " name ", namespace: t}\n"    \
+#define SVC(name, extra)                             \
+	"---\napiVersion: v1\nkind: Service\n"       \
+	"metadata: {name: " name ", namespace: t}\n" \
 	"spec:\n  clusterIP: 10.96.0.1\n  selector: {app: x}\n" extra
-#define SLICE(svc, slice, body)                                                        \
-	"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"                  \
-	"metadata:\n  name: " slice "\n  namespace: t\n"                               \
+#define SLICE(svc, slice, body)                                       \
+	"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n" \
+	"metadata:\n  name: " slice "\n  namespace: t\n"              \
 	"  labels: {kubernetes.io/service-name: " svc "}\naddressType: IPv4\n" body
 
 /* EndpointSlice conditions (KEP-1672, KEP-1669): ready ones; else serving+terminating; never
@@ -90,19 +89,21 @@ static void test_conditions(void **unused)
 	const struct wf_proxy_svc *s;
 
 	build(&f,
-	      SVC("a", "  ports: [{port: 80}]\n") SLICE("a", "a1",
-							"ports: [{port: 8080}]\n"
-							"endpoints:\n"
-							"- {addresses: [10.0.0.1], conditions: {ready: true}}\n"
-							"- {addresses: [10.0.0.2]}\n"
-							"- {addresses: [10.0.0.3], conditions: {ready: false}}\n"
-							"- {addresses: [10.0.0.4], conditions: {ready: false, serving: true, terminating: true}}\n")
-		      SVC("b", "  ports: [{port: 80}]\n") SLICE("b", "b1",
-								"ports: [{port: 8080}]\n"
-								"endpoints:\n"
-								"- {addresses: [10.0.1.1], conditions: {ready: false}}\n"
-								"- {addresses: [10.0.1.2], conditions: {ready: false, serving: true, terminating: true}}\n"
-								"- {addresses: [10.0.1.3], conditions: {ready: false, serving: false, terminating: true}}\n"),
+	      SVC("a", "  ports: [{port: 80}]\n") SLICE(
+		      "a", "a1",
+		      "ports: [{port: 8080}]\n"
+		      "endpoints:\n"
+		      "- {addresses: [10.0.0.1], conditions: {ready: true}}\n"
+		      "- {addresses: [10.0.0.2]}\n"
+		      "- {addresses: [10.0.0.3], conditions: {ready: false}}\n"
+		      "- {addresses: [10.0.0.4], conditions: {ready: false, serving: true, terminating: true}}\n")
+		      SVC("b", "  ports: [{port: 80}]\n") SLICE(
+			      "b", "b1",
+			      "ports: [{port: 8080}]\n"
+			      "endpoints:\n"
+			      "- {addresses: [10.0.1.1], conditions: {ready: false}}\n"
+			      "- {addresses: [10.0.1.2], conditions: {ready: false, serving: true, terminating: true}}\n"
+			      "- {addresses: [10.0.1.3], conditions: {ready: false, serving: false, terminating: true}}\n"),
 	      NULL);
 	s = find(f.m, AF_INET, "t/a/tcp/80");
 	assert_int_equal(s->n_eps, 2); /* unset ready counts as ready */
@@ -256,12 +257,12 @@ static void test_local_fallback(void **unused)
 	const struct wf_proxy_svc *s;
 
 	build(&f,
-	      SVC("a", "  internalTrafficPolicy: Local\n  ports: [{port: 80}]\n")
-		      SLICE("a", "a1",
-			    "ports: [{port: 80}]\nendpoints:\n"
-			    "- {addresses: [10.0.0.1], nodeName: node-2}\n"
-			    "- {addresses: [10.0.0.2], nodeName: node-1, conditions: {ready: false, "
-			    "serving: true, terminating: true}}\n"),
+	      SVC("a", "  internalTrafficPolicy: Local\n  ports: [{port: 80}]\n") SLICE(
+		      "a", "a1",
+		      "ports: [{port: 80}]\nendpoints:\n"
+		      "- {addresses: [10.0.0.1], nodeName: node-2}\n"
+		      "- {addresses: [10.0.0.2], nodeName: node-1, conditions: {ready: false, "
+		      "serving: true, terminating: true}}\n"),
 	      NULL);
 	s = find(f.m, AF_INET, "t/a/tcp/80");
 	assert_int_equal(s->n_eps, 1);
@@ -281,40 +282,38 @@ static void test_topology(void **unused)
 	const struct wf_proxy_svc *s;
 
 	build(&f,
-	      SVC("h", "  trafficDistribution: PreferClose\n  ports: [{port: 80}]\n")
-		      SLICE("h", "h1",
-			    "ports: [{port: 80}]\nendpoints:\n"
-			    "- {addresses: [10.0.0.1], zone: a, hints: {forZones: [{name: a}]}}\n"
-			    "- {addresses: [10.0.0.2], zone: b, hints: {forZones: [{name: b}]}}\n")
-			      SVC("p", "  trafficDistribution: PreferClose\n  ports: [{port: 80}]\n")
-				      SLICE("p", "p1",
-					    "ports: [{port: 80}]\nendpoints:\n"
-					    "- {addresses: [10.0.1.1], hints: {forZones: [{name: a}]}}\n"
-					    "- {addresses: [10.0.1.2]}\n")
-					      SVC("nohint", "  ports: [{port: 80}]\n")
-						      SLICE("nohint", "n1",
-							    "ports: [{port: 80}]\nendpoints:\n"
-							    "- {addresses: [10.0.2.1], hints: {forZones: [{name: a}]}}\n"
-							    "- {addresses: [10.0.2.2], hints: {forZones: [{name: b}]}}\n"),
+	      SVC("h", "  trafficDistribution: PreferClose\n  ports: [{port: 80}]\n") SLICE(
+		      "h", "h1",
+		      "ports: [{port: 80}]\nendpoints:\n"
+		      "- {addresses: [10.0.0.1], zone: a, hints: {forZones: [{name: a}]}}\n"
+		      "- {addresses: [10.0.0.2], zone: b, hints: {forZones: [{name: b}]}}\n")
+		      SVC("p", "  trafficDistribution: PreferClose\n  ports: [{port: 80}]\n") SLICE(
+			      "p", "p1",
+			      "ports: [{port: 80}]\nendpoints:\n"
+			      "- {addresses: [10.0.1.1], hints: {forZones: [{name: a}]}}\n"
+			      "- {addresses: [10.0.1.2]}\n") SVC("nohint",
+								 "  ports: [{port: 80}]\n")
+			      SLICE("nohint", "n1",
+				    "ports: [{port: 80}]\nendpoints:\n"
+				    "- {addresses: [10.0.2.1], hints: {forZones: [{name: a}]}}\n"
+				    "- {addresses: [10.0.2.2], hints: {forZones: [{name: b}]}}\n"),
 	      &cfg);
 	s = find(f.m, AF_INET, "t/h/tcp/80");
 	assert_int_equal(s->n_eps, 1);
 	assert_ep(&s->eps[0], "10.0.0.1", 80);
-	assert_int_equal(find(f.m, AF_INET, "t/p/tcp/80")->n_eps, 2); /* one lacks hints */
+	assert_int_equal(find(f.m, AF_INET, "t/p/tcp/80")->n_eps, 2);	   /* one lacks hints */
 	assert_int_equal(find(f.m, AF_INET, "t/nohint/tcp/80")->n_eps, 2); /* not asked for */
 	done(&f);
 }
 
-static const char engine_a[] =
-	SVC("u", "  ports: [{port: 53, protocol: UDP}]\n") SLICE(
-		"u", "u1", "ports: [{port: 53, protocol: UDP}]\nendpoints: [{addresses: [10.0.0.1]}]\n")
-		SVC("t", "  ports: [{port: 80}]\n")
-			SLICE("t", "t1", "ports: [{port: 80}]\nendpoints: [{addresses: [10.0.0.1]}]\n");
-static const char engine_b[] =
-	SVC("u", "  ports: [{port: 53, protocol: UDP}]\n") SLICE(
-		"u", "u1", "ports: [{port: 53, protocol: UDP}]\nendpoints: [{addresses: [10.0.0.2]}]\n")
-		SVC("t", "  ports: [{port: 80}]\n")
-			SLICE("t", "t1", "ports: [{port: 80}]\nendpoints: [{addresses: [10.0.0.2]}]\n");
+static const char engine_a[] = SVC("u", "  ports: [{port: 53, protocol: UDP}]\n") SLICE(
+	"u", "u1", "ports: [{port: 53, protocol: UDP}]\nendpoints: [{addresses: [10.0.0.1]}]\n")
+	SVC("t", "  ports: [{port: 80}]\n")
+		SLICE("t", "t1", "ports: [{port: 80}]\nendpoints: [{addresses: [10.0.0.1]}]\n");
+static const char engine_b[] = SVC("u", "  ports: [{port: 53, protocol: UDP}]\n") SLICE(
+	"u", "u1", "ports: [{port: 53, protocol: UDP}]\nendpoints: [{addresses: [10.0.0.2]}]\n")
+	SVC("t", "  ports: [{port: 80}]\n")
+		SLICE("t", "t1", "ports: [{port: 80}]\nendpoints: [{addresses: [10.0.0.2]}]\n");
 
 static struct wf_proxy_model *model_of(const char *yaml)
 {
@@ -349,11 +348,11 @@ static void test_engine(void **unused)
 	assert_int_equal(wf_proxy_sync(p, a), 0);
 	assert_int_equal(fk->stats.full_loads, 1);
 	assert_int_equal(fk->ct_filters, 1);
-	assert_non_null(strstr(fk->ruleset, "10.0.0.1 . 80"));
+	assert_non_null(strstr(fk->ruleset, "dnat ip to 10.0.0.1:80"));
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_b)), 0);
 	assert_int_equal(fk->stats.nl_deltas, 1);
 	assert_int_equal(fk->ct_filters, 2);
-	assert_non_null(strstr(fk->ruleset, "10.0.0.2 . 80"));
+	assert_non_null(strstr(fk->ruleset, "dnat ip to 10.0.0.2:80"));
 	fk->fail_next = -EIO;
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_a)), -EIO);
 	assert_null(wf_proxy_installed(p));
@@ -398,10 +397,10 @@ static void test_alloc_failures(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_conditions),  cmocka_unit_test(test_named_ports),
-		cmocka_unit_test(test_ignored),	    cmocka_unit_test(test_dual_stack),
-		cmocka_unit_test(test_external),    cmocka_unit_test(test_local_fallback),
-		cmocka_unit_test(test_topology),    cmocka_unit_test(test_engine),
+		cmocka_unit_test(test_conditions),     cmocka_unit_test(test_named_ports),
+		cmocka_unit_test(test_ignored),	       cmocka_unit_test(test_dual_stack),
+		cmocka_unit_test(test_external),       cmocka_unit_test(test_local_fallback),
+		cmocka_unit_test(test_topology),       cmocka_unit_test(test_engine),
 		cmocka_unit_test(test_alloc_failures),
 	};
 
