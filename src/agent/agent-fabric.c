@@ -10,6 +10,8 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 
+int (*wf_agent_fabric_backend_new)(struct wf_fabric_backend **ret) = wf_fabric_nl_new;
+
 struct fabric_rec {
 	struct wf_fabric *fabric;
 	unsigned logged_mtu;
@@ -26,7 +28,7 @@ static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *met
 	struct fabric_rec *fr = wf_calloc(1, sizeof(*fr));
 	if (!fr)
 		return -ENOMEM;
-	ret = wf_fabric_nl_new(&be);
+	ret = wf_agent_fabric_backend_new(&be);
 	if (ret < 0)
 		goto err_fr;
 	ret = wf_fabric_new(cfg->fabric, cfg->node_name, be, &fr->fabric);

@@ -19,8 +19,11 @@ struct wf_store;
 
 /* The reconcilers `weft agent` runs (agent-reconcilers.c), NULL-terminated. */
 extern const struct wf_agent_reconciler_ops *const wf_agent_reconcilers[];
-/* The fabric's reconciler (agent-fabric.c). */
+/* The fabric's reconciler (agent-fabric.c), and the backend it creates: the kernel's
+ * (wf_fabric_nl_new) unless a test sets another before wf_agent_new. */
 extern const struct wf_agent_reconciler_ops wf_agent_fabric_reconciler;
+struct wf_fabric_backend;
+extern int (*wf_agent_fabric_backend_new)(struct wf_fabric_backend **ret);
 
 /* `weft agent ...`: argv[0] is "agent". Returns the process exit status. */
 int wf_agent_main(int argc, char **argv);

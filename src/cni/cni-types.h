@@ -5,6 +5,8 @@
 
 #include "lib/ip-types.h"
 
+struct json_t; /* jansson */
+
 #define WF_CNI_MAX_SETS 4   /* range sets (one address each) */
 #define WF_CNI_MAX_RANGES 8 /* ranges per set */
 #define WF_CNI_MAX_ROUTES 16
@@ -100,4 +102,56 @@ struct wf_cni_ip {
 	struct wf_ip ip;
 	uint8_t prefix;
 	struct wf_ip gw; /* family 0: none */
+};
+
+/* One interface of an ADD result. */
+struct wf_cni_iface {
+	char name[16];
+	uint8_t mac[6];
+	bool sandbox;
+	unsigned mtu;
+};
+
+/* The parsed network configuration of one invocation. Owns root; every string and json_t
+ * below is borrowed from root and valid until wf_cni_conf_done(). */
+struct wf_cni_conf {
+	struct json_t *root;
+	const char *version; /* as given */
+	unsigned vnum;	     /* major*10000 + minor*100 + patch */
+	const char *name;
+	const char *type;
+	enum wf_cni_mode mode;
+	const char *bridge;
+	bool is_gw, is_default_gw, ip_masq, hairpin;
+	unsigned mtu;
+	const char *state_dir;
+
+	/* ipam */
+	const char *ipam_type; /* NULL: no IPAM */
+	bool ipam_builtin;
+	const char *data_dir;
+	struct wf_cni_rangeset sets[WF_CNI_MAX_SETS];
+	unsigned n_sets;
+	struct wf_cni_route routes[WF_CNI_MAX_ROUTES];
+	unsigned n_routes;
+
+	/* runtime-supplied (runtimeConfig, args) */
+	struct wf_ip req_ips[WF_CNI_MAX_SETS];
+	unsigned n_req_ips;
+	struct wf_cni_portmap ports[WF_CNI_MAX_PORTS];
+	unsigned n_ports;
+	struct wf_cni_bandwidth bw;
+	bool has_bw;
+	uint8_t mac[6];
+	bool has_mac;
+
+	struct json_t *dns;	    /* config "dns" or NULL */
+	struct json_t *prev_result; /* or NULL */
+	struct json_t *valid;	    /* GC: valid attachments array or NULL */
+};
+
+/* An open, locked network directory of the address store (ipam.c). */
+struct wf_cni_ipam {
+	int dirfd;
+	int lockfd;
 };

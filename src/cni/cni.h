@@ -10,44 +10,6 @@
 
 #include "cni/cni-types.h"
 
-/* The parsed network configuration of one invocation. Owns root; every string and json_t
- * below is borrowed from root and valid until wf_cni_conf_done(). */
-struct wf_cni_conf {
-	json_t *root;
-	const char *version; /* as given */
-	unsigned vnum;	     /* major*10000 + minor*100 + patch */
-	const char *name;
-	const char *type;
-	enum wf_cni_mode mode;
-	const char *bridge;
-	bool is_gw, is_default_gw, ip_masq, hairpin;
-	unsigned mtu;
-	const char *state_dir;
-
-	/* ipam */
-	const char *ipam_type; /* NULL: no IPAM */
-	bool ipam_builtin;
-	const char *data_dir;
-	struct wf_cni_rangeset sets[WF_CNI_MAX_SETS];
-	unsigned n_sets;
-	struct wf_cni_route routes[WF_CNI_MAX_ROUTES];
-	unsigned n_routes;
-
-	/* runtime-supplied (runtimeConfig, args) */
-	struct wf_ip req_ips[WF_CNI_MAX_SETS];
-	unsigned n_req_ips;
-	struct wf_cni_portmap ports[WF_CNI_MAX_PORTS];
-	unsigned n_ports;
-	struct wf_cni_bandwidth bw;
-	bool has_bw;
-	uint8_t mac[6];
-	bool has_mac;
-
-	json_t *dns;	     /* config "dns" or NULL */
-	json_t *prev_result; /* or NULL */
-	json_t *valid;	     /* GC: valid attachments array or NULL */
-};
-
 /* conf.c */
 
 /* Sets err (printf-style message) and returns -1, for "return wf_cni_fail(...)". */
@@ -77,12 +39,6 @@ void wf_cni_err_print(const struct wf_cni_err *err, const char *version, FILE *o
 
 /* Builds a Success result in the shape of version: prevResult (may be NULL) followed by this
  * plugin's interfaces and IPs. Returns a new reference or NULL on allocation failure. */
-struct wf_cni_iface {
-	char name[16];
-	uint8_t mac[6];
-	bool sandbox;
-	unsigned mtu;
-};
 json_t *wf_cni_result_build(const struct wf_cni_conf *conf, const char *netns,
 			    const struct wf_cni_iface *ifaces, unsigned n_ifaces, int ip_iface,
 			    const struct wf_cni_ip *ips, unsigned n_ips,
@@ -91,10 +47,6 @@ json_t *wf_cni_result_build(const struct wf_cni_conf *conf, const char *netns,
 int wf_cni_result_ips(json_t *result, struct wf_cni_ip *ips, unsigned max);
 
 /* ipam.c: host-local compatible address store in <dataDir>/<network>. */
-struct wf_cni_ipam {
-	int dirfd;
-	int lockfd;
-};
 
 /* Opens (creating) the network's directory and takes its lock. */
 int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char *network);

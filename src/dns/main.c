@@ -84,8 +84,11 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 		return false;
 	if (a->ss_family == AF_INET) {
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		/* a wildcard listener is "us" for loopback addresses on its port only: a Service
+		 * address that leads back to this server cannot be told from here */
 		return x->sin_port == y->sin_port &&
-		       (x->sin_addr.s_addr == y->sin_addr.s_addr || y->sin_addr.s_addr == 0);
+		       (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+			(y->sin_addr.s_addr == 0 && (ntohl(x->sin_addr.s_addr) >> 24) == 127));
 	}
 	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;

@@ -101,6 +101,7 @@ struct worker {
 	int udp_fd[WF_DNS_MAX_LISTEN];
 	int tcp_fd[WF_DNS_MAX_LISTEN];
 	int up_fd[WF_DNS_MAX_UPSTREAM];
+	bool up_connected[WF_DNS_MAX_UPSTREAM];
 	struct wf_dns_cache *cache; /* the server's, shared */
 	uint64_t rng;
 	uint64_t last_sweep_ms;
@@ -223,6 +224,20 @@ static void pending_release(struct worker *w, struct pending *p)
 	w->free_pend[w->n_free_pend++] = (uint16_t)(p - w->pend);
 }
 
+/* Connects the upstream socket: the kernel then drops datagrams from anyone but this
+ * upstream. */
+static int upstream_connect(struct worker *w, unsigned i)
+{
+	const struct sockaddr_storage *u = &w->srv->cfg.upstream[i];
+
+	if (connect(w->up_fd[i], (const struct sockaddr *)u,
+		    u->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+					    : sizeof(struct sockaddr_in6)) == -1)
+		return -errno;
+	w->up_connected[i] = true;
+	return 0;
+}
+
 static int pending_send(struct worker *w, struct pending *p)
 {
 	uint16_t id;
@@ -239,6 +254,8 @@ static int pending_send(struct worker *w, struct pending *p)
 	w->id_map[id] = (uint16_t)(p - w->pend) + 1;
 	wf_dns_put16(p->pkt, id);
 	p->deadline_ms = now_ms() + w->srv->cfg.upstream_timeout_ms;
+	if (!w->up_connected[p->up_idx] && upstream_connect(w, p->up_idx) < 0)
+		return -ENETUNREACH; /* the timeout retries, then SERVFAIL */
 	if (send(w->up_fd[p->up_idx], p->pkt, p->len, 0) == -1)
 		return -errno; /* the timeout retries */
 	return 0;
@@ -811,13 +828,8 @@ static int worker_new(struct wf_dns_server *s, unsigned idx, struct worker **ret
 			rc = -errno;
 			goto fail;
 		}
-		/* connected: the kernel drops datagrams from anyone but this upstream */
-		if (connect(w->up_fd[i], (const struct sockaddr *)u,
-			    u->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						    : sizeof(struct sockaddr_in6)) == -1) {
-			rc = -errno;
-			goto fail;
-		}
+		/* No route yet is not fatal: pending_send connects again. */
+		(void)upstream_connect(w, i);
 		rc = epoll_add(w, w->up_fd[i], EV(EV_UPSTREAM, i));
 		if (rc < 0)
 			goto fail;

@@ -16,7 +16,6 @@
 #include "dns/wire.h"
 #include "lib/alloc.h"
 #include "lib/error.h"
-#include "lib/hash.h"
 
 #define NODE_APEX 0x01
 #define NODE_POD_NS 0x02    /* <ns>.pod.<zone>: pod A records are synthesised below it */
@@ -75,25 +74,6 @@ struct wf_dns_zone {
 	uint16_t flags; /* AA, and RA when we forward */
 	struct blk *mem;
 	size_t mem_bytes;
-	size_t blk_min;		/* smallest block: 64 KiB for zones, less for fragments */
-	struct frag **frags;	/* per-Service record sets, shared with other zone versions */
-	size_t n_frags;
-	struct wf_hash *by_key; /* "ns/name" -> frag, for the next build */
-	uint64_t cfg_digest;
-	size_t frag_bytes;
-};
-
-/* The nodes one Service contributes, laid out once and shared by every zone version in which
- * the Service did not change: a rebuild after a change compiles only the changed Services. */
-struct frag {
-	unsigned refs; /* zones holding it; changed only by the (single) building thread */
-	uint64_t digest;
-	char *key;
-	struct blk *mem;
-	size_t mem_bytes;
-	struct wf_dns_node **nodes;
-	size_t n_nodes;
-	size_t skipped;
 };
 
 static void *zalloc(struct wf_dns_zone *z, size_t n)
@@ -102,8 +82,7 @@ static void *zalloc(struct wf_dns_zone *z, size_t n)
 
 	n = (n + 15) & ~(size_t)15;
 	if (!b || b->cap - b->used < n) {
-		size_t min = z->blk_min ? z->blk_min : 65536;
-		size_t cap = n > min ? n : min;
+		size_t cap = n > 65536 ? n : 65536;
 		b = wf_malloc(sizeof(*b) + cap);
 		if (!b)
 			return NULL;
@@ -126,21 +105,10 @@ static void blocks_free(struct blk *b)
 	}
 }
 
-static void frag_unref(struct frag *f)
-{
-	if (!f || --f->refs > 0)
-		return;
-	blocks_free(f->mem);
-}
-
 void wf_dns_zone_free(struct wf_dns_zone *z)
 {
 	if (!z)
 		return;
-	for (size_t i = 0; i < z->n_frags; i++)
-		frag_unref(z->frags[i]);
-	wf_free(z->frags);
-	wf_hash_free(z->by_key);
 	blocks_free(z->mem);
 	wf_free(z->table);
 	wf_free(z);
@@ -153,7 +121,7 @@ size_t wf_dns_zone_node_count(const struct wf_dns_zone *z)
 
 size_t wf_dns_zone_memory(const struct wf_dns_zone *z)
 {
-	return z->mem_bytes + z->frag_bytes + (z->mask + 1) * sizeof(struct slot) + sizeof(*z);
+	return z->mem_bytes + (z->mask + 1) * sizeof(struct slot) + sizeof(*z);
 }
 
 uint32_t wf_dns_zone_serial(const struct wf_dns_zone *z)
@@ -241,16 +209,13 @@ struct rec {
 
 struct builder {
 	const struct wf_dns_zone_config *cfg;
-	struct wf_dns_zone *z; /* the zone being built: apexes, memory */
-	struct wf_dns_zone *t; /* where records are grouped by owner: z, or a fragment's table */
+	struct wf_dns_zone *z;
 	struct wf_dns_zone scratch; /* only its allocator: record storage freed after the build */
 	struct rec *recs;
 	size_t n_recs, cap_recs;
 	size_t skipped;
 	uint8_t svc_suffix[WF_DNS_MAX_NAME]; /* svc.<zone> */
 	size_t svc_suffix_len;
-	struct rec *tmp; /* one owner's records while rendering */
-	size_t cap_tmp;
 };
 
 /* Which of our zones holds name: the longest apex that is a label-aligned suffix. */
@@ -338,7 +303,7 @@ static int add_rec_w(struct builder *b, const struct wname *owner, uint16_t type
 		b->skipped++;
 		return 0;
 	}
-	struct wf_dns_node *n = node_get(b->t, &b->scratch, wire, len, (uint16_t)zone);
+	struct wf_dns_node *n = node_get(b->z, &b->scratch, wire, len, (uint16_t)zone);
 	if (!n)
 		return -ENOMEM;
 	if (b->n_recs == b->cap_recs) {
@@ -683,7 +648,7 @@ static int add_reverse_zones(struct wf_dns_zone *z, const struct wf_cidr *c)
 /* Lays a node out again in one block of zone memory: header, name, RRset headers, then each
  * RRset's records and record ends. A lookup then touches the table slot and this block
  * only (at 10,000 Services the zone is far larger than the caches: every miss counts). */
-static struct wf_dns_node *render_node(struct wf_dns_zone *mem, const struct wf_dns_node *old,
+static struct wf_dns_node *render_node(struct builder *b, const struct wf_dns_node *old,
 				       const struct rec *r, size_t cnt)
 {
 	size_t n_sets = 0, bytes = sizeof(struct wf_dns_node) + old->name_len;
@@ -695,7 +660,7 @@ static struct wf_dns_node *render_node(struct wf_dns_zone *mem, const struct wf_
 	}
 	bytes = (bytes + 7) & ~(size_t)7;
 	bytes += n_sets * sizeof(struct wf_dns_rrset) + n_sets * 4;
-	uint8_t *blk = zalloc(mem, bytes);
+	uint8_t *blk = zalloc(b->z, bytes);
 	if (!blk)
 		return NULL;
 	struct wf_dns_node *n = (struct wf_dns_node *)blk;
@@ -787,297 +752,29 @@ static int add_apex_records(struct builder *b)
 	return 0;
 }
 
-/* Inserts the empty non-terminals above a name (RFC 8020: they exist), stopping at the first
- * ancestor that exists (its own ancestors are, or will be, inserted from it) or at stop_len
- * bytes (the zone apex, or a fragment's Service name). Allocates from mem. Never writes to
- * existing nodes: they may be shared with a published zone. */
-static int add_ancestors(struct wf_dns_zone *t, struct wf_dns_zone *mem, const uint8_t *name,
-			 size_t len, size_t stop_len, uint16_t zone)
+/* Inserts the empty non-terminals between a node and its zone apex (RFC 8020: they exist).
+ * Stops at the first ancestor already known to be complete. */
+static int add_ancestors(struct wf_dns_zone *z, struct wf_dns_node *n)
 {
-	size_t off = 0;
+	const struct apex *a = &z->apexes[n->zone];
+	struct wf_dns_node *chain[WF_DNS_MAX_LABELS];
+	size_t len = n->name_len, off = 0, depth = 0;
 
-	while (len - off > stop_len) {
-		off += 1 + (size_t)name[off];
-		if (len - off < stop_len || (len - off == stop_len && stop_len == 0))
+	chain[depth++] = n;
+	while (len - off > a->len) {
+		off += 1 + (size_t)n->name[off];
+		if (len - off <= a->len)
 			break;
-		uint64_t h = wf_dns_name_hash(name + off, len - off);
-		if (lookup(t, h, name + off, len - off))
-			break;
-		if (!node_get(t, mem, name + off, len - off, zone))
+		struct wf_dns_node *p = node_get(z, z, n->name + off, len - off, n->zone);
+		if (!p)
 			return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Renders every node of t that collected records (order by type, drop duplicates per
- * RFC 2181 5) into mem and replaces it in the table. */
-static int render_all(struct builder *b, struct wf_dns_zone *t, struct wf_dns_zone *mem)
-{
-	struct rec *tmp = b->tmp;
-	size_t cap = b->cap_tmp;
-	int rc = 0;
-
-	for (size_t i = 0; i <= t->mask && rc == 0; i++) {
-		struct wf_dns_node *n = t->table[i].node;
-		size_t cnt = 0, w = 0;
-		if (!n || !n->build_first)
-			continue;
-		for (uint32_t k = n->build_first; k; k = b->recs[k - 1].next) {
-			if (cnt == cap) {
-				cap = cap ? cap * 2 : 64;
-				struct rec *r = wf_reallocarray(tmp, cap, sizeof(*r));
-				if (!r) {
-					rc = -ENOMEM;
-					break;
-				}
-				tmp = r;
-			}
-			tmp[cnt++] = b->recs[k - 1];
-		}
-		if (rc < 0)
+		if (p->flags & NODE_ANCESTORS)
 			break;
-		sort_recs(tmp, cnt);
-		for (size_t k = 0; k < cnt; k++)
-			if (w == 0 || !rec_same(&tmp[w - 1], &tmp[k]))
-				tmp[w++] = tmp[k];
-		struct wf_dns_node *laid = render_node(mem, n, tmp, w);
-		if (!laid)
-			rc = -ENOMEM;
-		else
-			t->table[i].node = laid;
+		if (depth < WF_DNS_MAX_LABELS)
+			chain[depth++] = p;
 	}
-	b->tmp = tmp;
-	b->cap_tmp = cap;
-	return rc;
-}
-
-/* Two sources of one owner name (say the same endpoint address in two headless Services):
- * one node with the records of both, in zone memory. */
-static struct wf_dns_node *merge_nodes(struct wf_dns_zone *z, const struct wf_dns_node *a,
-				       const struct wf_dns_node *b)
-{
-	size_t bytes = sizeof(struct wf_dns_node) + a->name_len + 8;
-	size_t n_sets = a->n_sets;
-
-	for (unsigned j = 0; j < b->n_sets; j++) {
-		bool found = false;
-		for (unsigned i = 0; i < a->n_sets; i++)
-			found |= a->sets[i].type == b->sets[j].type;
-		n_sets += !found;
-	}
-	for (unsigned i = 0; i < a->n_sets; i++)
-		bytes += a->sets[i].len + a->sets[i].count * 4u + 4;
-	for (unsigned j = 0; j < b->n_sets; j++)
-		bytes += b->sets[j].len + b->sets[j].count * 4u + 4;
-	bytes += n_sets * (sizeof(struct wf_dns_rrset) + 4);
-	uint8_t *blk = zalloc(z, bytes);
-	if (!blk)
-		return NULL;
-	struct wf_dns_node *n = (struct wf_dns_node *)blk;
-	*n = *a;
-	n->flags = a->flags | b->flags;
-	n->name = blk + sizeof(*n);
-	memcpy(n->name, a->name, a->name_len);
-	size_t off = (sizeof(*n) + a->name_len + 7) & ~(size_t)7;
-	n->sets = (struct wf_dns_rrset *)(blk + off);
-	off += n_sets * sizeof(struct wf_dns_rrset);
-	n->n_sets = 0;
-	const struct wf_dns_node *src[2] = {a, b};
-	for (int which = 0; which < 2; which++) {
-		for (unsigned j = 0; j < src[which]->n_sets; j++) {
-			const struct wf_dns_rrset *from = &src[which]->sets[j];
-			unsigned si = 0;
-			while (si < n->n_sets && n->sets[si].type != from->type)
-				si++;
-			if (which == 1 && si < n->n_sets)
-				continue; /* merged below, with a's set of that type */
-			struct wf_dns_rrset *to = &n->sets[n->n_sets++];
-			const struct wf_dns_rrset *more = NULL;
-			if (which == 0)
-				for (unsigned k = 0; k < b->n_sets; k++)
-					if (b->sets[k].type == from->type)
-						more = &b->sets[k];
-			to->type = from->type;
-			to->count = (uint16_t)(from->count + (more ? more->count : 0));
-			to->len = from->len + (more ? more->len : 0);
-			to->data = blk + off;
-			memcpy(to->data, from->data, from->len);
-			if (more)
-				memcpy(to->data + from->len, more->data, more->len);
-			off += to->len;
-			off = (off + 3) & ~(size_t)3;
-			to->ends = (uint32_t *)(blk + off);
-			for (unsigned k = 0; k < from->count; k++)
-				to->ends[k] = from->ends[k];
-			for (unsigned k = 0; more && k < more->count; k++)
-				to->ends[from->count + k] = from->len + more->ends[k];
-			off += to->count * 4u;
-		}
-	}
-	return n;
-}
-
-/* Puts a fragment's node into the zone's table (merging on a shared owner name). */
-static int table_put(struct wf_dns_zone *z, struct wf_dns_node *n)
-{
-	uint64_t h = wf_dns_name_hash(n->name, n->name_len);
-
-	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
-		struct slot *s = &z->table[i];
-		if (!s->node)
-			break;
-		if (s->hash == h && s->node->name_len == n->name_len &&
-		    memcmp(s->node->name, n->name, n->name_len) == 0) {
-			struct wf_dns_node *m = merge_nodes(z, s->node, n);
-			if (!m)
-				return -ENOMEM;
-			s->node = m;
-			return 0;
-		}
-	}
-	if ((z->n_nodes + 1) * 4 > (z->mask + 1) * 3 && table_grow(z) < 0)
-		return -ENOMEM;
-	size_t i = h & z->mask;
-	while (z->table[i].node)
-		i = (i + 1) & z->mask;
-	z->table[i].hash = h;
-	z->table[i].node = n;
-	z->n_nodes++;
-	return 0;
-}
-
-static void digest_add(uint64_t *d, const void *p, size_t len)
-{
-	*d = (*d * 0x100000001b3ULL) ^ wf_dns_name_hash(p, len);
-}
-
-static void digest_str(uint64_t *d, const char *s)
-{
-	digest_add(d, s ? s : "", s ? strlen(s) + 1 : 0);
-}
-
-/* Everything of a Service that its records depend on. */
-static uint64_t service_digest(const struct wf_dns_service *s)
-{
-	uint64_t d = 0x84222325cbf29ce4ULL;
-	uint8_t fixed[4] = {(uint8_t)s->kind, s->publish_not_ready, (uint8_t)s->n_cluster_ips,
-			    (uint8_t)s->n_slices};
-
-	digest_add(&d, fixed, sizeof(fixed));
-	digest_str(&d, s->ns);
-	digest_str(&d, s->name);
-	digest_str(&d, s->external_name);
-	digest_add(&d, s->cluster_ips, s->n_cluster_ips * sizeof(s->cluster_ips[0]));
-	for (int pass = 0; pass < 2; pass++) {
-		size_t np = pass ? 0 : s->n_ports;
-		const struct wf_dns_port *ports = s->ports;
-		for (size_t i = 0; i < np; i++) {
-			digest_str(&d, ports[i].name);
-			digest_str(&d, ports[i].proto);
-			digest_add(&d, &ports[i].port, sizeof(ports[i].port));
-		}
-	}
-	for (size_t si = 0; si < s->n_slices; si++) {
-		const struct wf_dns_slice *sl = &s->slices[si];
-		digest_add(&d, &sl->n_ports, sizeof(sl->n_ports));
-		for (size_t i = 0; i < sl->n_ports; i++) {
-			digest_str(&d, sl->ports[i].name);
-			digest_str(&d, sl->ports[i].proto);
-			digest_add(&d, &sl->ports[i].port, sizeof(sl->ports[i].port));
-		}
-		digest_add(&d, &sl->n_endpoints, sizeof(sl->n_endpoints));
-		for (size_t i = 0; i < sl->n_endpoints; i++) {
-			const struct wf_dns_endpoint *e = &sl->endpoints[i];
-			digest_str(&d, e->hostname);
-			digest_add(&d, &e->ready, sizeof(e->ready));
-			digest_add(&d, &e->n_addrs, sizeof(e->n_addrs));
-			digest_add(&d, e->addrs, e->n_addrs * sizeof(e->addrs[0]));
-		}
-	}
-	return d;
-}
-
-static uint64_t config_digest(const struct wf_dns_zone_config *cfg)
-{
-	uint64_t d = 0x9ae16a3b2f90404fULL;
-
-	digest_str(&d, cfg->cluster_domain);
-	digest_add(&d, &cfg->ttl, sizeof(cfg->ttl));
-	digest_add(&d, cfg->service_cidrs, cfg->n_service_cidrs * sizeof(cfg->service_cidrs[0]));
-	digest_add(&d, cfg->pod_cidrs, cfg->n_pod_cidrs * sizeof(cfg->pod_cidrs[0]));
-	return d;
-}
-
-/* Compiles one Service into a fragment of its own: records grouped in a small table of the
- * fragment, rendered into the fragment's memory, with the empty non-terminals below the
- * Service name (like _tcp.<svc>). */
-static int frag_build(struct builder *b, const struct wf_dns_service *s, const char *key,
-		      uint64_t digest, struct frag **ret)
-{
-	struct wf_dns_zone t = {.blk_min = 768, .mask = 15};
-	struct frag *f = NULL;
-	size_t skipped = b->skipped;
-	int rc;
-
-	t.table = wf_calloc(t.mask + 1, sizeof(*t.table));
-	if (!t.table)
-		return -ENOMEM;
-	b->t = &t;
-	b->n_recs = 0;
-	rc = add_service(b, s);
-	b->t = b->z;
-	if (rc == 0)
-		rc = render_all(b, &t, &t);
-	/* ancestors up to the Service name: the zone adds the shared ones above it */
-	struct wname svc = {0};
-	wn_str(&svc, 0, s->name);
-	wn_str(&svc, 0, s->ns);
-	wn_suffix(&svc, b->svc_suffix, b->svc_suffix_len);
-	wf_dns_name_lower(svc.w, svc.len);
-	size_t cnt = t.n_nodes;
-	if (rc == 0 && !svc.bad) {
-		struct wf_dns_node **fwd = wf_calloc(cnt + 1, sizeof(*fwd));
-		size_t k = 0;
-		if (!fwd)
-			rc = -ENOMEM;
-		for (size_t i = 0; fwd && i <= t.mask; i++)
-			if (t.table[i].node)
-				fwd[k++] = t.table[i].node;
-		for (size_t i = 0; rc == 0 && i < k; i++) {
-			const struct wf_dns_node *n = fwd[i];
-			if (n->name_len > svc.len &&
-			    memcmp(n->name + n->name_len - svc.len, svc.w, svc.len) == 0)
-				rc = add_ancestors(&t, &t, n->name, n->name_len, svc.len, n->zone);
-		}
-		wf_free(fwd);
-	}
-	if (rc == 0)
-		f = zalloc(&t, sizeof(*f) + strlen(key) + 1);
-	if (rc == 0 && !f)
-		rc = -ENOMEM;
-	if (rc == 0) {
-		f->nodes = zalloc(&t, (t.n_nodes + 1) * sizeof(*f->nodes));
-		if (!f->nodes)
-			rc = -ENOMEM;
-	}
-	if (rc < 0) {
-		wf_free(t.table);
-		blocks_free(t.mem);
-		return rc;
-	}
-	f->refs = 1;
-	f->digest = digest;
-	f->key = (char *)(f + 1);
-	strcpy(f->key, key);
-	f->n_nodes = 0;
-	for (size_t i = 0; i <= t.mask; i++)
-		if (t.table[i].node)
-			f->nodes[f->n_nodes++] = t.table[i].node;
-	f->skipped = b->skipped - skipped;
-	f->mem = t.mem;
-	f->mem_bytes = t.mem_bytes;
-	wf_free(t.table);
-	*ret = f;
+	for (size_t i = 0; i < depth; i++)
+		chain[i]->flags |= NODE_ANCESTORS;
 	return 0;
 }
 

@@ -21,7 +21,7 @@ struct wf_fabric {
 	struct wf_fabric_backend *be;
 	struct wf_fabric_stats stats;
 	unsigned pod_mtu;
-	bool forwarding_done;
+	bool forwarding4, forwarding6; /* switched on already */
 	uint64_t warn_hash; /* of the last warnings logged, so that each is logged once */
 	char error[256];
 	char warn[512];
@@ -508,17 +508,21 @@ int wf_fabric_sync(struct wf_fabric *f, const struct wf_fabric_node *nodes, size
 		ret = -ENOENT;
 		goto out;
 	}
-	if (!f->forwarding_done) {
-		/* A node forwards between its pods and the fabric. */
-		for (int fam = 0; fam < 2; fam++) {
-			ret = f->be->ops->forwarding(f->be, fam ? AF_INET6 : AF_INET);
-			if (ret < 0) {
-				snprintf(f->error, sizeof(f->error), "enabling %s forwarding: %s",
-					 family_name(fam ? AF_INET6 : AF_INET), wf_strerror(ret));
-				goto out;
-			}
+	/* A node forwards between its pods and the fabric - for the families its pods have
+	 * (IPv6 forwarding changes how a host treats router advertisements, so not without
+	 * IPv6 pods). */
+	for (size_t k = 0; k < self->n_pod_cidrs; k++) {
+		int fam = self->pod_cidrs[k].ip.family;
+		bool *done = fam == AF_INET ? &f->forwarding4 : &f->forwarding6;
+		if (*done)
+			continue;
+		ret = f->be->ops->forwarding(f->be, fam);
+		if (ret < 0) {
+			snprintf(f->error, sizeof(f->error), "enabling %s forwarding: %s",
+				 family_name(fam), wf_strerror(ret));
+			goto out;
 		}
-		f->forwarding_done = true;
+		*done = true;
 	}
 	if (f->mode == WF_FABRIC_VXLAN) {
 		ret = setup_vxlan(f, self, &local, &vxif);

@@ -782,17 +782,32 @@ static void watch_forget(struct wf_source_dir *src, struct watch *w, bool rm)
 	*w = src->watches[--src->n_watches];
 }
 
-/* Collects the wanted files below dir into ps (and watches each directory). */
-static int scan_dir(struct wf_source_dir *src, const char *dir, int depth, struct pathset *ps)
+/* The directories from a scan's root down to the current one: a symlink back to one of
+ * them is a loop, not more manifests. */
+struct ancestors {
+	dev_t dev[MAX_DEPTH + 1];
+	ino_t ino[MAX_DEPTH + 1];
+	int n;
+};
+
+static int scan_dir_at(struct wf_source_dir *src, const char *dir, struct ancestors *up,
+		       struct pathset *ps)
 {
-	if (depth > MAX_DEPTH)
+	struct stat st;
+	if (up->n > MAX_DEPTH || stat(dir, &st) == -1)
 		return 0;
+	for (int i = 0; i < up->n; i++)
+		if (up->dev[i] == st.st_dev && up->ino[i] == st.st_ino)
+			return 0;
 	int r = watch_add(src, dir, true);
 	if (r < 0)
 		return r;
 	DIR *d = opendir(dir);
 	if (!d)
 		return -errno;
+	up->dev[up->n] = st.st_dev;
+	up->ino[up->n] = st.st_ino;
+	up->n++;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -802,10 +817,9 @@ static int scan_dir(struct wf_source_dir *src, const char *dir, int depth, struc
 			r = -ENOMEM;
 			break;
 		}
-		struct stat st;
 		if (stat(p, &st) == 0) {
 			if (S_ISDIR(st.st_mode))
-				r = scan_dir(src, p, depth + 1, ps);
+				r = scan_dir_at(src, p, up, ps);
 			else if (S_ISREG(st.st_mode) && wf_source_dir_wanted_name(de->d_name))
 				r = pathset_add(ps, p);
 			/* A subdirectory that vanished or cannot be read is no reason to stop. */
@@ -816,8 +830,16 @@ static int scan_dir(struct wf_source_dir *src, const char *dir, int depth, struc
 		if (r < 0)
 			break;
 	}
+	up->n--;
 	closedir(d);
 	return r;
+}
+
+/* Collects the wanted files below dir into ps (and watches each directory). */
+static int scan_dir(struct wf_source_dir *src, const char *dir, struct pathset *ps)
+{
+	struct ancestors up = {.n = 0};
+	return scan_dir_at(src, dir, &up, ps);
 }
 
 int wf_source_dir_new(const struct wf_source_dir_config *cfg, struct wf_source_dir **ret)
@@ -1051,7 +1073,7 @@ int wf_source_dir_add(struct wf_source_dir *src, const char *path)
 	if (stat(path, &st) == -1)
 		return -errno;
 	if (S_ISDIR(st.st_mode)) {
-		r = scan_dir(src, path, 0, &ps);
+		r = scan_dir(src, path, &ps);
 		if (r < 0)
 			goto out;
 		r = apply_paths(src, &ps, false, &done);
@@ -1099,7 +1121,7 @@ static int mark_tree(struct wf_source_dir *src, const char *dir, bool rescan, st
 	if (rescan) {
 		struct stat st;
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			r = scan_dir(src, dir, 0, ps);
+			r = scan_dir(src, dir, ps);
 	}
 	return r == -ENOMEM ? r : 0;
 }
@@ -1191,6 +1213,8 @@ static int read_events(struct wf_source_dir *src, struct pathset *ps)
 				continue;
 			return errno == EAGAIN ? r : -errno;
 		}
+		if (n == 0)
+			return r; /* not expected from inotify; never spin on it */
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 			if (r == 0)

@@ -7,6 +7,7 @@
  *
  * Every namespace and process is written to <state>/created before it is made, so `down` can
  * remove everything even after any lab process was killed with -9. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -257,37 +258,53 @@ static int lab_down(const struct wf_lab *lab, bool quiet)
 		wf_free(rec);
 		rec = NULL;
 	}
-	/* 2. namespaces: whatever still runs inside (exec'd shells, children), then the mount */
+	/* 2. namespaces: whatever still runs inside (exec'd shells, children), found in one pass
+	 * over /proc by namespace inode, then the /run/netns mounts themselves */
 	if (wf_lab_read_file(path, &rec, NULL) == 0) {
-		char *lines[WF_LAB_MAX_PODS + 64];
+		static char *lines[WF_LAB_MAX_PODS + 64];
+		static struct stat ns_st[WF_LAB_MAX_PODS + 64];
 		size_t nl = 0;
+		DIR *proc;
 
-		for (char *l = strtok_r(rec, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-			if (!strncmp(l, "netns ", 6) && nl < sizeof(lines) / sizeof(lines[0]))
-				lines[nl++] = l + 6;
+		for (char *l = strtok_r(rec, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char np[300];
+
+			if (strncmp(l, "netns ", 6) || nl >= sizeof(lines) / sizeof(lines[0]))
+				continue;
+			snprintf(np, sizeof(np), "/run/netns/%s", l + 6);
+			if (stat(np, &ns_st[nl]) == -1)
+				continue; /* gone already */
+			lines[nl++] = l + 6;
+		}
+		npid = 0;
+		proc = opendir("/proc");
+		for (struct dirent *e; proc && (e = readdir(proc)) && npid < 4096;) {
+			char pp[300];
+			struct stat pst;
+			long pid = strtol(e->d_name, NULL, 10);
+
+			if (pid <= 1)
+				continue;
+			snprintf(pp, sizeof(pp), "/proc/%ld/ns/net", pid);
+			if (stat(pp, &pst) == -1)
+				continue;
+			for (size_t i = 0; i < nl; i++)
+				if (pst.st_ino == ns_st[i].st_ino &&
+				    pst.st_dev == ns_st[i].st_dev) {
+					pids[npid] = pid;
+					starts[npid++] = wf_lab_proc_start(pid);
+					break;
+				}
+		}
+		if (proc)
+			closedir(proc);
+		kill_wait(pids, starts, npid);
 		/* pods first (reverse order of creation), the underlay last */
 		for (size_t i = nl; i-- > 0;) {
-			char np[300], *out = NULL;
-			char *argv[] = {"ip", "netns", "pids", lines[i], NULL};
-
-			snprintf(np, sizeof(np), "/run/netns/%s", lines[i]);
-			if (access(np, F_OK) != 0)
-				continue;
-			npid = 0;
-			if (wf_lab_run(NULL, argv, NULL, &out, NULL, 0) == 0 && out)
-				for (char *s = out, *e; *s && npid < 4096; s = e) {
-					long pid = strtol(s, &e, 10);
-
-					if (e == s)
-						break;
-					if (pid > 1) {
-						pids[npid] = pid;
-						starts[npid++] = wf_lab_proc_start(pid);
-					}
-				}
-			wf_free(out);
-			kill_wait(pids, starts, npid);
-			wf_lab_ip(NULL, "netns del %s", lines[i]);
+			r = wf_lab_netns_del_fast(lines[i]);
+			if (r < 0)
+				fprintf(stderr, "weft lab: removing namespace %s: %s\n", lines[i],
+					strerror(-r));
 		}
 		wf_free(rec);
 	}

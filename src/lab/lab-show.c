@@ -546,6 +546,7 @@ int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv)
 {
 	const char *kind = NULL, *name = NULL, *ns = "default", *out = "";
 	bool all_ns = false;
+	int kind_idx = -1;
 	json_t *objs, *items, *o;
 	size_t i;
 	int rc = 0;
@@ -564,9 +565,10 @@ int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv)
 		else if (argv[i2][0] == '-') {
 			fprintf(stderr, "weft lab get: unknown option %s\n", argv[i2]);
 			return 2;
-		} else if (!kind)
+		} else if (!kind) {
 			kind = argv[i2];
-		else if (!name)
+			kind_idx = i2;
+		} else if (!name)
 			name = argv[i2];
 		else {
 			fprintf(stderr, "weft lab get: too many arguments\n");
@@ -581,6 +583,27 @@ int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv)
 		fprintf(stderr, "weft lab get: unknown output format \"%s\" (wide, json, yaml)\n",
 			out);
 		return 2;
+	}
+	/* kubectl get svc,eps: one table per kind */
+	if (strchr(kind, ',')) {
+		char copy[256], *save, *part;
+		char *sub[64];
+
+		if (*out == 'j' || *out == 'y' || name || argc > 63) {
+			fprintf(stderr,
+				"weft lab get: several kinds only as tables, without a NAME\n");
+			return 2;
+		}
+		snprintf(copy, sizeof(copy), "%s", kind);
+		for (int k = 0; k < argc; k++)
+			sub[k] = argv[k];
+		for (part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+			sub[kind_idx] = part;
+			rc |= wf_lab_cmd_get(lab, argc, sub);
+			if (save && *save)
+				putchar('\n');
+		}
+		return rc;
 	}
 	const char *ck = canon_kind(kind);
 

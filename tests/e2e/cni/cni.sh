@@ -55,7 +55,7 @@ cni() {
 	shift 5
 	local ns=""
 	[ -n "$p" ] && ns=/run/netns/$(podns "$p")
-	OUT=$(printf '%s' "$conf" | ip netns exec "$NODE" env CNI_COMMAND="$cmd" \
+	OUT=$(printf '%s' "$conf" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND="$cmd" \
 		CNI_CONTAINERID="$cid" CNI_NETNS="$ns" CNI_IFNAME="$ifn" \
 		CNI_PATH="$(dirname "$IPAM_BIN"):/usr/lib/cni" \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$cid" "$@" \
@@ -274,7 +274,7 @@ case_errors() {
 	expect_code "interface name .." 4
 	cni ADD "" a eth0 "$C4"
 	expect_code "missing CNI_CONTAINERID" 4
-	OUT=$(printf '%s' "$C4" | ip netns exec "$NODE" env -u CNI_COMMAND "$BIN" 2>/dev/null)
+	OUT=$(printf '%s' "$C4" | nsenter --net=/run/netns/"$NODE" env -u CNI_COMMAND "$BIN" 2>/dev/null)
 	RC=$?
 	expect_code "CNI_COMMAND unset" 4
 	cni FROB e1 a eth0 "$C4"
@@ -383,7 +383,7 @@ case_kill9() {
 	# kill -9 at many points of ADD; then DEL and GC must leave nothing
 	for i in $(seq 1 20); do
 		pod "k$i"
-		printf '%s' "$c" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID="k$i" \
+		printf '%s' "$c" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID="k$i" \
 			CNI_NETNS="/run/netns/$(podns "k$i")" CNI_IFNAME=eth0 "$BIN" >/dev/null 2>&1 &
 		pid=$!
 		sleep "0.00$((RANDOM % 10))"
@@ -490,7 +490,7 @@ case_chain() {
 	prev=$OUT
 	local pm
 	pm=$(jq -cn --argjson p "$prev" '{cniVersion:"1.0.0",name:"n4",type:"tuning",sysctl:{"net.ipv4.conf.eth0.rp_filter":"0"},prevResult:$p}')
-	OUT=$(printf '%s' "$pm" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=ch \
+	OUT=$(printf '%s' "$pm" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=ch \
 		CNI_NETNS="/run/netns/$(podns a)" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/tuning 2>&1)
 	check "reference tuning plugin accepts weft's result" test "$(jqo '.ips[0].address')" = "$(printf '%s' "$prev" | jq -r '.ips[0].address')"
 	# weft-cni chained after another interface plugin: honours prevResult
@@ -525,12 +525,12 @@ case_delegate() {
 	# weft-ipam as a standalone IPAM plugin under the reference bridge
 	c=$(jq -cn --arg d "$DIR/wi" '{cniVersion:"1.0.0",name:"wi",type:"bridge",bridge:"wfbwi",isGateway:true,
 		ipam:{type:"weft-ipam",subnet:"10.129.0.0/24",dataDir:$d}}')
-	OUT=$(printf '%s' "$c" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=wi \
+	OUT=$(printf '%s' "$c" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=wi \
 		CNI_NETNS="/run/netns/$(podns a)" CNI_IFNAME=eth0 CNI_PATH="$(dirname "$IPAM_BIN")" \
 		/usr/lib/cni/bridge)
 	check "reference bridge with weft-ipam" test "$(jqo '.ips[0].address')" = 10.129.0.2/24
 	check "address on the pod" in_pod a ip -4 addr show dev eth0 to 10.129.0.2/32
-	OUT=$(printf '%s' "$c" | ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=wi \
+	OUT=$(printf '%s' "$c" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=wi \
 		CNI_NETNS="/run/netns/$(podns a)" CNI_IFNAME=eth0 CNI_PATH="$(dirname "$IPAM_BIN")" \
 		/usr/lib/cni/bridge)
 	check "weft-ipam released it" test ! -f "$DIR/wi/wi/10.129.0.2"

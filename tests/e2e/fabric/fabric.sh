@@ -46,10 +46,10 @@ trap cleanup EXIT
 trap "exit 1" INT TERM
 
 fail() {
-	echo "FAIL: $*"
+	echo "FAIL: $* [${SECONDS}s]"
 	failures=$((failures + 1))
 }
-ok() { echo "ok: $*"; }
+ok() { echo "ok: $* [${SECONDS}s]"; }
 check() { # check DESCRIPTION CMD...
 	local what=$1
 	shift
@@ -143,6 +143,7 @@ EOF
 	mv "$manifests/.node-$n.tmp" "$manifests/node-$n.yaml"
 }
 for n in 1 2 3; do write_node "$n"; done
+echo "topology up [${SECONDS}s]"
 
 agent_pid=()
 start_agent() { # start_agent N

@@ -6,6 +6,7 @@ weft=$1
 data=$2
 tmp=$(mktemp -d /tmp/weft-cli-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 143' TERM INT # (meson's timeout) so that the EXIT trap still cleans up
 
 failures=0
 n=0

@@ -88,6 +88,7 @@ static void test_vxlan_three_nodes(void **state)
 	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
 	assert_string_equal(wf_fabric_error(f), "");
 	assert_true(fk->forwarding4);
+	assert_false(fk->forwarding6); /* no IPv6 pods, no IPv6 forwarding */
 	assert_true(fk->has_vxlan);
 	assert_int_equal(fk->vxlan.mtu, 1450);
 	assert_int_equal(wf_fabric_pod_mtu(f), 1450);

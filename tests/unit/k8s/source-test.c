@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +104,20 @@ struct fixture {
 	struct events ev;
 };
 
+/* Killed by a test timeout: still remove the temp dir (fork, execve and waitpid are
+ * async-signal-safe), and still die of the signal's status. */
+static void on_signal(int sig)
+{
+	pid_t pid = tmpdir[0] ? fork() : -1;
+	if (pid == 0) {
+		execl("/bin/rm", "rm", "-rf", tmpdir, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	_exit(128 + sig);
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -189,6 +205,9 @@ static void test_initial_load_and_filters(void **state)
 	write_file("4913", svc(b, sizeof(b), "default", "vimtest", 80));
 	write_file("notes.txt", "not a manifest");
 	write_file(".hidden/d.yaml", svc(b, sizeof(b), "default", "hidden", 80));
+	/* Symlink loops are not more manifests. */
+	assert_int_equal(symlink("..", at("sub/up")), 0);
+	assert_int_equal(symlink(".", at("self")), 0);
 
 	assert_int_equal(wf_source_dir_add(f->src, tmpdir), 0);
 	assert_int_equal(count(f, WF_K8S_SERVICE), 3);
@@ -617,6 +636,8 @@ static void test_loop_attach(void **state)
 
 int main(void)
 {
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_initial_load_and_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_edit_delete, setup, teardown),
