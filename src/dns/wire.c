@@ -48,11 +48,30 @@ uint64_t wf_dns_name_hash(const uint8_t *p, size_t len)
 	return h ^ (h >> 32);
 }
 
+/* Folds 8 bytes at once: sets 0x20 in every byte within 'A'..'Z' (SWAR). */
+static inline uint64_t lower8(uint64_t v)
+{
+	const uint64_t h = 0x8080808080808080ULL;
+	uint64_t seven = v & ~h;
+	uint64_t ge_a = seven + 0x3f3f3f3f3f3f3f3fULL; /* bit 7 set when byte >= 'A' */
+	uint64_t gt_z = seven + 0x2525252525252525ULL; /* bit 7 set when byte > 'Z' */
+
+	return v | ((ge_a & ~gt_z & ~v & h) >> 2);
+}
+
 void wf_dns_name_lower(uint8_t *wire, size_t len)
 {
 	/* Length bytes are at most 63, below 'A' (65): folding every byte leaves them alone, so
 	 * there is no need to walk the labels. */
-	for (size_t i = 0; i < len; i++)
+	size_t i = 0;
+	uint64_t v;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&v, wire + i, 8);
+		v = lower8(v);
+		memcpy(wire + i, &v, 8);
+	}
+	for (; i < len; i++)
 		wire[i] = lower(wire[i]);
 }
 
@@ -214,24 +233,25 @@ int wf_dns_wire_parse_query(const uint8_t *pkt, size_t len, struct wf_dns_query 
 	if (qd != 1)
 		goto formerr;
 
-	/* RFC 1035 4.1.2: the question name. A pointer here could only point into the header. */
+	/* RFC 1035 4.1.2: the question name. A pointer here could only point into the header.
+	 * Walk the length bytes first, then copy and fold the whole name at once. */
 	for (;;) {
 		if (off >= len)
 			goto formerr;
 		uint8_t l = pkt[off];
 		if (l == 0) {
-			q->qname_lc[n++] = 0;
+			n++;
 			off++;
 			break;
 		}
 		if (l > WF_DNS_MAX_LABEL || n + 1 + l + 1 > WF_DNS_MAX_NAME || off + 1 + l > len)
 			goto formerr;
 		q->label_off[q->nlabels++] = (uint8_t)n;
-		q->qname_lc[n++] = l;
-		for (size_t i = 0; i < l; i++)
-			q->qname_lc[n++] = lower(pkt[off + 1 + i]);
+		n += 1 + (size_t)l;
 		off += 1 + (size_t)l;
 	}
+	memcpy(q->qname_lc, pkt + WF_DNS_HDR_LEN, n);
+	wf_dns_name_lower(q->qname_lc, n);
 	if (off + 4 > len)
 		goto formerr;
 	q->qtype = wf_dns_get16(pkt + off);

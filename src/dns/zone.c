@@ -909,24 +909,37 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 
 	/* Namespaces exist as empty non-terminals: <ns>.svc.<zone> is NODATA, not NXDOMAIN
 	 * (spec "NXDOMAIN vs NODATA"); <ns>.pod.<zone> anchors pod records. */
-	size_t n_ns = c->n_namespaces;
-	for (size_t i = 0; i < n_ns + c->n_services; i++) {
-		const char *ns = i < n_ns ? c->namespaces[i] : c->services[i - n_ns].ns;
-		uint8_t wire[WF_DNS_MAX_NAME];
-		int len;
+	{
+		uint8_t pod_suffix[WF_DNS_MAX_NAME];
+		snprintf(text, sizeof(text), "pod.%s", cfg->cluster_domain);
+		int psl = wf_dns_name_from_text(text, pod_suffix, true);
+		size_t n_ns = c->n_namespaces;
+		const char *last = NULL;
+		for (size_t i = 0; psl > 0 && i < n_ns + c->n_services; i++) {
+			const char *ns = i < n_ns ? c->namespaces[i] : c->services[i - n_ns].ns;
+			struct wname w = {0};
 
-		snprintf(text, sizeof(text), "%s.svc.%s", ns, cfg->cluster_domain);
-		len = wf_dns_name_from_text(text, wire, true);
-		if (len > 0 && !node_get(z, z, wire, (size_t)len, 0)) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		if (cfg->pods == WF_DNS_PODS_DISABLED)
-			continue;
-		snprintf(text, sizeof(text), "%s.pod.%s", ns, cfg->cluster_domain);
-		len = wf_dns_name_from_text(text, wire, true);
-		if (len > 0) {
-			struct wf_dns_node *n = node_get(z, z, wire, (size_t)len, 0);
+			if (last && strcmp(last, ns) == 0)
+				continue; /* Services come grouped by namespace more often than not */
+			last = ns;
+			wn_str(&w, 0, ns);
+			wn_suffix(&w, b.svc_suffix, b.svc_suffix_len);
+			if (w.bad)
+				continue;
+			wf_dns_name_lower(w.w, w.len);
+			if (!node_get(z, z, w.w, w.len, 0)) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			if (cfg->pods == WF_DNS_PODS_DISABLED)
+				continue;
+			w.len = 0;
+			wn_str(&w, 0, ns);
+			wn_suffix(&w, pod_suffix, (size_t)psl);
+			if (w.bad)
+				continue;
+			wf_dns_name_lower(w.w, w.len);
+			struct wf_dns_node *n = node_get(z, z, w.w, w.len, 0);
 			if (!n) {
 				rc = -ENOMEM;
 				goto fail;

@@ -1191,7 +1191,13 @@ static int handle_event(struct wf_source_dir *src, const struct inotify_event *e
 			r = mark_tree(src, full, false, ps);
 		}
 	} else if (w->recursive ? wf_source_dir_wanted_name(ev->name) : is_explicit(src, full)) {
+		struct stat st;
 		if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+			r = pathset_mark(ps, full, SEEN_CHANGED);
+		else if ((ev->mask & IN_CREATE) && lstat(full, &st) == 0 &&
+			 (S_ISLNK(st.st_mode) || st.st_nlink > 1))
+			/* A symlink or a hard link is complete when it appears; a new file is
+			 * not until it is closed (IN_CLOSE_WRITE). */
 			r = pathset_mark(ps, full, SEEN_CHANGED);
 		else if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
 			r = pathset_mark(ps, full, SEEN_REMOVED);

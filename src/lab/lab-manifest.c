@@ -16,6 +16,7 @@
 #include "lib/alloc.h"
 #include "lib/error.h"
 #include "lib/ip.h"
+#include "k8s/object.h"
 
 static int add_line(struct wf_lab_docs *docs, const json_t *v, unsigned line)
 {
@@ -675,6 +676,51 @@ static int check_service(struct vctx *c, json_t *obj, json_t *current)
 	return 0;
 }
 
+/* The value at a diagnostic's field path ("spec.ports[1].port"), or NULL. */
+static json_t *at_path(json_t *v, const char *path)
+{
+	char buf[WF_DIAG_PATH_MAX], *save, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save)) {
+		char *br = strchr(tok, '[');
+
+		if (br)
+			*br = '\0';
+		if (*tok)
+			v = json_object_get(v, tok);
+		while (br && v) {
+			v = json_array_get(v, strtoul(br + 1, NULL, 10));
+			br = strchr(br + 1, '[');
+		}
+	}
+	return v;
+}
+
+/* The object model the node agents and weft dns read (k8s/object.h) must accept it too. */
+static int check_k8s(struct vctx *c, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	struct wf_k8s_parse_result res = {0};
+	struct wf_diag diag;
+	json_t *at;
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	wf_diag_clear(&diag);
+	r = wf_k8s_parse(text, strlen(text), c->docs->v[c->doc].file, &res, &diag);
+	free(text);
+	if (r >= 0) {
+		wf_k8s_parse_result_done(&res);
+		return 0;
+	}
+	if (r == -ENOMEM)
+		return r;
+	at = diag.path[0] ? at_path(obj, diag.path) : NULL;
+	return verr(c, at ? at : obj, diag.path[0] ? diag.path : NULL, "%s", diag.msg);
+}
+
 int wf_lab_manifest_validate(const struct wf_lab *lab, struct wf_lab_docs *docs, char *err,
 			     size_t errlen)
 {
@@ -752,6 +798,8 @@ int wf_lab_manifest_validate(const struct wf_lab *lab, struct wf_lab_docs *docs,
 			if (r == 0)
 				json_array_append(current, obj);
 		}
+		if (r == 0)
+			r = check_k8s(&c, obj);
 	}
 	json_decref(current);
 	return r;

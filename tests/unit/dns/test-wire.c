@@ -63,6 +63,21 @@ static void test_name_escapes(void **state)
 	assert_string_equal(text, "a\\046\\001.");
 }
 
+static void test_name_lower_all_bytes(void **state)
+{
+	/* the 8-bytes-at-a-time fold must equal a byte-wise tolower of ASCII, at every offset */
+	uint8_t buf[256 + 7], want[256 + 7];
+
+	for (size_t shift = 0; shift < 8; shift++) {
+		for (unsigned i = 0; i < 256; i++) {
+			buf[shift + i] = (uint8_t)i;
+			want[shift + i] = (i >= 'A' && i <= 'Z') ? (uint8_t)(i | 0x20) : (uint8_t)i;
+		}
+		wf_dns_name_lower(buf + shift, 256);
+		assert_memory_equal(buf + shift, want + shift, 256);
+	}
+}
+
 static void test_parse_query_basic(void **state)
 {
 	uint8_t pkt[512];
@@ -310,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_name_text_roundtrip),
 		cmocka_unit_test(test_name_text_limits),
 		cmocka_unit_test(test_name_escapes),
+		cmocka_unit_test(test_name_lower_all_bytes),
 		cmocka_unit_test(test_parse_query_basic),
 		cmocka_unit_test(test_parse_query_edns),
 		cmocka_unit_test(test_parse_query_malformed),

@@ -193,6 +193,7 @@ static void test_initial_load_and_filters(void **state)
 	assert_int_equal(mkdir(at("sub"), 0755), 0);
 	assert_int_equal(mkdir(at("sub/deeper"), 0755), 0);
 	assert_int_equal(mkdir(at(".hidden"), 0755), 0);
+	assert_int_equal(mkdir(at(".store"), 0755), 0);
 	write_file("a.yaml", svc(b, sizeof(b), "default", "a", 80));
 	write_file("sub/b.yml", svc(b, sizeof(b), "default", "b", 80));
 	write_file("sub/deeper/c.json",
@@ -225,11 +226,20 @@ static void test_initial_load_and_filters(void **state)
 	assert_false(wf_source_dir_wanted_name("x.yaml.swp"));
 	assert_false(wf_source_dir_wanted_name(".x.yaml"));
 
+	/* Links appear complete: no IN_CLOSE_WRITE comes for them. */
+	write_file(".store/e.yaml", svc(b, sizeof(b), "default", "e", 80));
+	assert_int_equal(symlink(".store/e.yaml", at("e.yaml")), 0);
+	WAIT_FOR(f, get(f, WF_K8S_SERVICE, "default", "e") != NULL);
+	write_file(".store/f.yaml", svc(b, sizeof(b), "default", "f", 80));
+	assert_int_equal(link(at(".store/f.yaml"), at("f.yaml")), 0);
+	WAIT_FOR(f, get(f, WF_K8S_SERVICE, "default", "f") != NULL);
+	assert_int_equal(count(f, WF_K8S_SERVICE), 5);
+
 	/* A hidden or ignored file appearing later does nothing. */
 	write_file("b.yaml~", svc(b, sizeof(b), "default", "tilde2", 80));
 	write_file("sub/.x.yaml", svc(b, sizeof(b), "default", "hidden2", 80));
 	drain(f);
-	assert_int_equal(count(f, WF_K8S_SERVICE), 3);
+	assert_int_equal(count(f, WF_K8S_SERVICE), 5);
 	assert_int_equal(f->ev.errors, 0);
 }
 

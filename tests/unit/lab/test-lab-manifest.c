@@ -144,6 +144,10 @@ static void test_refusals(void **state)
 		{"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n"
 		 "    image: weft/echo\n    readinessProbe: {periodSeconds: 1}\n",
 		 "must specify a handler type"},
+		/* caught by the shared object model (k8s/object.h), with the field's line */
+		{"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n"
+		 "    image: weft/echo\n  restartPolicy: Sometimes\n",
+		 "m.yaml:8: spec.restartPolicy: "},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
