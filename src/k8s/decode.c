@@ -1096,6 +1096,8 @@ int wf_k8s_parse(const char *buf, size_t len, const char *file, struct wf_k8s_pa
 		.max_doc_bytes = WF_K8S_MAX_DOC_BYTES,
 		.max_depth = WF_K8S_MAX_DEPTH,
 		.items_key = "items",
+		/* on_document copies everything it keeps into the objects' arenas */
+		.scratch_arena = true,
 	};
 	int r;
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,151 @@
 #define ALIAS_ABS_MAX 1000000u
 #define ALIAS_RATIO 16u
 #define ALIAS_SLACK 4096u
+
+/* ---- the scratch arena for jansson trees (limits->scratch_arena) ----
+ *
+ * jansson allocates every node, key and string with its own malloc and frees them one by one
+ * on json_decref. For a parse whose tree dies with the document that is a large share of the
+ * cost, so in scratch mode the tree is bump-allocated from an arena that is reset after each
+ * document instead of being decref'd.
+ *
+ * json_set_alloc_funcs() is process-wide (libnftables uses jansson in the same process), so
+ * the functions installed (once) fall back to malloc/free unless the calling thread is
+ * building a tree inside wf_yj_load(): the arena is thread-local and "building" is set only
+ * while the text is being converted (not during the caller's callback, so values the
+ * callback creates are ordinary ones). A free() of a pointer inside one of the thread's
+ * active arenas is a no-op; any other pointer goes to free(), so a value allocated outside
+ * and released inside (or the reverse, while the arena is alive) still works. A value built
+ * in the arena must not outlive the document: that is the contract of scratch_arena. */
+
+#define SCRATCH_FIRST_CHUNK (64u << 10)
+#define SCRATCH_MAX_CHUNK (4u << 20)
+
+struct yj_chunk {
+	struct yj_chunk *next;
+	size_t size; /* bytes in data */
+	size_t used;
+	_Alignas(16) char data[];
+};
+
+struct yj_arena {
+	struct yj_chunk *chunks; /* in use, newest first */
+	struct yj_chunk *spare;	 /* kept by a reset for reuse */
+	size_t next_size;
+	struct yj_arena *prev; /* the thread's enclosing load, if any (a nested load) */
+	bool building;
+	bool oom; /* an allocation failed: jansson's error is "out of memory" whatever it says */
+};
+
+static _Thread_local struct yj_arena *tl_arena;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok; /* our functions are installed (nobody else's were) */
+
+static bool scratch_owns(const struct yj_arena *a, const void *p)
+{
+	for (; a; a = a->prev)
+		for (const struct yj_chunk *c = a->chunks; c; c = c->next)
+			if ((const char *)p >= c->data && (const char *)p < c->data + c->size)
+				return true;
+	return false;
+}
+
+static void *scratch_alloc(struct yj_arena *a, size_t size)
+{
+	struct yj_chunk *c = a->chunks;
+
+	size = (size + 15) & ~(size_t)15;
+	if (c && c->size - c->used >= size) {
+		void *p = c->data + c->used;
+		c->used += size;
+		return p;
+	}
+	/* A spare chunk that fits, else a new one (doubling up to SCRATCH_MAX_CHUNK). */
+	struct yj_chunk **sp = &a->spare;
+	while (*sp && (*sp)->size < size)
+		sp = &(*sp)->next;
+	c = *sp;
+	if (c) {
+		*sp = c->next;
+	} else {
+		size_t want = a->next_size > size ? a->next_size : size;
+		c = wf_malloc(sizeof(*c) + want);
+		if (!c) {
+			a->oom = true;
+			return NULL;
+		}
+		c->size = want;
+		if (a->next_size < SCRATCH_MAX_CHUNK)
+			a->next_size *= 2;
+	}
+	c->used = size;
+	c->next = a->chunks;
+	a->chunks = c;
+	return c->data;
+}
+
+static void *yj_malloc(size_t size)
+{
+	struct yj_arena *a = tl_arena;
+
+	if (a && a->building)
+		return scratch_alloc(a, size);
+	return malloc(size);
+}
+
+static void yj_free(void *p)
+{
+	if (!p || scratch_owns(tl_arena, p))
+		return;
+	free(p);
+}
+
+static void scratch_install(void)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	/* Only over jansson's defaults: someone else's allocator must keep working. */
+	json_get_alloc_funcs(&m, &f);
+	if (m != malloc || f != free)
+		return;
+	json_set_alloc_funcs(yj_malloc, yj_free);
+	scratch_ok = true;
+}
+
+/* Makes a the thread's current arena (not building yet). Returns false when scratch mode is
+ * unavailable (another allocator is installed): the load then uses plain jansson. */
+static bool scratch_begin(struct yj_arena *a)
+{
+	pthread_once(&scratch_once, scratch_install);
+	if (!scratch_ok)
+		return false;
+	*a = (struct yj_arena){.next_size = SCRATCH_FIRST_CHUNK, .prev = tl_arena};
+	tl_arena = a;
+	return true;
+}
+
+/* Everything allocated so far is dead: keep the chunks for the next document. */
+static void scratch_reset(struct yj_arena *a)
+{
+	while (a->chunks) {
+		struct yj_chunk *c = a->chunks;
+		a->chunks = c->next;
+		c->next = a->spare;
+		a->spare = c;
+	}
+}
+
+static void scratch_end(struct yj_arena *a)
+{
+	scratch_reset(a);
+	while (a->spare) {
+		struct yj_chunk *c = a->spare;
+		a->spare = c->next;
+		wf_free(c);
+	}
+	tl_arena = a->prev;
+}
 
 struct anchor {
 	char *name;
@@ -44,7 +190,23 @@ struct yconv {
 	bool has_items;
 	unsigned *item_lines, *item_columns;
 	size_t n_items, cap_items;
+	struct yj_arena *arena; /* scratch mode: trees live here and are never decref'd */
 };
+
+/* Drops a finished tree: a decref, or in scratch mode an arena reset. */
+static void tree_drop(struct yconv *c, json_t *doc)
+{
+	if (c->arena)
+		scratch_reset(c->arena);
+	else
+		json_decref(doc);
+}
+
+static void building(struct yconv *c, bool on)
+{
+	if (c->arena)
+		c->arena->building = on;
+}
 
 static int record_item(struct yconv *c, yaml_mark_t m)
 {
@@ -89,7 +251,8 @@ static void anchors_clear(struct yconv *c)
 {
 	for (size_t i = 0; i < c->n_anchors; i++) {
 		wf_free(c->anchors[i].name);
-		json_decref(c->anchors[i].node);
+		if (!c->arena)
+			json_decref(c->anchors[i].node);
 	}
 	c->n_anchors = 0;
 }
@@ -659,13 +822,15 @@ static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 		json_t *doc;
 		size_t size;
 		c->has_items = false;
+		building(c, true);
 		r = convert_node(c, &ev, 1, &doc, &size);
+		building(c, false);
 		if (r < 0)
 			goto out;
 		anchors_clear(c);	/* anchors are per document */
 		r = next_event(c, &ev); /* DOCUMENT_END */
 		if (r < 0) {
-			json_decref(doc);
+			tree_drop(c, doc);
 			goto out;
 		}
 		yaml_event_delete(&ev);
@@ -676,7 +841,7 @@ static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 		}
 		if (!json_is_null(doc))
 			r = fn(userdata, doc, &info);
-		json_decref(doc);
+		tree_drop(c, doc);
 		if (r < 0)
 			goto out;
 	}
@@ -741,8 +906,15 @@ static int load_json(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 	}
 	/* A JSON text, or a stream of them (as "kubectl get -o json" output concatenated). */
 	while (off < c->len) {
+		building(c, true);
 		json_t *doc = json_loadb(c->buf + off, c->len - off,
 					 JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+		building(c, false);
+		if (!doc && (json_error_code(&jerr) == json_error_out_of_memory ||
+			     (c->arena && c->arena->oom))) {
+			wf_diag_set(c->diag, c->file, 0, 0, NULL, "out of memory");
+			return -ENOMEM;
+		}
 		if (!doc) {
 			offset_to_pos(c->buf, c->len, off + (size_t)jerr.position, &line, &col);
 			wf_diag_set(c->diag, c->file, line, col, NULL, "%s", jerr.text);
@@ -750,7 +922,7 @@ static int load_json(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 		}
 		size_t used = (size_t)jerr.position;
 		if (used > c->max_doc) {
-			json_decref(doc);
+			tree_drop(c, doc);
 			offset_to_pos(c->buf, c->len, off, &line, &col);
 			wf_diag_set(c->diag, c->file, line, col, NULL,
 				    "document is larger than the %zu byte limit", c->max_doc);
@@ -765,7 +937,7 @@ static int load_json(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 			.json = true,
 		};
 		int r = json_is_null(doc) ? 0 : fn(userdata, doc, &info);
-		json_decref(doc);
+		tree_drop(c, doc);
 		if (r < 0)
 			return r;
 		off = skip_ws(c->buf, c->len, off + used);
@@ -818,13 +990,22 @@ int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj
 			    len, max_file);
 		return -WF_E_TOO_BIG;
 	}
+	struct yj_arena arena;
+	int r;
+
+	if (limits && limits->scratch_arena && scratch_begin(&arena))
+		c.arena = &arena;
 	if (is_json(buf, len)) {
 		size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
 		c.buf += bom;
 		c.len -= bom;
-		return load_json(&c, fn, userdata);
+		r = load_json(&c, fn, userdata);
+	} else {
+		r = load_yaml(&c, fn, userdata);
 	}
-	return load_yaml(&c, fn, userdata);
+	if (c.arena)
+		scratch_end(c.arena);
+	return r;
 }
 
 /* ---- locate: the error path re-scans the text ---- */

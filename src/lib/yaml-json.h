@@ -25,6 +25,12 @@ struct wf_yj_limits {
 	/* YAML only: record the positions of the items of the sequence under this key of a
 	 * document's root mapping (a List's "items"), in the same pass. NULL = none. */
 	const char *items_key;
+	/* Build each document's tree in a thread-local scratch arena that is reset after the
+	 * callback instead of freeing the tree node by node (much cheaper). The doc handed to
+	 * the callback, and every value in it, is then valid only until the callback returns:
+	 * the callback must copy what it keeps and must not json_incref the tree to keep it.
+	 * Values the callback creates itself are ordinary jansson values. */
+	bool scratch_arena;
 };
 
 struct wf_yj_docinfo {

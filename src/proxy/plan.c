@@ -149,7 +149,8 @@ int wf_proxy_svc_elems(const struct wf_proxy_model *m, const struct wf_proxy_svc
 	/* The endpoint maps, keyed by the address and port the packet still carries in the lb
 	 * chain: every VIP, and every node address with the NodePort. */
 	for (size_t v = 0; v < s->n_vips + (s->node_port ? m->n_node_ips : 0); v++) {
-		const struct wf_ip *a = v < s->n_vips ? &s->vips[v].ip : &m->node_ips[v - s->n_vips];
+		const struct wf_ip *a =
+			v < s->n_vips ? &s->vips[v].ip : &m->node_ips[v - s->n_vips];
 
 		if (a->family != s->family)
 			continue;
@@ -164,7 +165,8 @@ int wf_proxy_svc_elems(const struct wf_proxy_model *m, const struct wf_proxy_svc
 				e.ep = ep[i].ip;
 				e.ep_port = ep[i].port;
 				r = emit(fn, userdata, &e,
-					 l ? WF_PROXY_GMAP_LOCAL_ENDPOINTS : WF_PROXY_GMAP_ENDPOINTS,
+					 l ? WF_PROXY_GMAP_LOCAL_ENDPOINTS
+					   : WF_PROXY_GMAP_ENDPOINTS,
 					 WF_PROXY_V_NONE, NULL);
 				if (r)
 					return r;

@@ -513,12 +513,14 @@ case_chain() {
 case_delegate() {
 	pod a
 	local c
-	c=$(jq -cn --arg d "$DIR/hl" '{cniVersion:"1.0.0",name:"dl",type:"weft-cni",bridge:"wfbdl",isGateway:true,
+	c=$(jq -cn --arg d "$DIR/hl" --arg s "$DIR/state" '{cniVersion:"1.0.0",name:"dl",type:"weft-cni",
+		bridge:"wfbdl",isGateway:true,stateDir:$s,
 		ipam:{type:"host-local",subnet:"10.128.0.0/24",dataDir:$d}}')
 	cni ADD dg a eth0 "$c"
 	check "ADD delegating to host-local" test "$RC" = 0
 	check "host-local's address used" test "$(jqo '.ips[0].address')" = 10.128.0.2/24
 	check "host-local reserved it" test -f "$DIR/hl/dl/10.128.0.2"
+	check "weft's record is in stateDir" test -f "$DIR/state/dl/weft:dg:eth0"
 	cni DEL dg a eth0 "$c"
 	check "DEL delegated" test "$RC" = 0
 	check "host-local released it" test ! -f "$DIR/hl/dl/10.128.0.2"
