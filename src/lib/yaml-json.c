@@ -131,6 +131,12 @@ static void scratch_install(void)
 	scratch_ok = true;
 }
 
+bool wf_yj_scratch_available(void)
+{
+	pthread_once(&scratch_once, scratch_install);
+	return scratch_ok;
+}
+
 /* Makes a the thread's current arena (not building yet). Returns false when scratch mode is
  * unavailable (another allocator is installed): the load then uses plain jansson. */
 static bool scratch_begin(struct yj_arena *a)
@@ -391,17 +397,19 @@ static bool resolve_float(const char *s, double *ret)
 	size_t n = 0;
 	bool digit = false;
 
-	if (streq_any(s, inf)) {
-		*ret = INFINITY;
-		return true;
-	}
-	if (streq_any(s, ninf)) {
-		*ret = -INFINITY;
-		return true;
-	}
-	if (streq_any(s, nan_)) {
-		*ret = NAN;
-		return true;
+	if (s[0] == '.' || s[0] == '+' || s[0] == '-') {
+		if (streq_any(s, inf)) {
+			*ret = INFINITY;
+			return true;
+		}
+		if (streq_any(s, ninf)) {
+			*ret = -INFINITY;
+			return true;
+		}
+		if (streq_any(s, nan_)) {
+			*ret = NAN;
+			return true;
+		}
 	}
 	unsigned dots = 0;
 	for (const char *p = s; *p; p++) {
@@ -428,7 +436,7 @@ static bool resolve_float(const char *s, double *ret)
 }
 
 /* YAML 1.1 resolution of a plain scalar as go-yaml v2 does it (and so kubectl). */
-static json_t *resolve_plain(const char *s)
+static json_t *resolve_plain(const char *s, size_t len)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
 	static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
@@ -460,30 +468,32 @@ static json_t *resolve_plain(const char *s)
 	case '0' ... '9':
 		break;
 	default:
-		return json_string(s);
+		return json_stringn_nocheck(s, len);
 	}
-	if (strlen(s) > 5 && !(s[0] >= '0' && s[0] <= '9') && s[0] != '-' && s[0] != '+' &&
-	    s[0] != '.')
-		return json_string(s); /* longer than "FALSE": no keyword */
-	if (streq_any(s, nulls))
-		return json_null();
-	if (streq_any(s, trues))
-		return json_true();
-	if (streq_any(s, falses))
-		return json_false();
-	if ((s[0] >= '0' && s[0] <= '9') || s[0] == '-' || s[0] == '+' || s[0] == '.') {
+	bool numeric = (s[0] >= '0' && s[0] <= '9') || s[0] == '-' || s[0] == '+' || s[0] == '.';
+	if (!numeric) {
+		/* No null or boolean keyword starts like a number, or is longer than "FALSE". */
+		if (len > 5)
+			return json_stringn_nocheck(s, len);
+		if (streq_any(s, nulls))
+			return json_null();
+		if (streq_any(s, trues))
+			return json_true();
+		if (streq_any(s, falses))
+			return json_false();
+	} else {
 		if (resolve_int(s, &i, &ovf)) {
 			if (!ovf)
 				return json_integer(i);
 			if (resolve_float(s, &d) && isfinite(d))
 				return json_real(d);
-			return json_string(s);
+			return json_stringn_nocheck(s, len);
 		}
 		/* JSON has no infinity or NaN: those stay text. */
 		if (resolve_float(s, &d) && isfinite(d))
 			return json_real(d);
 	}
-	return json_string(s);
+	return json_stringn_nocheck(s, len);
 }
 
 static json_t *convert_scalar(struct yconv *c, const yaml_event_t *ev, int *err)
@@ -493,6 +503,9 @@ static json_t *convert_scalar(struct yconv *c, const yaml_event_t *ev, int *err)
 	size_t n = ev->data.scalar.length;
 	json_t *j;
 
+	/* Strings go to jansson unchecked: libyaml's reader has validated the UTF-8 of the
+	 * whole input and its scanner refuses escapes to surrogates or beyond U+10FFFF; NUL is
+	 * refused here. */
 	*err = 0;
 	if (memchr(v, '\0', n)) {
 		*err = err_at(c, ev->start_mark, -WF_E_PARSE, "NUL character in a scalar");
@@ -500,10 +513,10 @@ static json_t *convert_scalar(struct yconv *c, const yaml_event_t *ev, int *err)
 	}
 	if (tag && strcmp(tag, "!") != 0) {
 		if (strcmp(tag, YAML_STR_TAG) == 0)
-			j = json_stringn(v, n);
+			j = json_stringn_nocheck(v, n);
 		else if (strcmp(tag, YAML_INT_TAG) == 0 || strcmp(tag, YAML_FLOAT_TAG) == 0 ||
 			 strcmp(tag, YAML_BOOL_TAG) == 0 || strcmp(tag, YAML_NULL_TAG) == 0) {
-			j = resolve_plain(v);
+			j = resolve_plain(v, n);
 			if (j && json_is_string(j)) {
 				json_decref(j);
 				*err = err_at(c, ev->start_mark, -WF_E_PARSE,
@@ -511,12 +524,12 @@ static json_t *convert_scalar(struct yconv *c, const yaml_event_t *ev, int *err)
 				return NULL;
 			}
 		} else {
-			j = json_stringn(v, n); /* application tags: the text as written */
+			j = json_stringn_nocheck(v, n); /* application tags: the text as written */
 		}
 	} else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag) {
-		j = resolve_plain(v);
+		j = resolve_plain(v, n);
 	} else {
-		j = json_stringn(v, n);
+		j = json_stringn_nocheck(v, n);
 	}
 	if (!j) {
 		/* jansson refuses invalid UTF-8; libyaml has checked it already, so: memory */
@@ -633,7 +646,7 @@ static int convert_mapping(struct yconv *c, yaml_event_t *start, unsigned depth,
 				merges = json_array();
 			r = merges ? json_array_append_new(merges, val) : (json_decref(val), -1);
 		} else {
-			r = json_object_set_new(obj, key, val);
+			r = json_object_setn_new_nocheck(obj, key, kev.data.scalar.length, val);
 		}
 		if (r < 0) {
 			yaml_event_delete(&kev);

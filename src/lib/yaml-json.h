@@ -60,6 +60,11 @@ typedef int (*wf_yj_doc_fn)(void *userdata, json_t *doc, const struct wf_yj_doci
 int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj_limits *limits,
 	       wf_yj_doc_fn fn, void *userdata, struct wf_diag *diag);
 
+/* Whether limits->scratch_arena takes effect in this process: false when another jansson
+ * allocator was installed before the first scratch load (loads then build ordinary trees).
+ * Installs weft's allocator functions if that has not happened yet. Thread-safe. */
+bool wf_yj_scratch_available(void);
+
 /* One step of a path from a document root: a mapping key, or (key == NULL) a sequence index. */
 struct wf_yj_step {
 	const char *key;

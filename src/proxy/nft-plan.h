@@ -21,11 +21,6 @@ enum wf_proxy_gmap {
 	WF_PROXY_GMAP_NOEP,	 /* addr . proto . port : goto reject | drop (filter hooks) */
 	WF_PROXY_GMAP_NOEP_NP,	 /* proto . port : goto reject (daddr in @nodeips) */
 	WF_PROXY_GMAP_HAIRPIN,	 /* set: endpoint . endpoint */
-	/* Per protocol: entry addr . port . index : endpoint addr . port. Endpoint changes that
-	 * keep the count are element changes here and nothing else (no rule, no verdict: the
-	 * kernel then has nothing to re-validate). */
-	WF_PROXY_GMAP_ENDPOINTS,
-	WF_PROXY_GMAP_LOCAL_ENDPOINTS,
 	WF_PROXY_GMAP_COUNT
 };
 
@@ -44,14 +39,10 @@ struct wf_proxy_elem {
 	uint16_t port;
 	enum wf_proxy_verdict verdict;
 	char chain[WF_PROXY_NAME_MAX]; /* target of GOTO/JUMP */
-	uint32_t idx;		       /* ENDPOINTS: the numgen value */
-	struct wf_ip ep;	       /* ENDPOINTS: the data */
-	uint16_t ep_port;
 };
 
-/* Name of a global map or set for a family and, for the endpoint maps, a protocol
- * (IPPROTO_*): "services4", "endpoints-tcp6", ... Returns a static string. */
-const char *wf_proxy_gmap_name(enum wf_proxy_gmap map, int family, uint8_t proto);
+/* Name of a global map or set for a family ("services4", ...). */
+const char *wf_proxy_gmap_name(enum wf_proxy_gmap map, int family);
 /* Writes "<kind><4|6>-<id>" into buf (WF_PROXY_NAME_MAX); kind is "svc", "ext", "fw", "lb"
  * or "llb" (chains). */
 char *wf_proxy_obj_name(char *buf, const char *kind, const struct wf_proxy_svc *s);

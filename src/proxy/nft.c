@@ -434,8 +434,7 @@ static bool elem_eq(const struct wf_proxy_elem *a, const struct wf_proxy_elem *b
 {
 	return a->map == b->map && a->family == b->family && a->proto == b->proto &&
 	       wf_ip_equal(&a->addr, &b->addr) && a->port == b->port && a->verdict == b->verdict &&
-	       !strcmp(a->chain, b->chain) && a->idx == b->idx && wf_ip_equal(&a->ep, &b->ep) &&
-	       a->ep_port == b->ep_port;
+	       !strcmp(a->chain, b->chain);
 }
 
 static bool elems_has(const struct elems *l, const struct wf_proxy_elem *e)
@@ -684,12 +683,6 @@ static size_t elem_key(const struct wf_proxy_elem *e, uint8_t *k)
 	case WF_PROXY_GMAP_HAIRPIN:
 		n = put_addr(k, &e->addr);
 		return n + put_addr(k + n, &e->addr);
-	case WF_PROXY_GMAP_ENDPOINTS:
-	case WF_PROXY_GMAP_LOCAL_ENDPOINTS:
-		n = put_addr(k, &e->addr);
-		n += put_port(k + n, e->port);
-		memcpy(k + n, &e->idx, 4); /* numgen's value: host order */
-		return n + 4;
 	default:
 		return 0;
 	}
@@ -712,7 +705,7 @@ static struct nftnl_set *set_new(const char *name)
 
 static int nlb_elem(struct nlb *b, const struct wf_proxy_elem *e, bool add)
 {
-	struct nftnl_set *s = set_new(wf_proxy_gmap_name(e->map, e->family, e->proto));
+	struct nftnl_set *s = set_new(wf_proxy_gmap_name(e->map, e->family));
 	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
 	struct nlmsghdr *nlh;
 	uint8_t key[64];
@@ -723,15 +716,7 @@ static int nlb_elem(struct nlb *b, const struct wf_proxy_elem *e, bool add)
 		return -ENOMEM;
 	}
 	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)elem_key(e, key));
-	if (add && (e->map == WF_PROXY_GMAP_ENDPOINTS || e->map == WF_PROXY_GMAP_LOCAL_ENDPOINTS)) {
-		uint8_t data[20];
-		size_t l;
-
-		memset(data, 0, sizeof(data));
-		l = put_addr(data, &e->ep);
-		l += put_port(data + l, e->ep_port);
-		nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, data, (uint32_t)l);
-	} else if (add && e->verdict == WF_PROXY_V_DROP) {
+	if (add && e->verdict == WF_PROXY_V_DROP) {
 		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, NF_DROP);
 	} else if (add && e->verdict != WF_PROXY_V_NONE) {
 		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
@@ -783,66 +768,23 @@ static int put_expr(struct nftnl_rule *r, const char *type, struct nftnl_expr **
 	return 0;
 }
 
-static int put_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
-		       uint32_t dreg)
-{
-	struct nftnl_expr *e;
-	int ret = put_expr(r, "payload", &e);
-
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	}
-	return ret;
-}
-
-static int put_cmp(struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e;
-	int ret = put_expr(r, "cmp", &e);
-
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
-	return ret;
-}
-
-static int put_meta(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e;
-	int ret = put_expr(r, "meta", &e);
-
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	}
-	return ret;
-}
-
-/* The rule render.c writes as "meta l4proto P dnat ip to ip daddr . P dport . numgen random
- * mod N map @endpoints-P4" (or "drop" when n is 0), in the expressions nft generates for it:
- * the address in register 1, the port after it, the index after that. */
-static int nlb_lb_rule(struct nlb *b, const struct wf_proxy_svc *s, const char *chain, size_t n,
-		       bool local)
+/* One rule of the cascade render.c writes as "numgen random mod M 0 meta l4proto P dnat ip to
+ * A:PORT" (numgen left out for the last, M == 0), or "drop" (ep NULL), in the expressions nft
+ * generates for it. */
+static int nlb_lb_rule(struct nlb *b, const struct wf_proxy_svc *s, const char *chain,
+		       const struct wf_proxy_endpoint *ep, uint32_t m)
 {
 	struct nftnl_rule *r = rule_new(chain);
 	struct nftnl_expr *e;
 	struct nlmsghdr *nlh;
-	bool v6 = s->family == AF_INET6;
-	uint8_t proto = wf_proxy_ipproto(s->protocol), nfproto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-	/* 32-bit registers: IPv4 address in 8, port in 9, index in 10; IPv6 address in 8-11,
-	 * port in 12, index in 13 (NFT_REG_2 is 32-bit register 12). */
-	uint32_t port_reg = v6 ? NFT_REG_2 : NFT_REG32_01,
-		 idx_reg = v6 ? NFT_REG32_05 : NFT_REG32_02;
+	uint8_t proto = wf_proxy_ipproto(s->protocol);
+	uint32_t zero = 0;
+	uint16_t port;
 	int ret = 0;
 
 	if (!r)
 		return -ENOMEM;
-	if (!n) {
+	if (!ep) {
 		ret = put_expr(r, "immediate", &e);
 		if (!ret) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
@@ -850,41 +792,52 @@ static int nlb_lb_rule(struct nlb *b, const struct wf_proxy_svc *s, const char *
 		}
 		goto build;
 	}
-	ret = put_meta(r, NFT_META_L4PROTO);
-	if (!ret)
-		ret = put_cmp(r, &proto, sizeof(proto));
-	if (!ret)
-		ret = put_meta(r, NFT_META_NFPROTO);
-	if (!ret)
-		ret = put_cmp(r, &nfproto, sizeof(nfproto));
-	if (!ret)
-		ret = put_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4,
-				  NFT_REG_1);
-	if (!ret)
-		ret = put_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, port_reg);
-	if (!ret)
+	if (m) {
 		ret = put_expr(r, "numgen", &e);
+		if (!ret) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, m);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+			ret = put_expr(r, "cmp", &e);
+		}
+		if (!ret) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+			nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, sizeof(zero));
+		}
+	}
+	if (!ret)
+		ret = put_expr(r, "meta", &e);
 	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, idx_reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, (uint32_t)n);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
-		ret = put_expr(r, "lookup", &e);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+		ret = put_expr(r, "cmp", &e);
 	}
 	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET,
-				   wf_proxy_gmap_name(local ? WF_PROXY_GMAP_LOCAL_ENDPOINTS
-							    : WF_PROXY_GMAP_ENDPOINTS,
-						      s->family, proto));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
+		ret = put_expr(r, "immediate", &e);
+	}
+	if (!ret) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, ep->ip.addr, wf_ip_len(&ep->ip));
+		ret = put_expr(r, "immediate", &e);
+	}
+	if (!ret) {
+		port = htons(ep->port);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &port, sizeof(port));
 		ret = put_expr(r, "nat", &e);
 	}
 	if (!ret) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, nfproto);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY,
+				   s->family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
 	}
 build:
 	if (ret) {
@@ -984,23 +937,24 @@ static int delta_nl(struct nft_state *st, const struct wf_proxy_model *om,
 	for (size_t i = 0; !r && i < de.n; i++)
 		r = nlb_elem(&b, &de.e[i], false);
 	for (size_t i = 0; !r && i < d->n; i++) {
-		const struct wf_proxy_svc *s = d->p[i].new, *old = d->p[i].old;
+		const struct wf_proxy_svc *s = d->p[i].new;
 		struct wf_proxy_objs o;
 		char lb[WF_PROXY_NAME_MAX];
 
 		wf_proxy_svc_objs(s, &o);
 		for (int l = 0; !r && l <= (int)o.llb; l++) {
+			const struct wf_proxy_endpoint *e = l ? s->local_eps : s->eps;
 			size_t n = l ? s->n_local_eps : s->n_eps;
 
-			/* Same count: the endpoint map's elements were all that changed. A
-			 * new count means a new modulus: the rule is replaced, its chain
-			 * emptied and refilled in the same transaction. */
-			if (n == (l ? old->n_local_eps : old->n_eps))
-				continue;
 			wf_proxy_obj_name(lb, l ? "llb" : "lb", s);
+			/* The chain is emptied and refilled in one transaction: no packet
+			 * sees it half-written. */
 			r = nlb_flush_chain(&b, lb);
-			if (!r)
-				r = nlb_lb_rule(&b, s, lb, n, l);
+			if (!r && !n)
+				r = nlb_lb_rule(&b, s, lb, NULL, 0);
+			for (size_t k = 0; !r && k < n; k++)
+				r = nlb_lb_rule(&b, s, lb, &e[k],
+						k + 1 < n ? (uint32_t)(n - k) : 0);
 		}
 	}
 	for (size_t i = 0; !r && i < ae.n; i++)

@@ -17,20 +17,8 @@ static const char *const gmap_names[WF_PROXY_GMAP_COUNT][2] = {
 	[WF_PROXY_GMAP_HAIRPIN] = {"hairpin4", "hairpin6"},
 };
 
-const char *wf_proxy_gmap_name(enum wf_proxy_gmap map, int family, uint8_t proto)
+const char *wf_proxy_gmap_name(enum wf_proxy_gmap map, int family)
 {
-	static const char *const eps[2][3][2] = {
-		{{"endpoints-tcp4", "endpoints-tcp6"},
-		 {"endpoints-udp4", "endpoints-udp6"},
-		 {"endpoints-sctp4", "endpoints-sctp6"}},
-		{{"local-endpoints-tcp4", "local-endpoints-tcp6"},
-		 {"local-endpoints-udp4", "local-endpoints-udp6"},
-		 {"local-endpoints-sctp4", "local-endpoints-sctp6"}},
-	};
-	int p = proto == IPPROTO_UDP ? 1 : proto == IPPROTO_SCTP ? 2 : 0;
-
-	if (map == WF_PROXY_GMAP_ENDPOINTS || map == WF_PROXY_GMAP_LOCAL_ENDPOINTS)
-		return eps[map == WF_PROXY_GMAP_LOCAL_ENDPOINTS][p][family == AF_INET6];
 	return gmap_names[map][family == AF_INET6];
 }
 
@@ -143,35 +131,6 @@ int wf_proxy_svc_elems(const struct wf_proxy_model *m, const struct wf_proxy_svc
 				 ext_empty == WF_PROXY_V_GOTO ? "reject-chain" : NULL);
 		if (r)
 			return r;
-	}
-	if (o.aff)
-		return 0; /* affinity services pick among per-endpoint chains instead */
-	/* The endpoint maps, keyed by the address and port the packet still carries in the lb
-	 * chain: every VIP, and every node address with the NodePort. */
-	for (size_t v = 0; v < s->n_vips + (s->node_port ? m->n_node_ips : 0); v++) {
-		const struct wf_ip *a =
-			v < s->n_vips ? &s->vips[v].ip : &m->node_ips[v - s->n_vips];
-
-		if (a->family != s->family)
-			continue;
-		e.addr = *a;
-		e.port = v < s->n_vips ? s->port : s->node_port;
-		for (int l = 0; l <= (int)o.llb; l++) {
-			const struct wf_proxy_endpoint *ep = l ? s->local_eps : s->eps;
-			size_t n = l ? s->n_local_eps : s->n_eps;
-
-			for (size_t i = 0; i < n; i++) {
-				e.idx = (uint32_t)i;
-				e.ep = ep[i].ip;
-				e.ep_port = ep[i].port;
-				r = emit(fn, userdata, &e,
-					 l ? WF_PROXY_GMAP_LOCAL_ENDPOINTS
-					   : WF_PROXY_GMAP_ENDPOINTS,
-					 WF_PROXY_V_NONE, NULL);
-				if (r)
-					return r;
-			}
-		}
 	}
 	return 0;
 }

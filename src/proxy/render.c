@@ -52,13 +52,6 @@ static int put_elem(struct wf_buf *b, const struct wf_proxy_elem *e)
 	case WF_PROXY_GMAP_HAIRPIN:
 		wf_ip_format(&e->addr, a);
 		return wf_buf_printf(b, "%s . %s", a, a);
-	case WF_PROXY_GMAP_ENDPOINTS:
-	case WF_PROXY_GMAP_LOCAL_ENDPOINTS: {
-		char d[WF_IP_STRLEN];
-
-		return wf_buf_printf(b, "%s . %u . %u : %s . %u", wf_ip_format(&e->addr, a),
-				     e->port, e->idx, wf_ip_format(&e->ep, d), e->ep_port);
-	}
 	default:
 		return -EINVAL;
 	}
@@ -77,7 +70,7 @@ static int put_elem(struct wf_buf *b, const struct wf_proxy_elem *e)
 int wf_proxy_render_elem(const struct wf_proxy_elem *e, bool add, struct wf_buf *out)
 {
 	int r = wf_buf_printf(out, "%s element inet " T " %s { ", add ? "add" : "delete",
-			      wf_proxy_gmap_name(e->map, e->family, e->proto));
+			      wf_proxy_gmap_name(e->map, e->family));
 
 	if (!r)
 		r = put_elem(out, e);
@@ -91,9 +84,7 @@ struct collect {
 	struct wf_buf *b;
 	enum wf_proxy_gmap map;
 	int family;
-	uint8_t proto; /* endpoint maps only */
 	size_t n;
-	const char *first, *sep; /* before the first element, between elements */
 };
 
 static int collect_elem(void *ud, const struct wf_proxy_elem *e)
@@ -101,37 +92,24 @@ static int collect_elem(void *ud, const struct wf_proxy_elem *e)
 	struct collect *c = ud;
 	int r;
 
-	if (e->map != c->map || e->family != c->family || (c->proto && e->proto != c->proto))
+	if (e->map != c->map || e->family != c->family)
 		return 0;
-	r = wf_buf_append_str(c->b, c->n++ ? c->sep : c->first);
+	r = wf_buf_append_str(c->b, c->n++ ? ",\n\t\t\t     " : "\t\telements = { ");
 	return r ? r : put_elem(c->b, e);
 }
 
 static int render_gmap(const struct wf_proxy_model *m, struct wf_buf *b, enum wf_proxy_gmap map,
-		       int family, uint8_t proto, bool elems)
+		       int family)
 {
-	struct collect c = {.b = b,
-			    .map = map,
-			    .family = family,
-			    .proto = proto,
-			    .first = "\t\telements = { ",
-			    .sep = ",\n\t\t\t     "};
+	struct collect c = {.b = b, .map = map, .family = family};
 	const char *fa = fam_addr(family);
 	int r;
 
-	r = wf_buf_printf(b, "\t%s %s {\n\t\t%s ", map == WF_PROXY_GMAP_HAIRPIN ? "set" : "map",
-			  wf_proxy_gmap_name(map, family, proto), proto ? "typeof" : "type");
+	r = wf_buf_printf(b, "\t%s %s {\n\t\ttype ", map == WF_PROXY_GMAP_HAIRPIN ? "set" : "map",
+			  wf_proxy_gmap_name(map, family));
 	if (r)
 		return r;
 	switch (map) {
-	case WF_PROXY_GMAP_ENDPOINTS:
-	case WF_PROXY_GMAP_LOCAL_ENDPOINTS:
-		/* typeof: numgen's values have no named type; the protocol is named per map
-		 * because nft checks it against the rules' (one map per protocol). */
-		r = wf_buf_printf(
-			b, "%s daddr . %s dport . numgen random mod 1 : %s daddr . %s dport",
-			fam_ip(family), proto_str(proto), fam_ip(family), proto_str(proto));
-		break;
 	case WF_PROXY_GMAP_NODEPORTS:
 	case WF_PROXY_GMAP_NOEP_NP:
 		r = wf_buf_append_str(b, "inet_proto . inet_service : verdict");
@@ -183,7 +161,7 @@ static int render_gmap(const struct wf_proxy_model *m, struct wf_buf *b, enum wf
 		}
 		wf_free(all);
 	} else {
-		for (size_t i = 0; elems && !r && i < m->n_svcs; i++)
+		for (size_t i = 0; !r && i < m->n_svcs; i++)
 			if (m->svcs[i].family == family)
 				r = wf_proxy_svc_elems(m, &m->svcs[i], collect_elem, &c);
 	}
@@ -313,14 +291,13 @@ static int fmt_ep(char *buf, size_t len, const struct wf_proxy_svc *s,
 }
 
 /* The rules of an lb/llb chain: one random pick among n endpoints, in the kernel, for each new
- * connection. Without affinity, one rule: numgen picks an index and the endpoint comes from the
- * protocol's global endpoint map, keyed by the address and port the packet was sent to (the
- * same rule serves every entry point; one map for all services, since the kernel looks named
- * sets up linearly). With affinity, the endpoints' client sets are checked first, then a
- * cascade where rule i jumps with probability 1/(n-i) - every endpoint equally likely. Each
- * rule is prefixed with prefix (indentation, or "add rule inet weft CHAIN "). */
+ * connection - a cascade where rule i matches with probability 1/(n-i), which makes every
+ * endpoint equally likely and needs no set (named sets cost the kernel a linear search by name
+ * on every reference, which made 10,000-service loads quadratic). With affinity, the
+ * endpoints' client sets are checked first. Each rule is prefixed with prefix (indentation, or
+ * "add rule inet weft CHAIN "). */
 static int render_lb_rules(struct wf_buf *b, const struct wf_proxy_svc *s, const char *prefix,
-			   const struct wf_proxy_endpoint *eps, size_t n, bool local)
+			   const struct wf_proxy_endpoint *eps, size_t n)
 {
 	const char *ip = fam_ip(s->family), *p = wf_proxy_proto_name(s->protocol);
 	char name[WF_PROXY_NAME_MAX], name2[WF_PROXY_NAME_MAX], to[WF_IP_STRLEN + 10];
@@ -328,14 +305,6 @@ static int render_lb_rules(struct wf_buf *b, const struct wf_proxy_svc *s, const
 
 	if (!n)
 		return wf_buf_printf(b, "%sdrop\n", prefix);
-	if (!s->affinity_timeout)
-		return wf_buf_printf(
-			b,
-			"%smeta l4proto %s dnat %s to %s daddr . %s dport . numgen random mod %zu map @%s\n",
-			prefix, p, ip, ip, p, n,
-			wf_proxy_gmap_name(local ? WF_PROXY_GMAP_LOCAL_ENDPOINTS
-						 : WF_PROXY_GMAP_ENDPOINTS,
-					   s->family, wf_proxy_ipproto(s->protocol)));
 	/* ClientIP affinity (docs "Session affinity"; kube-proxy's layout): a client seen by
 	 * an endpoint within the timeout goes back to it. */
 	for (size_t i = 0; !r && s->affinity_timeout && i < n; i++)
@@ -474,13 +443,13 @@ static int render_svc(const struct wf_proxy_model *m, const struct wf_proxy_svc 
 	if (!r)
 		r = wf_buf_printf(b, "\tchain %s {\n", lb);
 	if (!r)
-		r = render_lb_rules(b, s, "\t\t", s->eps, s->n_eps, false);
+		r = render_lb_rules(b, s, "\t\t", s->eps, s->n_eps);
 	if (!r)
 		r = wf_buf_append_str(b, "\t}\n\n");
 	if (!r && o.llb) {
 		r = wf_buf_printf(b, "\tchain %s {\n", llb);
 		if (!r)
-			r = render_lb_rules(b, s, "\t\t", s->local_eps, s->n_local_eps, true);
+			r = render_lb_rules(b, s, "\t\t", s->local_eps, s->n_local_eps);
 		if (!r)
 			r = wf_buf_append_str(b, "\t}\n\n");
 	}
@@ -529,7 +498,7 @@ int wf_proxy_render_svc_eps(const struct wf_proxy_svc *old, const struct wf_prox
 		r = wf_buf_printf(out, "flush chain inet " T " %s\n", lb);
 		if (!r)
 			r = render_lb_rules(out, s, cmd, local ? s->local_eps : s->eps,
-					    local ? s->n_local_eps : s->n_eps, local);
+					    local ? s->n_local_eps : s->n_eps);
 	}
 	for (size_t i = 0, j = 0; !r && i < on; i++) {
 		while (j < nn && wf_proxy_ep_cmp(&nu[j], &ou[i]) < 0)
@@ -580,7 +549,6 @@ int wf_proxy_render_svc_delete(const struct wf_proxy_svc *s, struct wf_buf *out)
 int wf_proxy_render(const struct wf_proxy_model *m, struct wf_buf *out)
 {
 	static const int fams[] = {AF_INET, AF_INET6};
-	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
 	int r;
 
 	r = wf_buf_append_str(out, "table inet " T " {\n"
@@ -591,15 +559,9 @@ int wf_proxy_render(const struct wf_proxy_model *m, struct wf_buf *out)
 	for (size_t f = 0; !r && f < 2; f++)
 		r = render_addr_set(out, "clustercidrs", fams[f], true, NULL, m->cluster_cidrs,
 				    m->n_cluster_cidrs);
-
-	for (int g = 0; !r && g < WF_PROXY_GMAP_COUNT; g++) {
-		bool eps = g == WF_PROXY_GMAP_ENDPOINTS || g == WF_PROXY_GMAP_LOCAL_ENDPOINTS;
-
-		for (size_t p = 0; !r && p < (eps ? 3 : 1); p++)
-			for (size_t f = 0; !r && f < 2; f++)
-				r = render_gmap(m, out, (enum wf_proxy_gmap)g, fams[f],
-						eps ? protos[p] : 0, !eps);
-	}
+	for (int g = 0; !r && g < WF_PROXY_GMAP_COUNT; g++)
+		for (size_t f = 0; !r && f < 2; f++)
+			r = render_gmap(m, out, (enum wf_proxy_gmap)g, fams[f]);
 	if (!r)
 		r = wf_buf_append_str(out, base);
 	for (size_t i = 0; !r && i < m->n_svcs; i++) {
@@ -609,31 +571,5 @@ int wf_proxy_render(const struct wf_proxy_model *m, struct wf_buf *out)
 		if (!r)
 			wf_buf_truncate(out, wf_buf_len(out) - 1);
 	}
-	if (!r)
-		r = wf_buf_append_str(out, "}\n");
-	/* Endpoint elements go in after the rules that use their maps: the kernel checks every
-	 * element of a map each time a rule binds to it, which made loads quadratic. */
-	for (int g = WF_PROXY_GMAP_ENDPOINTS; !r && g <= WF_PROXY_GMAP_LOCAL_ENDPOINTS; g++) {
-		for (size_t p = 0; !r && p < 3; p++) {
-			for (size_t f = 0; !r && f < 2; f++) {
-				char first[128];
-				struct collect c = {.b = out,
-						    .map = (enum wf_proxy_gmap)g,
-						    .family = fams[f],
-						    .proto = protos[p],
-						    .first = first,
-						    .sep = ",\n\t"};
-
-				snprintf(first, sizeof(first), "add element inet " T " %s {\n\t",
-					 wf_proxy_gmap_name(c.map, c.family, c.proto));
-				for (size_t i = 0; !r && i < m->n_svcs; i++)
-					if (m->svcs[i].family == fams[f])
-						r = wf_proxy_svc_elems(m, &m->svcs[i], collect_elem,
-								       &c);
-				if (!r && c.n)
-					r = wf_buf_append_str(out, " }\n");
-			}
-		}
-	}
-	return r;
+	return r ? r : wf_buf_append_str(out, "}\n");
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "k8s/object.h"
+#include "k8s/parse-files.h"
 #include "lib/alloc.h"
 #include "lib/error.h"
 
@@ -266,12 +267,122 @@ static void test_alloc_failures(void **state)
 	}
 }
 
+/* Every input of good/ and bad/, as paths (sorted), for the parallel parse tests. */
+static size_t corpus_paths(char ***ret)
+{
+	static const char *const subs[] = {"good", "bad"};
+	char **paths = NULL;
+	size_t n = 0;
+
+	for (size_t s = 0; s < 2; s++) {
+		char dir[4096];
+		struct dirent **list;
+		snprintf(dir, sizeof(dir), "%s/%s", data_dir, subs[s]);
+		int k = scandir(dir, &list, NULL, alphasort);
+		assert_true(k >= 0);
+		for (int i = 0; i < k; i++) {
+			if (is_input(list[i]->d_name)) {
+				paths = realloc(paths, (n + 1) * sizeof(*paths));
+				assert_non_null(paths);
+				paths[n] = malloc(strlen(dir) + strlen(list[i]->d_name) + 2);
+				assert_non_null(paths[n]);
+				sprintf(paths[n++], "%s/%s", dir, list[i]->d_name);
+			}
+			free(list[i]);
+		}
+		free(list);
+	}
+	*ret = paths;
+	return n;
+}
+
+/* wf_k8s_parse_files gives what a serial loop of wf_k8s_parse_file gives: same objects in
+ * the same order, same diagnostics. */
+static void test_parse_files_same_as_serial(void **state)
+{
+	char **paths;
+	size_t n = corpus_paths(&paths), failed = 0;
+	struct wf_k8s_file_result *par = calloc(n, sizeof(*par));
+	char a[4096], b[4096];
+
+	assert_non_null(par);
+	assert_true(n > 50);
+	for (unsigned threads = 0; threads <= 4; threads += 2) {
+		size_t nf = wf_k8s_parse_files((const char *const *)paths, n, threads, par);
+		failed = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct wf_k8s_parse_result res;
+			struct wf_diag diag;
+			int r = wf_k8s_parse_file(paths[i], &res, &diag);
+			assert_int_equal(par[i].r, r);
+			if (r < 0) {
+				failed++;
+				assert_string_equal(wf_diag_format(&par[i].diag, a, sizeof(a)),
+						    wf_diag_format(&diag, b, sizeof(b)));
+				continue;
+			}
+			assert_int_equal(par[i].res.n_objects, res.n_objects);
+			assert_int_equal(par[i].res.ignored, res.ignored);
+			for (size_t k = 0; k < res.n_objects; k++) {
+				assert_string_equal(par[i].res.objects[k]->key, res.objects[k]->key);
+				assert_int_equal(par[i].res.objects[k]->origin.line,
+						 res.objects[k]->origin.line);
+			}
+			wf_k8s_parse_result_done(&res);
+		}
+		assert_int_equal(nf, failed);
+		assert_true(failed >= 40); /* the bad corpus */
+		wf_k8s_file_results_done(par, n);
+	}
+	/* Nothing to parse, and a missing file */
+	assert_int_equal(wf_k8s_parse_files(NULL, 0, 0, NULL), 0);
+	const char *missing = "/nonexistent/weft.yaml";
+	assert_int_equal(wf_k8s_parse_files(&missing, 1, 0, par), 1);
+	assert_int_equal(par[0].r, -ENOENT);
+	wf_k8s_file_results_done(par, 1);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(par);
+}
+
+/* Allocation failures on any thread unwind cleanly: each file either parses or fails with
+ * -ENOMEM (which allocation fails depends on the threads' interleaving). */
+static void test_parse_files_alloc_failures(void **state)
+{
+	static const char *const names[] = {"web-app.yaml", "services.json", "anchors.yaml",
+					    "endpointslices.yaml"};
+	const char *paths[4];
+	char buf[4][4096];
+	struct wf_k8s_file_result res[4];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%s/good/%s", data_dir, names[i]);
+		paths[i] = buf[i];
+	}
+	for (unsigned long n = 1; n < 400; n++) {
+		wf_alloc_fail_at(n);
+		size_t failed = wf_k8s_parse_files(paths, 4, 2, res);
+		wf_alloc_fail_at(0);
+		for (size_t i = 0; i < 4; i++)
+			if (res[i].r < 0) {
+				assert_int_equal(res[i].r, -ENOMEM);
+				assert_non_null(strstr(res[i].diag.msg, "out of memory"));
+			}
+		wf_k8s_file_results_done(res, 4);
+		if (failed == 0 && n > 50)
+			break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_corpus),	 cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_document_too_big), cmocka_unit_test(test_file_too_big),
 		cmocka_unit_test(test_json_too_big),	 cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_parse_files_same_as_serial),
+		cmocka_unit_test(test_parse_files_alloc_failures),
 	};
 
 	if (argc < 2) {

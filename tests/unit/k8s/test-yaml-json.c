@@ -1,6 +1,7 @@
 /* lib/yaml-json: YAML 1.1 scalar resolution, anchors and merge keys, guard rails, JSON input and
  * streams, and positions (wf_yj_locate, wf_yj_locate_items). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "lib/alloc.h"
 #include "lib/error.h"
 #include "lib/yaml-json.h"
 
@@ -269,13 +271,192 @@ static void test_locate(void **state)
 	assert_int_equal(cols[2], 19);
 }
 
+/* ---- scratch arena mode ---- */
+
+struct dumps {
+	char *text[8];
+	struct wf_yj_docinfo info[8];
+	unsigned n;
+	json_t *outside; /* a value made before the load, released inside the callback */
+	json_t *made;	 /* a value the callback makes, released after the load */
+	bool nested;
+};
+
+static int dump_cb(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
+{
+	struct dumps *d = userdata;
+
+	if (d->n == 8)
+		return -E2BIG;
+	d->info[d->n] = *info;
+	d->text[d->n++] = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+	/* Values made and released across the arena's life are ordinary values. */
+	json_decref(d->outside);
+	d->outside = NULL;
+	if (!d->made)
+		d->made = json_pack("{s:[i,s]}", "k", 1, "v");
+	/* Releasing part of the tree inside the callback is allowed (a no-op). */
+	if (json_is_object(doc))
+		json_object_clear(doc);
+	if (d->nested) {
+		/* A load inside the callback has its own arena; the outer tree stays valid. */
+		struct wf_yj_limits lim = {.scratch_arena = true};
+		struct dumps inner = {0};
+		assert_int_equal(wf_yj_load("x: [1, 2]\n", 10, "n.yaml", &lim, dump_cb, &inner,
+					    NULL),
+				 0);
+		assert_string_equal(inner.text[0], "{\"x\":[1,2]}");
+		for (unsigned i = 0; i < inner.n; i++)
+			free(inner.text[i]);
+		json_decref(inner.made);
+	}
+	return 0;
+}
+
+static int load_dumps(const char *text, bool scratch, struct dumps *d, struct wf_diag *diag)
+{
+	struct wf_yj_limits lim = {.items_key = "items", .scratch_arena = scratch};
+
+	memset(d, 0, sizeof(*d));
+	d->outside = json_string("made before the load");
+	return wf_yj_load(text, strlen(text), "t.yaml", &lim, dump_cb, d, diag);
+}
+
+static void dumps_done(struct dumps *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		free(d->text[i]);
+	json_decref(d->outside);
+	json_decref(d->made);
+	memset(d, 0, sizeof(*d));
+}
+
+static const char *const scratch_inputs[] = {
+	"a: 1\nb: [x, 'y', \"z\"]\nc: {d: yes, e: ~}\n---\n- 1.5\n- 0x10\n",
+	"base: &b {x: 1, y: [1, 2]}\nd:\n  <<: *b\n  y: 3\ne: *b\n",
+	"kind: List\nitems:\n- a: 1\n- b: 2\n",
+	"{\"kind\": \"List\", \"items\": [{\"a\": 1}, {\"b\": [true, null, 2.5]}]}\n[1]\n",
+	/* errors: the same diagnostics in both modes */
+	"a: 1\na: 2\n",
+	"a: [1, 2\n",
+	"{\"a\": 1, \"a\": 2}",
+	"{\"a\": [1, }",
+	"a: *nope\n",
+};
+
+/* Scratch mode builds the same trees, reports the same errors and leaks nothing (ASan). */
+static void test_scratch_same_results(void **state)
+{
+	/* Nothing else installs a jansson allocator here: the mode is really on. */
+	assert_true(wf_yj_scratch_available());
+	for (size_t i = 0; i < sizeof(scratch_inputs) / sizeof(scratch_inputs[0]); i++) {
+		struct dumps plain, scratch;
+		struct wf_diag dp, ds;
+		char lp[1024], ls[1024];
+		int rp = load_dumps(scratch_inputs[i], false, &plain, &dp);
+		int rs = load_dumps(scratch_inputs[i], true, &scratch, &ds);
+
+		assert_int_equal(rp, rs);
+		assert_int_equal(plain.n, scratch.n);
+		for (unsigned k = 0; k < plain.n; k++) {
+			assert_string_equal(plain.text[k], scratch.text[k]);
+			assert_int_equal(plain.info[k].line, scratch.info[k].line);
+			assert_int_equal(plain.info[k].n_items, scratch.info[k].n_items);
+		}
+		if (rp < 0)
+			assert_string_equal(wf_diag_format(&dp, lp, sizeof(lp)),
+					    wf_diag_format(&ds, ls, sizeof(ls)));
+		if (scratch.n) {
+			assert_null(scratch.outside);
+			assert_non_null(scratch.made);
+		}
+		dumps_done(&plain);
+		dumps_done(&scratch);
+	}
+}
+
+static void test_scratch_nested(void **state)
+{
+	struct dumps d;
+
+	memset(&d, 0, sizeof(d));
+	d.nested = true;
+	struct wf_yj_limits lim = {.scratch_arena = true};
+	const char *y = "a: [1, 2, 3]\n---\nb: 2\n";
+	assert_int_equal(wf_yj_load(y, strlen(y), "t.yaml", &lim, dump_cb, &d, NULL), 0);
+	assert_int_equal(d.n, 2);
+	assert_string_equal(d.text[0], "{\"a\":[1,2,3]}");
+	dumps_done(&d);
+}
+
+/* Every allocation failure in scratch mode is -ENOMEM "out of memory", and clean. */
+static void test_scratch_alloc_failures(void **state)
+{
+	static const char *const inputs[] = {
+		"kind: List\nitems:\n- a: 1\n- b: [1, 2, {c: d}]\n",
+		"{\"kind\": \"List\", \"items\": [{\"a\": 1}, {\"b\": [1, 2, {\"c\": \"d\"}]}]}",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		int r;
+		unsigned long n;
+		for (n = 1;; n++) {
+			struct dumps d;
+			struct wf_diag diag;
+			wf_alloc_fail_at(n);
+			r = load_dumps(inputs[i], true, &d, &diag);
+			wf_alloc_fail_at(0);
+			dumps_done(&d);
+			if (r >= 0)
+				break;
+			assert_int_equal(r, -ENOMEM);
+			assert_string_equal(diag.msg, "out of memory");
+		}
+		assert_int_equal(r, 0);
+		assert_true(n > 1);
+	}
+}
+
+/* Scratch loads on several threads at once while this thread uses jansson normally. */
+static void *scratch_thread(void *arg)
+{
+	(void)arg;
+	/* No cmocka asserts off the main thread: count failures instead. */
+	uintptr_t failed = 0;
+	for (int k = 0; k < 200; k++) {
+		struct dumps d;
+		failed += load_dumps(scratch_inputs[k % 4], true, &d, NULL) != 0 || !d.n;
+		dumps_done(&d);
+	}
+	return (void *)failed;
+}
+
+static void test_scratch_threads(void **state)
+{
+	pthread_t t[3];
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, scratch_thread, NULL), 0);
+	for (int k = 0; k < 2000; k++) {
+		json_t *j = json_pack("{s:s, s:[i]}", "a", "b", "c", k);
+		assert_non_null(j);
+		json_decref(j);
+	}
+	for (int i = 0; i < 3; i++) {
+		void *failed;
+		assert_int_equal(pthread_join(t[i], &failed), 0);
+		assert_null(failed);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalars),	    cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_anchors),	    cmocka_unit_test(test_items_positions),
 		cmocka_unit_test(test_guard_rails), cmocka_unit_test(test_json),
-		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_locate),	    cmocka_unit_test(test_scratch_same_results),
+		cmocka_unit_test(test_scratch_nested), cmocka_unit_test(test_scratch_alloc_failures),
+		cmocka_unit_test(test_scratch_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -348,11 +348,11 @@ static void test_engine(void **unused)
 	assert_int_equal(wf_proxy_sync(p, a), 0);
 	assert_int_equal(fk->stats.full_loads, 1);
 	assert_int_equal(fk->ct_filters, 1);
-	assert_non_null(strstr(fk->ruleset, "10.96.0.1 . 80 . 0 : 10.0.0.1 . 80"));
+	assert_non_null(strstr(fk->ruleset, "dnat ip to 10.0.0.1:80"));
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_b)), 0);
 	assert_int_equal(fk->stats.nl_deltas, 1);
 	assert_int_equal(fk->ct_filters, 2);
-	assert_non_null(strstr(fk->ruleset, "10.96.0.1 . 80 . 0 : 10.0.0.2 . 80"));
+	assert_non_null(strstr(fk->ruleset, "dnat ip to 10.0.0.2:80"));
 	fk->fail_next = -EIO;
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_a)), -EIO);
 	assert_null(wf_proxy_installed(p));
