@@ -267,7 +267,8 @@ static int cni_call(struct ctl *c, struct pod *p, const char *cmd, char **ret_ou
 	wf_lab_path(c->lab, datadir, sizeof(datadir), "ipam/%s", what);
 	snprintf(conf, sizeof(conf),
 		 "{\"cniVersion\":\"1.0.0\",\"name\":\"weft-lab\",\"type\":\"weft-cni\","
-		 "\"bridge\":\"cni0\",\"isGateway\":true,\"isDefaultGateway\":true,\"mtu\":%u,"
+		 "\"bridge\":\"cni0\",\"isGateway\":true,\"isDefaultGateway\":true,"
+		 "\"hairpinMode\":true,\"mtu\":%u,"
 		 "\"ipam\":{\"type\":\"weft-ipam\",\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":"
 		 "\"10.244.%u.0/24\",\"gateway\":\"10.244.%u.1\"}]],\"routes\":[{\"dst\":"
 		 "\"0.0.0.0/0\"}]}}",

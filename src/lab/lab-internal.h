@@ -86,36 +86,48 @@ bool wf_lab_has_command(const struct wf_lab *lab, const char *cmd);
 
 /* ---- lab-manifest.c ---- */
 
+/* One object read from a manifest. */
 struct wf_lab_doc {
 	json_t *obj;	/* one Kubernetes object (owned) */
-	char file[256]; /* where it came from */
+	unsigned src;	/* the text it came from: index in wf_lab_docs.src */
+	unsigned index; /* 0-based document number in that text */
+	long item;	/* index in that document's List items, or -1 */
 	unsigned line;	/* 1-based line of the object */
+};
+
+/* A manifest's text, kept so that a check can find a field's line (wf_yj_locate) when it
+ * fails. */
+struct wf_lab_src {
+	char *name; /* the file, or a name such as "<dns addon>" (owned) */
+	char *text; /* owned; NUL-terminated */
+	size_t len;
 };
 
 struct wf_lab_docs {
 	size_t n;
 	struct wf_lab_doc *v;
-	/* line of every value, for diagnostics: pairs (json_t *, line) */
-	size_t n_lines, cap_lines;
-	struct wf_lab_line {
-		const json_t *value;
-		unsigned line;
-		unsigned doc; /* index in v */
-	} * lines;
+	size_t n_src;
+	struct wf_lab_src *src;
 };
 
 /* Loads YAML/JSON manifests from path (a file, or every .yaml, .yml and .json file of a directory
- * in name order) and appends their objects (List items flattened) to docs. Returns 0 or a
- * negative code with "file:line: message" in err. */
+ * in name order) and appends their objects (List items flattened) to docs. Each file is checked
+ * by wf_k8s_parse (k8s/object.h) first, all or nothing: syntax, kinds, every field. Returns 0,
+ * -errno for an unreadable path, or wf_k8s_parse's codes (-WF_E_PARSE, -WF_E_INVALID,
+ * -WF_E_UNKNOWN_KIND, -WF_E_DUPLICATE, -WF_E_TOO_BIG, -ENOMEM) with
+ * "file:line:col: field.path: message" in err. */
 int wf_lab_manifest_load(const char *path, struct wf_lab_docs *docs, char *err, size_t errlen);
-/* Loads YAML/JSON text (builtin manifests). */
+/* The same for NUL-terminated YAML/JSON text named name in diagnostics (builtin manifests). */
 int wf_lab_manifest_load_text(const char *text, const char *name, struct wf_lab_docs *docs,
 			      char *err, size_t errlen);
+/* Releases docs and zeroes it; takes a zeroed struct. */
 void wf_lab_docs_done(struct wf_lab_docs *docs);
-/* Checks docs as the API server would before the lab accepts them: known kinds, names, pod
- * specs, service ports, ClusterIPs and NodePorts in range and not taken by another Service (the
- * lab's current objects/ count), nodeName naming an existing node. Defaults metadata.namespace.
- * Returns 0 or -WF_E_INVALID / -WF_E_CONFLICT with "file:line: path: message" in err. */
+/* The checks only the lab can make, on loaded docs (as an API server's allocators and admission
+ * would): kinds the lab runs, ClusterIPs and NodePorts in range, not taken by another Service
+ * (the lab's current objects/ count, and earlier documents of docs) and ClusterIPs unchanged,
+ * nodeName naming an existing node, containers with something to run, the lab's size limits.
+ * Defaults metadata.namespace. Returns 0, -WF_E_INVALID, -WF_E_UNKNOWN_KIND, -WF_E_CONFLICT or
+ * -ENOMEM with "file:line:col: field.path: message" in err. */
 int wf_lab_manifest_validate(const struct wf_lab *lab, struct wf_lab_docs *docs, char *err,
 			     size_t errlen);
 /* "kind_namespace_name.json" for an object (cluster-scoped: "kind__name.json"). */

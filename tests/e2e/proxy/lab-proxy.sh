@@ -21,12 +21,12 @@ sticky() {
 check "ClientIP affinity: 30 requests, one pod" sticky
 SOLO_NODE=$(lab get pods -o wide 2>/dev/null | awk '/^solo-/ {for (i=1;i<=NF;i++) if ($i ~ /^node-/) print $i}' | head -1)
 SOLO=$(lab get pods | awk '/^solo-/ {print $1}' | head -1)
-# A pod reaching itself needs hairpin mode on its bridge port (br_netfilter DNATs inside the
-# bridge); weft-cni does not set it yet (the bridge plugin's hairpinMode), so set it here - the
-# proxy's part, masquerading the hairpin, is what this checks.
+# A pod reaching itself: weft-cni sets hairpin mode on the pod's bridge port (the lab's conflist
+# has hairpinMode: true), and the proxy masquerades the hairpinned flow - both are checked here.
 for ns in $(ip netns list | awk -v p="weft-$LAB-node" 'index($1, p) == 1 {print $1}'); do
 	for port in $(ip -n "$ns" -o link show master cni0 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
-		ip -n "$ns" link set "$port" type bridge_slave hairpin on
+		ip -n "$ns" -d link show "$port" | grep -q "hairpin on" ||
+			{ echo "FAIL: bridge port $port in $ns has no hairpin mode"; exit 1; }
 	done
 done
 check "hairpin: the solo pod reaches itself through its Service" bash -c "\"$WEFT\" lab --name $LAB exec $SOLO -- curl -sS -m 2 http://solo/ | grep -q '^pod=$SOLO .*client=10\\.244\\.'"
