@@ -69,7 +69,8 @@ static int on_doc(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
 		return push_doc(l, doc, info->index, -1, info->line);
 	json_array_foreach(json_object_get(doc, "items"), i, item)
 	{
-		unsigned line = i < info->n_items ? info->item_lines[i] : info->line;
+		unsigned line =
+			info->item_lines && i < info->n_items ? info->item_lines[i] : info->line;
 
 		r = push_doc(l, item, info->index, (long)i, line);
 		if (r < 0)
@@ -79,8 +80,8 @@ static int on_doc(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
 }
 
 /* Checks then reads text (wf_malloc'd, NUL at text[len]), which it takes whatever happens. */
-static int load_owned(char *text, size_t len, const char *name, struct wf_lab_docs *docs,
-		      char *err, size_t errlen)
+static int load_owned(char *text, size_t len, const char *name, struct wf_lab_docs *docs, char *err,
+		      size_t errlen)
 {
 	const struct wf_yj_limits limits = {
 		.max_file_bytes = WF_K8S_MAX_FILE_BYTES,
@@ -315,17 +316,19 @@ static int check_pod_spec(struct vctx *c, json_t *spec, const char *path)
 		return verr(c, -WF_E_INVALID, sub, "the lab runs at most 8 containers per pod");
 	}
 	node = json_object_get(spec, "nodeName");
-	if (has_value(node)) {
+	/* "" too: the control plane pins a pod to whatever nodeName says */
+	if (node && !json_is_null(node)) {
 		const char *n = json_string_value(node);
 		unsigned idx = 0;
 		char tail;
 
 		if (sscanf(n, "node-%u%c", &idx, &tail) != 1 || idx < 1 || idx > c->lab->nodes) {
 			snprintf(sub, sizeof(sub), "%s.nodeName", path);
-			return verr(c, -WF_E_INVALID, sub,
-				    "node \"%s\" does not exist in lab \"%s\" (its nodes are node-1 "
-				    "... node-%u)",
-				    n, c->lab->name, c->lab->nodes);
+			return verr(
+				c, -WF_E_INVALID, sub,
+				"node \"%s\" does not exist in lab \"%s\" (its nodes are node-1 "
+				"... node-%u)",
+				n, c->lab->name, c->lab->nodes);
 		}
 	}
 	json_array_foreach(ctrs, i, ctr)
@@ -354,8 +357,8 @@ static void service_key(json_t *svc, char *buf, size_t size)
 
 /* The Service of objects other than self (ns/name) that holds clusterIP ip (when ip is not
  * NULL) or nodePort port; its ns/name goes into owner. */
-static bool taken_by(json_t *objects, const char *self, const char *ip, long long port,
-		     char *owner, size_t size)
+static bool taken_by(json_t *objects, const char *self, const char *ip, long long port, char *owner,
+		     size_t size)
 {
 	size_t i, j;
 	json_t *o, *p;
@@ -447,9 +450,10 @@ static int check_service(struct vctx *c, json_t *obj, json_t *current)
 				    "The range of valid ports is %d-%d",
 				    np, WF_LAB_NODEPORT_MIN, WF_LAB_NODEPORT_MAX);
 		if (taken_by(current, self, NULL, np, owner, sizeof(owner)))
-			return verr(c, -WF_E_CONFLICT, sub,
-				    "Invalid value: %lld: provided port is already allocated (to %s)",
-				    np, owner);
+			return verr(
+				c, -WF_E_CONFLICT, sub,
+				"Invalid value: %lld: provided port is already allocated (to %s)",
+				np, owner);
 	}
 	return 0;
 }

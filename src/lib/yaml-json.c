@@ -903,43 +903,431 @@ static size_t json_too_deep(const char *buf, size_t len, unsigned max)
 	return SIZE_MAX;
 }
 
+/* ---- JSON fast path ----
+ *
+ * jansson's lexer reads a character at a time through a stream and a string buffer, which
+ * makes it the main cost of loading a large JSON List. This parser builds the same jansson
+ * values for the common subset of JSON in one pass over the buffer: ASCII or valid UTF-8
+ * strings with simple escapes, integers of up to 18 digits, true/false/null, objects and
+ * arrays. Anything else - a \u escape, a real number, a duplicate key, a syntax error - makes
+ * it give up, and the text is parsed again by jansson, so results and error messages are
+ * always exactly jansson's. It also checks the nesting depth (giving up past the limit, so
+ * that json_too_deep() reports it) and, like the YAML converter, records where the items of
+ * the root's items_key array start. */
+
+enum { FJ_BAIL = 0, FJ_OK = 1 };
+
+struct fj {
+	struct yconv *c;
+	const char *p, *end;
+	const char *base; /* the text's start (item offsets are from c->buf) */
+	unsigned depth;
+	char esc[512]; /* unescaped string (strings with escapes longer than this: bail) */
+};
+
+static inline void fj_ws(struct fj *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+		f->p++;
+}
+
+/* UTF-8 as jansson's utf8_check accepts it: no overlong forms, surrogates or > U+10FFFF.
+ * Returns the sequence length at p, or 0 when invalid. */
+static size_t fj_utf8(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0], n, v;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A string at f->p (the opening quote). Sets *ret and *ret_len to the text (in the input or in
+ * f->esc) and moves past the closing quote. */
+static int fj_string(struct fj *f, const char **ret, size_t *ret_len)
+{
+	const unsigned char *p = (const unsigned char *)f->p + 1;
+	const unsigned char *end = (const unsigned char *)f->end;
+	const unsigned char *start = p;
+	bool esc = false;
+
+	for (;;) {
+		if (p >= end)
+			return FJ_BAIL;
+		unsigned c = *p;
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return FJ_BAIL;
+		if (c == '\\') {
+			esc = true;
+			p += 2;
+		} else if (c < 0x80) {
+			p++;
+		} else {
+			size_t n = fj_utf8(p, end);
+			if (!n)
+				return FJ_BAIL;
+			p += n;
+		}
+	}
+	if (!esc) {
+		*ret = (const char *)start;
+		*ret_len = (size_t)(p - start);
+		f->p = (const char *)p + 1;
+		return FJ_OK;
+	}
+	if ((size_t)(p - start) > sizeof(f->esc))
+		return FJ_BAIL;
+	size_t n = 0;
+	for (const unsigned char *q = start; q < p; q++) {
+		if (*q != '\\') {
+			f->esc[n++] = (char)*q;
+			continue;
+		}
+		switch (*++q) {
+		case '"':
+		case '\\':
+		case '/':
+			f->esc[n++] = (char)*q;
+			break;
+		case 'b':
+			f->esc[n++] = '\b';
+			break;
+		case 'f':
+			f->esc[n++] = '\f';
+			break;
+		case 'n':
+			f->esc[n++] = '\n';
+			break;
+		case 'r':
+			f->esc[n++] = '\r';
+			break;
+		case 't':
+			f->esc[n++] = '\t';
+			break;
+		default:
+			return FJ_BAIL; /* \u (and invalid escapes): jansson */
+		}
+	}
+	*ret = f->esc;
+	*ret_len = n;
+	f->p = (const char *)p + 1;
+	return FJ_OK;
+}
+
+static bool fj_delim(const struct fj *f)
+{
+	return f->p >= f->end || *f->p == ',' || *f->p == '}' || *f->p == ']' || *f->p == ' ' ||
+	       *f->p == '\n' || *f->p == '\r' || *f->p == '\t';
+}
+
+static int fj_value(struct fj *f, json_t **ret);
+static int fj_array(struct fj *f, json_t **ret, bool items);
+
+static int fj_object(struct fj *f, json_t **ret)
+{
+	json_t *obj;
+	int r;
+
+	if (++f->depth > f->c->max_depth)
+		return FJ_BAIL;
+	obj = json_object();
+	if (!obj)
+		return -ENOMEM;
+	f->p++;
+	fj_ws(f);
+	if (f->p < f->end && *f->p == '}') {
+		f->p++;
+		f->depth--;
+		*ret = obj;
+		return FJ_OK;
+	}
+	for (;;) {
+		const char *key;
+		size_t klen;
+		json_t *val;
+
+		if (f->p >= f->end || *f->p != '"' || fj_string(f, &key, &klen) != FJ_OK)
+			goto bail;
+		/* A key unescaped into f->esc would be overwritten by a string value: keys with
+		 * escapes are rare, leave them to jansson. */
+		if (key == f->esc)
+			goto bail;
+		fj_ws(f);
+		if (f->p >= f->end || *f->p != ':')
+			goto bail;
+		f->p++;
+		fj_ws(f);
+		if (f->depth == 1 && f->c->items_key && f->p < f->end && *f->p == '[' &&
+		    strlen(f->c->items_key) == klen && memcmp(key, f->c->items_key, klen) == 0)
+			r = fj_array(f, &val, true);
+		else
+			r = fj_value(f, &val);
+		if (r != FJ_OK)
+			goto fail;
+		size_t before = json_object_size(obj);
+		if (json_object_setn_new_nocheck(obj, key, klen, val) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		if (json_object_size(obj) == before)
+			goto bail; /* duplicate key: jansson reports it */
+		fj_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			fj_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			f->depth--;
+			*ret = obj;
+			return FJ_OK;
+		}
+		goto bail;
+	}
+bail:
+	r = FJ_BAIL;
+fail:
+	json_decref(obj);
+	return r;
+}
+
+/* items: record where each element starts (the root's items_key array). */
+static int fj_array(struct fj *f, json_t **ret, bool items)
+{
+	json_t *arr;
+	int r;
+
+	if (++f->depth > f->c->max_depth)
+		return FJ_BAIL;
+	arr = json_array();
+	if (!arr)
+		return -ENOMEM;
+	if (items) {
+		f->c->has_items = true;
+		f->c->n_items = 0;
+	}
+	f->p++;
+	fj_ws(f);
+	if (f->p < f->end && *f->p == ']') {
+		f->p++;
+		f->depth--;
+		*ret = arr;
+		return FJ_OK;
+	}
+	for (;;) {
+		json_t *val;
+		if (items) {
+			/* the offset for now; fast_json turns it into a position */
+			yaml_mark_t m = {.line = (size_t)(f->p - f->c->buf)};
+			if (record_item(f->c, m) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+		r = fj_value(f, &val);
+		if (r != FJ_OK)
+			goto fail;
+		if (json_array_append_new(arr, val) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		fj_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			fj_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			f->depth--;
+			*ret = arr;
+			return FJ_OK;
+		}
+		r = FJ_BAIL;
+		goto fail;
+	}
+fail:
+	json_decref(arr);
+	return r;
+}
+
+static int fj_value(struct fj *f, json_t **ret)
+{
+	json_t *j;
+
+	if (f->p >= f->end)
+		return FJ_BAIL;
+	switch (*f->p) {
+	case '{':
+		return fj_object(f, ret);
+	case '[':
+		return fj_array(f, ret, false);
+	case '"': {
+		const char *s;
+		size_t n;
+		if (fj_string(f, &s, &n) != FJ_OK)
+			return FJ_BAIL;
+		j = json_stringn_nocheck(s, n);
+		break;
+	}
+	case 't':
+	case 'f':
+	case 'n': {
+		static const char *const words[] = {"true", "false", "null"};
+		size_t w = *f->p == 't' ? 0 : *f->p == 'f' ? 1 : 2, n = strlen(words[w]);
+		if ((size_t)(f->end - f->p) < n || memcmp(f->p, words[w], n) != 0)
+			return FJ_BAIL;
+		f->p += n;
+		if (!fj_delim(f))
+			return FJ_BAIL;
+		*ret = w == 0 ? json_true() : w == 1 ? json_false() : json_null();
+		return FJ_OK;
+	}
+	case '-':
+	case '0' ... '9': {
+		const char *p = f->p;
+		bool neg = *p == '-';
+		long long v = 0;
+		size_t digits = 0;
+		if (neg)
+			p++;
+		if (p < f->end && *p == '0' && p + 1 < f->end && p[1] >= '0' && p[1] <= '9')
+			return FJ_BAIL;
+		for (; p < f->end && *p >= '0' && *p <= '9'; p++, digits++)
+			v = v * 10 + (*p - '0');
+		f->p = p;
+		/* reals, long integers (overflow is jansson's error) and junk: jansson */
+		if (!digits || digits > 18 || !fj_delim(f))
+			return FJ_BAIL;
+		j = json_integer(neg ? -v : v);
+		break;
+	}
+	default:
+		return FJ_BAIL;
+	}
+	if (!j)
+		return -ENOMEM;
+	*ret = j;
+	return FJ_OK;
+}
+
+/* One JSON text (an object or an array) at buf: FJ_OK with *ret and *ret_used (bytes up to
+ * the end of the value, as jansson's position with JSON_DISABLE_EOF_CHECK), FJ_BAIL when
+ * jansson must parse it, or -ENOMEM. */
+static int fast_json(struct yconv *c, size_t off, json_t **ret, size_t *ret_used)
+{
+	struct fj f = {.c = c, .p = c->buf + off, .end = c->buf + c->len};
+	json_t *doc;
+	int r;
+
+	c->has_items = false;
+	if (off >= c->len || (c->buf[off] != '{' && c->buf[off] != '['))
+		return FJ_BAIL;
+	r = fj_value(&f, &doc);
+	if (r != FJ_OK) {
+		c->has_items = false;
+		return r;
+	}
+	if (c->has_items) {
+		/* Offsets to 1-based lines and columns (characters), in one pass from the text's
+		 * start: lines by memchr, columns counted from the last newline. */
+		const char *b = c->buf, *at = b, *bol = b;
+		unsigned line = 1;
+		for (size_t i = 0; i < c->n_items; i++) {
+			const char *to = b + c->item_lines[i] - 1, *nl; /* record_item adds 1 */
+			while ((nl = memchr(at, '\n', (size_t)(to - at)))) {
+				line++;
+				at = bol = nl + 1;
+			}
+			at = to;
+			unsigned col = 1;
+			for (const char *q = bol; q < to; q++)
+				col += ((unsigned char)*q & 0xc0) != 0x80;
+			c->item_lines[i] = line;
+			c->item_columns[i] = col;
+		}
+	}
+	*ret = doc;
+	*ret_used = (size_t)(f.p - (c->buf + off));
+	return FJ_OK;
+}
+
 static int load_json(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 {
 	size_t off = skip_ws(c->buf, c->len, 0);
 	unsigned index = 0, line, col;
 	json_error_t jerr;
-	size_t deep;
+	bool deep_checked = false;
+	int r = 0;
 
-	deep = json_too_deep(c->buf, c->len, c->max_depth);
-	if (deep != SIZE_MAX) {
-		offset_to_pos(c->buf, c->len, deep, &line, &col);
-		wf_diag_set(c->diag, c->file, line, col, NULL, "nesting deeper than %u levels",
-			    c->max_depth);
-		return -WF_E_PARSE;
-	}
 	/* A JSON text, or a stream of them (as "kubectl get -o json" output concatenated). */
 	while (off < c->len) {
+		json_t *doc = NULL;
+		size_t used = 0;
 		building(c, true);
-		json_t *doc = json_loadb(c->buf + off, c->len - off,
+		int fr = fast_json(c, off, &doc, &used);
+		if (fr == FJ_BAIL && !deep_checked) {
+			/* Before jansson (whose own limit is 2048) sees the rest of the text; what
+			 * the fast path accepted was within the limit. */
+			size_t deep = json_too_deep(c->buf + off, c->len - off, c->max_depth);
+			if (deep != SIZE_MAX) {
+				building(c, false);
+				offset_to_pos(c->buf, c->len, off + deep, &line, &col);
+				wf_diag_set(c->diag, c->file, line, col, NULL,
+					    "nesting deeper than %u levels", c->max_depth);
+				r = -WF_E_PARSE;
+				goto out;
+			}
+			deep_checked = true;
+		}
+		if (fr == FJ_BAIL) {
+			doc = json_loadb(c->buf + off, c->len - off,
 					 JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+			used = (size_t)jerr.position;
+		}
 		building(c, false);
-		if (!doc && (json_error_code(&jerr) == json_error_out_of_memory ||
-			     (c->arena && c->arena->oom))) {
+		if (fr < 0 || (!doc && (json_error_code(&jerr) == json_error_out_of_memory ||
+					(c->arena && c->arena->oom)))) {
 			wf_diag_set(c->diag, c->file, 0, 0, NULL, "out of memory");
-			return -ENOMEM;
+			r = -ENOMEM;
+			goto out;
 		}
 		if (!doc) {
 			offset_to_pos(c->buf, c->len, off + (size_t)jerr.position, &line, &col);
 			wf_diag_set(c->diag, c->file, line, col, NULL, "%s", jerr.text);
-			return -WF_E_PARSE;
+			r = -WF_E_PARSE;
+			goto out;
 		}
-		size_t used = (size_t)jerr.position;
 		if (used > c->max_doc) {
 			tree_drop(c, doc);
 			offset_to_pos(c->buf, c->len, off, &line, &col);
 			wf_diag_set(c->diag, c->file, line, col, NULL,
 				    "document is larger than the %zu byte limit", c->max_doc);
-			return -WF_E_TOO_BIG;
+			r = -WF_E_TOO_BIG;
+			goto out;
 		}
 		offset_to_pos(c->buf, c->len, off, &line, &col);
 		struct wf_yj_docinfo info = {
@@ -949,13 +1337,22 @@ static int load_json(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 			.offset = off,
 			.json = true,
 		};
-		int r = json_is_null(doc) ? 0 : fn(userdata, doc, &info);
+		if (c->has_items) {
+			info.n_items = c->n_items;
+			info.item_lines = c->item_lines;
+			info.item_columns = c->item_columns;
+		}
+		r = json_is_null(doc) ? 0 : fn(userdata, doc, &info);
 		tree_drop(c, doc);
 		if (r < 0)
-			return r;
+			goto out;
 		off = skip_ws(c->buf, c->len, off + used);
 	}
-	return 0;
+	r = 0;
+out:
+	wf_free(c->item_lines);
+	wf_free(c->item_columns);
+	return r;
 }
 
 static bool is_json(const char *buf, size_t len)

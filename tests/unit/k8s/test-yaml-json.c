@@ -448,6 +448,86 @@ static void test_scratch_threads(void **state)
 	}
 }
 
+/* The JSON fast path builds exactly what jansson builds, and leaves everything it does not
+ * handle (and every error) to jansson: compare with json_loadb on inputs of both kinds. */
+static void test_json_fast_path_same_as_jansson(void **state)
+{
+	static const char *const inputs[] = {
+		"{}", "[]", " {\"a\" : 1 , \"b\":[ ]}", "{\"a\":[1,-2,0,-0,123456789012345678]}",
+		"{\"big\":1234567890123456789}", "{\"over\":99999999999999999999}",
+		"{\"r\":[1.5,-0.25,1e3,2E-2]}", "{\"t\":true,\"f\":false,\"n\":null}",
+		"{\"s\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}", "{\"e\":\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\"}",
+		"{\"u\":\"\\u00e9\\ud83d\\ude00\"}", "{\"k\\u0041\":1}", "{\"k\\n\":\"v\"}",
+		"{\"nul\":\"\\u0000\"}", "{\"a\":01}", "{\"a\":1,}", "[1,]", "{\"a\":1 \"b\":2}",
+		"{\"a\":tru}", "{\"a\":nullx}", "{\"a\":12ab}", "{\"a\":\"\x01\"}", "{\"a\":\"\xc0\xaf\"}",
+		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xe2\x82\"}",
+		"{\"a\":1,\"a\":2}", "{\"a\":\"unterminated}", "{\"a\":-}", "{\"a\":[1,2}", "[1] [2]",
+		"{\"a\":1}\n{\"b\":2}\n", "{\"deep\":[[[[{\"x\":[{\"y\":\"z\"}]}]]]]}", "{\"a\":'x'}",
+		"{\"a\":\"\\x\"}", "{\"a\" 1}", "{1:2}", "[\"\\\"\"]",
+	};
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		const char *in = inputs[i];
+		struct dumps d;
+		struct wf_diag diag;
+		json_error_t jerr;
+		memset(&d, 0, sizeof(d));
+		int r = wf_yj_load(in, strlen(in), "t.json", NULL, dump_cb, &d, &diag);
+		json_t *want = json_loadb(in, strlen(in),
+					  JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+		if (!want) {
+			if (r != -WF_E_PARSE || strcmp(diag.msg, jerr.text) != 0)
+				fail_msg("%s: %d \"%s\", jansson \"%s\"", in, r, diag.msg, jerr.text);
+		} else {
+			char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+			if (r < 0 || d.n < 1 || strcmp(d.text[0], w) != 0)
+				fail_msg("%s: %d \"%s\", jansson \"%s\"", in, r,
+					 d.n ? d.text[0] : diag.msg, w);
+			/* integer vs real kept apart, as jansson does */
+			free(w);
+			json_decref(want);
+		}
+		dumps_done(&d);
+	}
+}
+
+static unsigned pos_n, pos_lines[8], pos_cols[8];
+
+static int positions_cb(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
+{
+	pos_n = (unsigned)info->n_items;
+	for (unsigned i = 0; i < pos_n && i < 8; i++) {
+		pos_lines[i] = info->item_lines[i];
+		pos_cols[i] = info->item_columns[i];
+	}
+	return 0;
+}
+
+/* JSON List item positions recorded by the fast path match wf_yj_locate_items' scan. */
+static void test_json_items_positions(void **state)
+{
+	static const char *const inputs[] = {
+		"{\"kind\":\"List\",\"items\":[{\"a\":1},\n  {\"b\":2}, {\"c\":\"\xc3\xa9\xc3\xa9\"} ,{}]}",
+		"\n\n{\n \"kind\": \"List\",\n \"items\": [\n  {\"x\": [1]},\n\t{\"y\": 2}\n ]\n}\n",
+		"{\"kind\":\"List\",\"items\":[]}",
+	};
+	struct wf_yj_limits lim = {.items_key = "items", .scratch_arena = true};
+	struct wf_yj_step step = {.key = "items"};
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		unsigned lines[8], cols[8];
+		size_t len = strlen(inputs[i]);
+		pos_n = 99;
+		assert_int_equal(wf_yj_load(inputs[i], len, "t.json", &lim, positions_cb, NULL, NULL),
+				 0);
+		int n = wf_yj_locate_items(inputs[i], len, 0, &step, 1, lines, cols, 8);
+		assert_int_equal(pos_n, n);
+		for (int k = 0; k < n; k++) {
+			assert_int_equal(pos_lines[k], lines[k]);
+			assert_int_equal(pos_cols[k], cols[k]);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +537,8 @@ int main(void)
 		cmocka_unit_test(test_locate),	    cmocka_unit_test(test_scratch_same_results),
 		cmocka_unit_test(test_scratch_nested), cmocka_unit_test(test_scratch_alloc_failures),
 		cmocka_unit_test(test_scratch_threads),
+		cmocka_unit_test(test_json_fast_path_same_as_jansson),
+		cmocka_unit_test(test_json_items_positions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
