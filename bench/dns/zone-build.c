@@ -1,5 +1,5 @@
-/* zone-build: times the zone rebuild that follows a change, in-process: re-reading the
- * manifest path (only changed files are parsed), merging the view and compiling the zone. With
+/* zone-build: times the zone rebuild that follows a change, in-process: the view taken from
+ * the store's snapshot (manifests loaded once by the directory source) and the zone compile. With
  * a query file, also times answering (parse + lookup + response, no syscalls) per query.
  *
  * usage: zone-build MANIFEST_DIR [ROUNDS [QUERYFILE]] */
@@ -11,6 +11,8 @@
 #include "dns/view.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
+#include "k8s/source-dir.h"
+#include "k8s/store.h"
 #include "lib/ip.h"
 
 static double ms(const struct timespec *a, const struct timespec *b)
@@ -85,10 +87,11 @@ int main(int argc, char **argv)
 {
 	struct wf_dns_zone_config cfg = {
 		.cluster_domain = "cluster.local", .ttl = 30, .pods = WF_DNS_PODS_INSECURE};
-	struct wf_dns_source *src;
+	struct wf_store *store;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
 
-	if (argc < 2 || wf_dns_source_new(argv[1], &src) < 0) {
+	if (argc < 2 || wf_store_new(&store) < 0 ||
+	    wf_source_load_paths(store, (const char *const *)&argv[1], 1, NULL, NULL, NULL) != 0) {
 		fprintf(stderr, "usage: zone-build MANIFEST_DIR [ROUNDS]\n");
 		return 2;
 	}
@@ -99,19 +102,20 @@ int main(int argc, char **argv)
 		struct timespec t0, t1, t2, c1, c2;
 		struct wf_dns_view *v;
 		struct wf_dns_zone *z;
-		bool changed;
-		unsigned errors;
+		struct wf_store_snapshot *snap;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (wf_dns_source_load(src, &v, &changed, &errors) < 0)
+		snap = wf_store_snapshot(store);
+		if (wf_dns_view_from_snapshot(snap, false, &v) < 0)
 			return 1;
+		wf_store_snapshot_unref(snap);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 		if (wf_dns_zone_build(&cfg, wf_dns_view_cluster(v), 1, &z, NULL) < 0)
 			return 1;
 		clock_gettime(CLOCK_MONOTONIC, &t2);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c2);
-		printf("round %d: load+merge %.1f ms (%zu services), compile %.1f ms wall %.1f ms cpu "
+		printf("round %d: view %.1f ms (%zu services), compile %.1f ms wall %.1f ms cpu "
 		       "(%zu names, %zu bytes)\n",
 		       r, ms(&t0, &t1), wf_dns_view_cluster(v)->n_services, ms(&t1, &t2),
 		       ms(&c1, &c2), wf_dns_zone_node_count(z), wf_dns_zone_memory(z));
@@ -120,6 +124,6 @@ int main(int argc, char **argv)
 		wf_dns_zone_free(z);
 		wf_dns_view_free(v);
 	}
-	wf_dns_source_free(src);
+	wf_store_free(store);
 	return 0;
 }

@@ -236,7 +236,8 @@ int main(int argc, char **argv)
 		       now() - t0, events);
 		return 0;
 	}
-	fprintf(stderr, "usage: %s gen DIR [PODS SERVICES SLICES] | parse FILE... | pparse FILE... | "
+	fprintf(stderr,
+		"usage: %s gen DIR [PODS SERVICES SLICES] | parse FILE... | pparse FILE... | "
 		"scan FILE...\n",
 		argv[0]);
 	return 2;

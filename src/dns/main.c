@@ -1,4 +1,4 @@
-/* `weft dns`: options, the manifest source, zone rebuilds and publication. */
+/* `weft dns`: options, the store and its manifest source, zone rebuilds and publication. */
 #include "dns/dns.h"
 
 #include <arpa/inet.h>
@@ -20,9 +20,12 @@
 #include "dns/view.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
+#include "k8s/source-dir.h"
+#include "k8s/store.h"
 #include "lib/admin.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
+#include "lib/diag.h"
 #include "lib/error.h"
 #include "lib/ip.h"
 #include "lib/log.h"
@@ -30,11 +33,24 @@
 
 #define DEBOUNCE_MS 5
 
+/* CPU time of the calling thread, ns: what a rebuild costs, whatever the machine's load. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * WF_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 struct dns_ctx {
 	struct wf_dns_zone_config zcfg;
 	struct wf_dns_server_config scfg;
 	struct wf_dns_server *srv;
-	struct wf_dns_source *src;
+	struct wf_store *store;
+	struct wf_source_dir *src;
+	int sub;
+	bool pending; /* the store changed in a way DNS cares about since the last build */
 	struct wf_metrics *metrics;
 	struct wf_metric *m_names, *m_bytes, *m_serial, *m_build, *m_updates, *m_errors;
 	uint32_t serial;
@@ -140,29 +156,59 @@ static int add_cidr(struct wf_cidr *arr, unsigned *n, const char *arg)
 	return 0;
 }
 
+/* Store events (writer thread = this one): only the kinds the zone is built from matter. */
+static void on_store_event(void *userdata, const struct wf_store_snapshot *snap,
+			   const struct wf_store_event *ev, size_t n)
+{
+	struct dns_ctx *c = userdata;
+
+	(void)snap;
+	for (size_t i = 0; i < n && !c->pending; i++) {
+		const struct wf_k8s_object *o = ev[i].new_obj ? ev[i].new_obj : ev[i].old_obj;
+		switch (o->kind) {
+		case WF_K8S_SERVICE:
+		case WF_K8S_ENDPOINTSLICE:
+		case WF_K8S_NAMESPACE:
+			c->pending = true;
+			break;
+		case WF_K8S_POD:
+			c->pending = c->zcfg.pods == WF_DNS_PODS_VERIFIED;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void on_source_error(void *userdata, int err, const struct wf_diag *diag)
+{
+	struct dns_ctx *c = userdata;
+	char text[1024];
+
+	wf_metric_add(c->m_errors, 0, 1);
+	wf_log_warn("dns", "manifest rejected, keeping its last good version",
+		    "err=\"%s\" diag=\"%s\"", wf_strerror(err),
+		    wf_diag_format(diag, text, sizeof(text)));
+}
+
+/* Compiles a zone from the store's current snapshot and publishes it. */
 static int reload(struct dns_ctx *c)
 {
+	struct wf_store_snapshot *snap;
 	struct wf_dns_view *view = NULL;
 	struct wf_dns_zone *zone = NULL;
-	bool changed = false;
-	unsigned errors = 0;
 	size_t skipped = 0;
-	uint64_t t0 = wf_now_ns();
+	uint64_t t0 = wf_now_ns(), cpu0 = thread_cpu_ns();
 	int rc;
 
-	rc = wf_dns_source_load(c->src, &view, &changed, &errors);
+	c->pending = false;
+	snap = wf_store_snapshot(c->store);
+	rc = wf_dns_view_from_snapshot(snap, c->zcfg.pods == WF_DNS_PODS_VERIFIED, &view);
+	wf_store_snapshot_unref(snap);
 	if (rc < 0) {
-		wf_log_error("dns", "reading manifests failed", "err=\"%s\"", wf_strerror(rc));
+		wf_log_error("dns", "reading the store failed", "err=\"%s\"", wf_strerror(rc));
+		c->pending = true;
 		return rc;
-	}
-	if (errors) {
-		wf_metric_add(c->m_errors, 0, errors);
-		wf_log_warn("dns", "manifest rejected, keeping its last good version",
-			    "diag=\"%s\"", wf_dns_source_last_error(c->src));
-	}
-	if (!changed) {
-		wf_dns_view_free(view);
-		return 0;
 	}
 	uint32_t now = (uint32_t)time(NULL);
 	c->serial = now > c->serial ? now : c->serial + 1;
@@ -171,11 +217,12 @@ static int reload(struct dns_ctx *c)
 	if (rc < 0) {
 		wf_log_error("dns", "zone build failed, serving the previous zone", "err=\"%s\"",
 			     wf_strerror(rc));
+		c->pending = true;
 		return rc;
 	}
 	/* the build's scratch (records, view) is gone: give the pages back */
 	malloc_trim(0);
-	uint64_t built = wf_now_ns();
+	uint64_t built = wf_now_ns(), cpu = thread_cpu_ns() - cpu0;
 	size_t names = wf_dns_zone_node_count(zone), bytes = wf_dns_zone_memory(zone);
 	wf_dns_server_publish(c->srv, zone);
 	wf_metric_set(c->m_names, 0, (int64_t)names);
@@ -184,8 +231,10 @@ static int reload(struct dns_ctx *c)
 	wf_metric_add(c->m_updates, 0, 1);
 	wf_metric_set(c->m_build, 0, (int64_t)((built - t0) / 1000));
 	wf_log_info("dns", "zone published",
-		    "serial=%u names=%zu bytes=%zu skipped=%zu build_us=%llu publish_us=%llu",
+		    "serial=%u names=%zu bytes=%zu skipped=%zu build_us=%llu cpu_us=%llu "
+		    "publish_us=%llu",
 		    c->serial, names, bytes, skipped, (unsigned long long)((built - t0) / 1000),
+		    (unsigned long long)(cpu / 1000),
 		    (unsigned long long)((wf_now_ns() - built) / 1000));
 	return 0;
 }
@@ -389,23 +438,31 @@ int wf_dns_main(int argc, char **argv)
 		wf_log_error("dns", "cannot open sockets", "err=\"%s\"", wf_strerror(rc));
 		goto out;
 	}
+	rc = wf_store_new(&c.store);
+	if (rc < 0)
+		goto out;
+	c.sub = wf_store_subscribe(c.store, on_store_event, &c);
+	if (c.sub < 0)
+		goto out;
 	if (manifests) {
-		rc = wf_dns_source_new(manifests, &c.src);
+		struct wf_source_dir_config sc = {
+			.store = c.store,
+			.watch = true,
+			.on_error = on_source_error,
+			.userdata = &c,
+		};
+		rc = wf_source_dir_new(&sc, &c.src);
+		if (rc == 0)
+			rc = wf_source_dir_add(c.src, manifests);
 		if (rc < 0) {
 			wf_log_error("dns", "cannot watch manifests", "path=%s err=\"%s\"",
 				     manifests, wf_strerror(rc));
 			goto out;
 		}
-		if (reload(&c) < 0)
-			goto out;
-	} else {
-		struct wf_dns_cluster empty = {0};
-		struct wf_dns_zone *z;
-		rc = wf_dns_zone_build(&c.zcfg, &empty, (uint32_t)time(NULL), &z, NULL);
-		if (rc < 0)
-			goto out;
-		wf_dns_server_publish(c.srv, z);
 	}
+	/* the first zone (empty without manifests) */
+	if (reload(&c) < 0)
+		goto out;
 	rc = wf_dns_server_start(c.srv);
 	if (rc < 0) {
 		wf_log_error("dns", "cannot start workers", "err=\"%s\"", wf_strerror(rc));
@@ -429,7 +486,7 @@ int wf_dns_main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[2] = {
 			{.fd = sfd, .events = POLLIN},
-			{.fd = c.src ? wf_dns_source_fd(c.src) : -1, .events = POLLIN}};
+			{.fd = c.src ? wf_source_dir_fd(c.src) : -1, .events = POLLIN}};
 		int n = poll(p, 2, dirty ? DEBOUNCE_MS : -1);
 		if (n == -1 && errno != EINTR)
 			break;
@@ -437,7 +494,12 @@ int wf_dns_main(int argc, char **argv)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
-					dirty = true; /* SIGHUP: re-read the manifests */
+					/* SIGHUP: scan the manifests again (unchanged files cost
+					 * nothing) and rebuild the zone */
+					if (c.src && wf_source_dir_add(c.src, manifests) < 0)
+						wf_log_warn("dns", "rescan failed", "path=%s",
+							    manifests);
+					dirty = true;
 					continue;
 				}
 				wf_log_info("dns", "stopping", "signal=%u", si.ssi_signo);
@@ -445,7 +507,15 @@ int wf_dns_main(int argc, char **argv)
 				break;
 			}
 		}
-		if (p[1].revents && wf_dns_source_drain(c.src)) {
+		bool fresh = false;
+		if (p[1].revents) {
+			rc = wf_source_dir_process(c.src);
+			if (rc < 0)
+				wf_log_warn("dns", "reading inotify events failed", "err=\"%s\"",
+					    wf_strerror(rc));
+			fresh = c.pending;
+		}
+		if (fresh) {
 			/* Coalesce a burst of file events into one rebuild, but never wait more
 			 * than a few debounce periods under a constant stream. */
 			if (!dirty)
@@ -464,7 +534,8 @@ int wf_dns_main(int argc, char **argv)
 out:
 	wf_admin_stop(admin);
 	wf_dns_server_free(c.srv);
-	wf_dns_source_free(c.src);
+	wf_source_dir_free(c.src);
+	wf_store_free(c.store);
 	wf_metrics_free(c.metrics);
 	if (sfd >= 0)
 		close(sfd);

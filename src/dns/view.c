@@ -1,20 +1,15 @@
-/* Kubernetes objects -> DNS cluster view, and the manifest-path source. */
+/* Kubernetes objects (a store snapshot, or any list of objects) -> DNS cluster view. */
 #include "dns/view.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "k8s/object.h"
+#include "k8s/store.h"
 #include "lib/alloc.h"
 #include "lib/arena.h"
-#include "lib/diag.h"
 #include "lib/hash.h"
 
 /* What one file (or one object list) contributes, copied compactly out of the objects so that
@@ -79,7 +74,8 @@ static int8_t tri(enum wf_k8s_tristate t)
 
 #define ADUP(a, s) ((s) ? wf_arena_strdup((a), (s)) : NULL)
 
-static int fileview_from_objects(struct wf_k8s_object *const *objs, size_t n, struct fileview *f)
+static int fileview_from_objects(const struct wf_k8s_object *const *objs, size_t n,
+				 struct fileview *f)
 {
 	size_t n_svc = 0, n_sl = 0, n_pod = 0, n_ns = 0;
 	struct wf_arena *a;
@@ -266,7 +262,7 @@ static int merge(struct fileview *const *fvs, size_t n_fv, struct wf_dns_view *v
 	return 0;
 }
 
-int wf_dns_view_new(struct wf_k8s_object *const *objs, size_t n, struct wf_dns_view **ret)
+int wf_dns_view_new(const struct wf_k8s_object *const *objs, size_t n, struct wf_dns_view **ret)
 {
 	struct wf_dns_view *v = wf_calloc(1, sizeof(*v));
 	struct fileview *fv;
@@ -287,258 +283,47 @@ int wf_dns_view_new(struct wf_k8s_object *const *objs, size_t n, struct wf_dns_v
 	return 0;
 }
 
-/* ---- manifest path source ---- */
-
-struct file_entry {
-	char *path;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	struct fileview fv;
-	bool seen;
+/* The kinds DNS reads, in the order the view lists them. */
+static const enum wf_k8s_kind view_kinds[] = {
+	WF_K8S_NAMESPACE,
+	WF_K8S_SERVICE,
+	WF_K8S_ENDPOINTSLICE,
+	WF_K8S_POD,
 };
 
-struct wf_dns_source {
-	char *path;
-	bool is_dir;
-	int ifd;
-	struct file_entry *files;
-	size_t n_files;
-	bool loaded;
-	char last_error[1024];
-};
-
-int wf_dns_source_new(const char *path, struct wf_dns_source **ret)
+int wf_dns_view_from_snapshot(const struct wf_store_snapshot *snap, bool with_pods,
+			      struct wf_dns_view **ret)
 {
-	struct wf_dns_source *s;
-	struct stat st;
-	int rc;
+	const struct wf_k8s_object **lists[4] = {0}, **all = NULL;
+	size_t counts[4] = {0}, n = 0, at = 0;
+	size_t n_kinds = with_pods ? 4 : 3;
+	int rc = 0;
 
-	if (stat(path, &st) == -1)
-		return -errno;
-	s = wf_calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->ifd = -1;
-	s->is_dir = S_ISDIR(st.st_mode);
-	s->path = wf_strdup(path);
-	if (!s->path) {
+	/* wf_store_list sorts by namespace and name: the view (and so the order of records that
+	 * several objects contribute to one name) does not depend on file or event order. */
+	for (size_t i = 0; i < n_kinds; i++) {
+		ssize_t r = wf_store_list(snap, view_kinds[i], NULL, &lists[i]);
+		if (r < 0) {
+			rc = (int)r;
+			goto out;
+		}
+		counts[i] = (size_t)r;
+		n += (size_t)r;
+	}
+	all = wf_calloc(n + 1, sizeof(*all));
+	if (!all) {
 		rc = -ENOMEM;
-		goto fail;
+		goto out;
 	}
-	s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->ifd == -1) {
-		rc = -errno;
-		goto fail;
+	for (size_t i = 0; i < n_kinds; i++) {
+		if (counts[i])
+			memcpy(all + at, lists[i], counts[i] * sizeof(*all));
+		at += counts[i];
 	}
-	/* A file is watched through its directory too: editors and `kubectl`-style writers
-	 * replace files by rename. */
-	if (s->is_dir) {
-		if (inotify_add_watch(s->ifd, path,
-				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-					      IN_CREATE | IN_MODIFY) == -1) {
-			rc = -errno;
-			goto fail;
-		}
-	} else if (inotify_add_watch(s->ifd, path,
-				     IN_CLOSE_WRITE | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF |
-					     IN_ATTRIB) == -1) {
-		rc = -errno;
-		goto fail;
-	}
-	*ret = s;
-	return 0;
-
-fail:
-	wf_dns_source_free(s);
+	rc = wf_dns_view_new(all, n, ret);
+out:
+	wf_free(all);
+	for (size_t i = 0; i < n_kinds; i++)
+		wf_free(lists[i]);
 	return rc;
-}
-
-void wf_dns_source_free(struct wf_dns_source *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->n_files; i++) {
-		wf_free(s->files[i].path);
-		fileview_done(&s->files[i].fv);
-	}
-	wf_free(s->files);
-	if (s->ifd >= 0)
-		close(s->ifd);
-	wf_free(s->path);
-	wf_free(s);
-}
-
-int wf_dns_source_fd(const struct wf_dns_source *s)
-{
-	return s->ifd;
-}
-
-const char *wf_dns_source_last_error(const struct wf_dns_source *s)
-{
-	return s->last_error;
-}
-
-bool wf_dns_source_drain(struct wf_dns_source *s)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool any = false;
-
-	for (;;) {
-		ssize_t n = read(s->ifd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		any = true;
-	}
-	if (!s->is_dir && any) {
-		/* the file may have been replaced: watch the new inode */
-		inotify_add_watch(s->ifd, s->path,
-				  IN_CLOSE_WRITE | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF |
-					  IN_ATTRIB);
-	}
-	return any;
-}
-
-static bool manifest_name(const char *name)
-{
-	size_t l = strlen(name);
-
-	if (name[0] == '.')
-		return false;
-	return (l > 5 && strcmp(name + l - 5, ".yaml") == 0) ||
-	       (l > 4 && strcmp(name + l - 4, ".yml") == 0) ||
-	       (l > 5 && strcmp(name + l - 5, ".json") == 0);
-}
-
-static int path_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct file_entry *)a)->path, ((const struct file_entry *)b)->path);
-}
-
-/* Brings one file's entry up to date; returns 1 when it changed, 0 when not. */
-static int refresh(struct wf_dns_source *s, const char *path, unsigned *errors)
-{
-	struct stat st;
-	struct file_entry *e = NULL;
-
-	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-		return 0;
-	for (size_t i = 0; i < s->n_files; i++)
-		if (strcmp(s->files[i].path, path) == 0) {
-			e = &s->files[i];
-			break;
-		}
-	if (e) {
-		e->seen = true;
-		if (e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size &&
-		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec)
-			return 0;
-	} else {
-		struct file_entry *f = wf_reallocarray(s->files, s->n_files + 1, sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		s->files = f;
-		e = &s->files[s->n_files];
-		memset(e, 0, sizeof(*e));
-		e->path = wf_strdup(path);
-		if (!e->path)
-			return -ENOMEM;
-		e->seen = true;
-		s->n_files++;
-	}
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->size = st.st_size;
-	e->mtime = st.st_mtim;
-
-	struct wf_k8s_parse_result res = {0};
-	struct wf_diag diag;
-	wf_diag_clear(&diag);
-	int rc = wf_k8s_parse_file(path, &res, &diag);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0) {
-		/* keep the last good objects of this file */
-		(*errors)++;
-		wf_diag_format(&diag, s->last_error, sizeof(s->last_error));
-		return 1;
-	}
-	struct fileview fv;
-	rc = fileview_from_objects(res.objects, res.n_objects, &fv);
-	wf_k8s_parse_result_done(&res); /* the compact copy is all we keep */
-	if (rc < 0)
-		return rc;
-	fileview_done(&e->fv);
-	e->fv = fv;
-	return 1;
-}
-
-int wf_dns_source_load(struct wf_dns_source *s, struct wf_dns_view **ret, bool *ret_changed,
-		       unsigned *ret_errors)
-{
-	bool changed = !s->loaded;
-	unsigned errors = 0;
-	int rc;
-
-	for (size_t i = 0; i < s->n_files; i++)
-		s->files[i].seen = false;
-	if (s->is_dir) {
-		DIR *d = opendir(s->path);
-		struct dirent *de;
-		if (!d)
-			return -errno;
-		while ((de = readdir(d))) {
-			char p[4096];
-			if (!manifest_name(de->d_name))
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", s->path, de->d_name);
-			rc = refresh(s, p, &errors);
-			if (rc < 0) {
-				closedir(d);
-				return rc;
-			}
-			changed |= rc > 0;
-		}
-		closedir(d);
-	} else {
-		rc = refresh(s, s->path, &errors);
-		if (rc < 0)
-			return rc;
-		changed |= rc > 0;
-	}
-	/* files that disappeared */
-	size_t w = 0;
-	for (size_t i = 0; i < s->n_files; i++) {
-		if (s->files[i].seen) {
-			s->files[w++] = s->files[i];
-			continue;
-		}
-		wf_free(s->files[i].path);
-		fileview_done(&s->files[i].fv);
-		changed = true;
-	}
-	s->n_files = w;
-	qsort(s->files, s->n_files, sizeof(*s->files), path_cmp);
-
-	struct fileview **fvs = wf_calloc(s->n_files + 1, sizeof(*fvs));
-	struct wf_dns_view *v = wf_calloc(1, sizeof(*v));
-	if (!fvs || !v) {
-		wf_free(fvs);
-		wf_free(v);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < s->n_files; i++)
-		fvs[i] = &s->files[i].fv;
-	rc = merge(fvs, s->n_files, v);
-	wf_free(fvs);
-	if (rc < 0) {
-		wf_dns_view_free(v);
-		return rc;
-	}
-	*ret = v;
-	s->loaded = true;
-	*ret_changed = changed;
-	*ret_errors = errors;
-	return 0;
 }

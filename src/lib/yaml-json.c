@@ -915,7 +915,10 @@ static size_t json_too_deep(const char *buf, size_t len, unsigned max)
  * that json_too_deep() reports it) and, like the YAML converter, records where the items of
  * the root's items_key array start. */
 
-enum { FJ_BAIL = 0, FJ_OK = 1 };
+enum {
+	FJ_BAIL = 0,
+	FJ_OK = 1
+};
 
 struct fj {
 	struct yconv *c;

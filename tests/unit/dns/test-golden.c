@@ -13,6 +13,8 @@
 #include "dns/view.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
+#include "k8s/source-dir.h"
+#include "k8s/store.h"
 #include "lib/alloc.h"
 #include "lib/ip.h"
 
@@ -45,16 +47,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FIXTURE_DIR QUERIES GOLDEN\n", argv[0]);
 		return 2;
 	}
-	struct wf_dns_source *src;
+	struct wf_store *store;
+	struct wf_store_snapshot *snap;
 	struct wf_dns_view *view;
-	bool changed;
-	unsigned errors;
-	int rc = wf_dns_source_new(argv[1], &src);
-	if (rc < 0 || wf_dns_source_load(src, &view, &changed, &errors) < 0 || errors) {
-		fprintf(stderr, "cannot load fixture %s: %d %s\n", argv[1], rc,
-			wf_dns_source_last_error(src));
+	const char *paths[] = {argv[1]};
+	int rc = wf_store_new(&store);
+	if (rc == 0)
+		rc = wf_source_load_paths(store, paths, 1, NULL, NULL, NULL);
+	if (rc != 0) {
+		fprintf(stderr, "cannot load fixture %s: %d\n", argv[1], rc);
 		return 1;
 	}
+	snap = wf_store_snapshot(store);
+	rc = wf_dns_view_from_snapshot(snap, true, &view);
+	wf_store_snapshot_unref(snap);
+	if (rc < 0)
+		return 1;
 	FILE *qf = fopen(argv[2], "re");
 	if (!qf) {
 		perror(argv[2]);
@@ -129,7 +137,7 @@ int main(int argc, char **argv)
 	fclose(qf);
 	wf_dns_zone_free(z);
 	wf_dns_view_free(view);
-	wf_dns_source_free(src);
+	wf_store_free(store);
 
 	const char *update = getenv("WEFT_GOLDEN_UPDATE");
 	if (update && strcmp(update, "1") == 0) {

@@ -60,7 +60,8 @@ static void test_view_and_zone_alloc_failures(void **state)
 		struct wf_dns_view *v = NULL;
 		struct wf_dns_zone *z = NULL;
 		wf_alloc_fail_at(nth);
-		if (wf_dns_view_new(res.objects, res.n_objects, &v) == 0) {
+		if (wf_dns_view_new((const struct wf_k8s_object *const *)res.objects, res.n_objects,
+				    &v) == 0) {
 			if (wf_dns_zone_build(&cfg, wf_dns_view_cluster(v), 1, &z, NULL) == 0) {
 				done = wf_alloc_count() < nth; /* no injected failure was reached */
 				wf_dns_zone_free(z);
@@ -89,7 +90,9 @@ static void test_rebuild_same_answers(void **state)
 
 	snprintf(path, sizeof(path), "%s/services.yaml", fixture);
 	assert_true(wf_k8s_parse_file(path, &res, NULL) > 0);
-	assert_int_equal(wf_dns_view_new(res.objects, res.n_objects, &v), 0);
+	assert_int_equal(wf_dns_view_new((const struct wf_k8s_object *const *)res.objects,
+					 res.n_objects, &v),
+			 0);
 	wf_k8s_parse_result_done(&res); /* the view keeps its own copies */
 	config(&cfg);
 	assert_int_equal(wf_dns_zone_build(&cfg, wf_dns_view_cluster(v), 7, &z1, NULL), 0);

@@ -324,7 +324,8 @@ static void test_parse_files_same_as_serial(void **state)
 			assert_int_equal(par[i].res.n_objects, res.n_objects);
 			assert_int_equal(par[i].res.ignored, res.ignored);
 			for (size_t k = 0; k < res.n_objects; k++) {
-				assert_string_equal(par[i].res.objects[k]->key, res.objects[k]->key);
+				assert_string_equal(par[i].res.objects[k]->key,
+						    res.objects[k]->key);
 				assert_int_equal(par[i].res.objects[k]->origin.line,
 						 res.objects[k]->origin.line);
 			}
@@ -378,9 +379,12 @@ static void test_parse_files_alloc_failures(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_corpus),	 cmocka_unit_test(test_bad_corpus),
-		cmocka_unit_test(test_document_too_big), cmocka_unit_test(test_file_too_big),
-		cmocka_unit_test(test_json_too_big),	 cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_good_corpus),
+		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_document_too_big),
+		cmocka_unit_test(test_file_too_big),
+		cmocka_unit_test(test_json_too_big),
+		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_parse_files_same_as_serial),
 		cmocka_unit_test(test_parse_files_alloc_failures),
 	};

@@ -302,9 +302,8 @@ static int dump_cb(void *userdata, json_t *doc, const struct wf_yj_docinfo *info
 		/* A load inside the callback has its own arena; the outer tree stays valid. */
 		struct wf_yj_limits lim = {.scratch_arena = true};
 		struct dumps inner = {0};
-		assert_int_equal(wf_yj_load("x: [1, 2]\n", 10, "n.yaml", &lim, dump_cb, &inner,
-					    NULL),
-				 0);
+		assert_int_equal(
+			wf_yj_load("x: [1, 2]\n", 10, "n.yaml", &lim, dump_cb, &inner, NULL), 0);
 		assert_string_equal(inner.text[0], "{\"x\":[1,2]}");
 		for (unsigned i = 0; i < inner.n; i++)
 			free(inner.text[i]);
@@ -453,17 +452,44 @@ static void test_scratch_threads(void **state)
 static void test_json_fast_path_same_as_jansson(void **state)
 {
 	static const char *const inputs[] = {
-		"{}", "[]", " {\"a\" : 1 , \"b\":[ ]}", "{\"a\":[1,-2,0,-0,123456789012345678]}",
-		"{\"big\":1234567890123456789}", "{\"over\":99999999999999999999}",
-		"{\"r\":[1.5,-0.25,1e3,2E-2]}", "{\"t\":true,\"f\":false,\"n\":null}",
-		"{\"s\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}", "{\"e\":\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\"}",
-		"{\"u\":\"\\u00e9\\ud83d\\ude00\"}", "{\"k\\u0041\":1}", "{\"k\\n\":\"v\"}",
-		"{\"nul\":\"\\u0000\"}", "{\"a\":01}", "{\"a\":1,}", "[1,]", "{\"a\":1 \"b\":2}",
-		"{\"a\":tru}", "{\"a\":nullx}", "{\"a\":12ab}", "{\"a\":\"\x01\"}", "{\"a\":\"\xc0\xaf\"}",
-		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xe2\x82\"}",
-		"{\"a\":1,\"a\":2}", "{\"a\":\"unterminated}", "{\"a\":-}", "{\"a\":[1,2}", "[1] [2]",
-		"{\"a\":1}\n{\"b\":2}\n", "{\"deep\":[[[[{\"x\":[{\"y\":\"z\"}]}]]]]}", "{\"a\":'x'}",
-		"{\"a\":\"\\x\"}", "{\"a\" 1}", "{1:2}", "[\"\\\"\"]",
+		"{}",
+		"[]",
+		" {\"a\" : 1 , \"b\":[ ]}",
+		"{\"a\":[1,-2,0,-0,123456789012345678]}",
+		"{\"big\":1234567890123456789}",
+		"{\"over\":99999999999999999999}",
+		"{\"r\":[1.5,-0.25,1e3,2E-2]}",
+		"{\"t\":true,\"f\":false,\"n\":null}",
+		"{\"s\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+		"{\"e\":\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\"}",
+		"{\"u\":\"\\u00e9\\ud83d\\ude00\"}",
+		"{\"k\\u0041\":1}",
+		"{\"k\\n\":\"v\"}",
+		"{\"nul\":\"\\u0000\"}",
+		"{\"a\":01}",
+		"{\"a\":1,}",
+		"[1,]",
+		"{\"a\":1 \"b\":2}",
+		"{\"a\":tru}",
+		"{\"a\":nullx}",
+		"{\"a\":12ab}",
+		"{\"a\":\"\x01\"}",
+		"{\"a\":\"\xc0\xaf\"}",
+		"{\"a\":\"\xed\xa0\x80\"}",
+		"{\"a\":\"\xf4\x90\x80\x80\"}",
+		"{\"a\":\"\xe2\x82\"}",
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":\"unterminated}",
+		"{\"a\":-}",
+		"{\"a\":[1,2}",
+		"[1] [2]",
+		"{\"a\":1}\n{\"b\":2}\n",
+		"{\"deep\":[[[[{\"x\":[{\"y\":\"z\"}]}]]]]}",
+		"{\"a\":'x'}",
+		"{\"a\":\"\\x\"}",
+		"{\"a\" 1}",
+		"{1:2}",
+		"[\"\\\"\"]",
 	};
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		const char *in = inputs[i];
@@ -476,7 +502,8 @@ static void test_json_fast_path_same_as_jansson(void **state)
 					  JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
 		if (!want) {
 			if (r != -WF_E_PARSE || strcmp(diag.msg, jerr.text) != 0)
-				fail_msg("%s: %d \"%s\", jansson \"%s\"", in, r, diag.msg, jerr.text);
+				fail_msg("%s: %d \"%s\", jansson \"%s\"", in, r, diag.msg,
+					 jerr.text);
 		} else {
 			char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
 			if (r < 0 || d.n < 1 || strcmp(d.text[0], w) != 0)
@@ -517,8 +544,8 @@ static void test_json_items_positions(void **state)
 		unsigned lines[8], cols[8];
 		size_t len = strlen(inputs[i]);
 		pos_n = 99;
-		assert_int_equal(wf_yj_load(inputs[i], len, "t.json", &lim, positions_cb, NULL, NULL),
-				 0);
+		assert_int_equal(
+			wf_yj_load(inputs[i], len, "t.json", &lim, positions_cb, NULL, NULL), 0);
 		int n = wf_yj_locate_items(inputs[i], len, 0, &step, 1, lines, cols, 8);
 		assert_int_equal(pos_n, n);
 		for (int k = 0; k < n; k++) {
@@ -531,11 +558,16 @@ static void test_json_items_positions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scalars),	    cmocka_unit_test(test_documents),
-		cmocka_unit_test(test_anchors),	    cmocka_unit_test(test_items_positions),
-		cmocka_unit_test(test_guard_rails), cmocka_unit_test(test_json),
-		cmocka_unit_test(test_locate),	    cmocka_unit_test(test_scratch_same_results),
-		cmocka_unit_test(test_scratch_nested), cmocka_unit_test(test_scratch_alloc_failures),
+		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_anchors),
+		cmocka_unit_test(test_items_positions),
+		cmocka_unit_test(test_guard_rails),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_scratch_same_results),
+		cmocka_unit_test(test_scratch_nested),
+		cmocka_unit_test(test_scratch_alloc_failures),
 		cmocka_unit_test(test_scratch_threads),
 		cmocka_unit_test(test_json_fast_path_same_as_jansson),
 		cmocka_unit_test(test_json_items_positions),

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Live-update benchmark for weft dns: at SERVICES Services (bench/dns/gen.py), rewrite the file
+# holding one Service (svc-0 gets a new ClusterIP, atomic rename) CHANGES times and time from
+# the rename to the first UDP answer that shows the new address (a query every 0.5 ms).
+# Prints p50/p95 of that latency, the daemon's CPU per update (its own log: view + zone build,
+# thread CPU time; and the whole process's utime+stime over the run, polling queries included),
+# and the process's RSS with SERVICES Services against an empty one. With EXTRA_PODS=N it also
+# measures what N Pods that DNS does not read (default --pods insecure) cost in RSS: the store
+# keeps every kind the directory source reads.
+#
+# usage: bench/dns/update.sh [BUILD_DIR]   env: SERVICES=10000 CHANGES=20 EXTRA_PODS=0
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+build=${1:-build}
+n=${SERVICES:-10000}
+changes=${CHANGES:-20}
+extra_pods=${EXTRA_PODS:-0}
+weft=$build/src/dns/weft-dns
+[ -x "$weft" ] || { echo "update.sh: $weft missing; build with ninja -C $build" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/weft-dns-update.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+hz=$(getconf CLK_TCK)
+python3 bench/dns/gen.py "$n" "$tmp" >/dev/null
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+# Waits until the daemon answers svc-0 (zone published).
+wait_ready() {
+	python3 - "$1" <<'EOF'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in "svc-0.ns-0.svc.cluster.local".split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+end = time.time() + 120
+while time.time() < end:
+    s.sendto(q, ("127.0.0.1", port))
+    try:
+        r = s.recv(512)
+        if r[3] & 15 == 0 and struct.unpack(">H", r[6:8])[0] > 0:
+            sys.exit(0)
+    except socket.timeout:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+
+start() { # PORT MANIFEST_DIR LOG
+	"$weft" --manifests "$2" --listen "127.0.0.1:$1" --upstream none 2>"$3" &
+	pids+=($!)
+	wait_ready "$1" || { echo "update.sh: weft dns did not answer on port $1" >&2; exit 1; }
+}
+
+echo "-- weft dns live update at $n Services ($changes changes)"
+start 5310 "$tmp/manifests" "$tmp/live.log"
+pid=${pids[-1]}
+rss_full=$(rss_kib "$pid")
+mkdir -p "$tmp/empty"
+start 5311 "$tmp/empty" /dev/null 2>/dev/null || true
+rss_empty=$(rss_kib "${pids[-1]}")
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+
+full_lines=$(grep -c 'zone published' "$tmp/live.log")
+c0=$(cpu_ticks "$pid")
+python3 - "$tmp/manifests" 5310 "$changes" <<'EOF'
+import os, socket, struct, sys, time
+d, port, changes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+name = "svc-0.ns-0.svc.cluster.local"
+q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.05)
+base = open(d + "/one.yaml").read().split("clusterIP: ")
+lat = []
+for k in range(changes):
+    new = "10.111.%d.%d" % (k // 200, 1 + k % 200)
+    want = socket.inet_aton(new)
+    rest = base[1].split("\n", 1)[1]
+    with open(d + "/.one.tmp", "w") as f:
+        f.write(base[0] + "clusterIP: %s\n" % new + rest)
+    t0 = time.monotonic()
+    os.rename(d + "/.one.tmp", d + "/one.yaml")
+    while True:
+        s.sendto(q, ("127.0.0.1", port))
+        try:
+            r = s.recv(512)
+            if want in r:
+                break
+        except socket.timeout:
+            pass
+        if time.monotonic() - t0 > 10:
+            print("   no change after 10 s"); sys.exit(1)
+        time.sleep(0.0005)
+    lat.append((time.monotonic() - t0) * 1e3)
+    time.sleep(0.3)  # let the daemon settle: one update at a time
+lat_sorted = sorted(lat)
+p = lambda x: lat_sorted[min(len(lat_sorted) - 1, int(round(x * (len(lat_sorted) - 1))))]
+print("   change -> answer (ms): " + " ".join("%.1f" % x for x in lat))
+print("   change -> answer: p50 %.1f ms, p95 %.1f ms, max %.1f ms" % (p(0.5), p(0.95), lat_sorted[-1]))
+EOF
+c1=$(cpu_ticks "$pid")
+sleep 0.2
+# the daemon's own accounting of each rebuild after the initial load
+tail -n +"$((full_lines + 1))" "$tmp/live.log" | grep 'zone published' |
+	sed -E 's/.* build_us=([0-9]+) cpu_us=([0-9]+).*/\1 \2/' | sort -n -k2 | awk -v ch="$changes" '
+	{ w[NR] = $1; c[NR] = $2; sw += $1; sc += $2 }
+	END {
+		if (NR == 0) { print "   no rebuild logged"; exit 1 }
+		printf "   rebuilds: %d (for %d changes); CPU per rebuild (view + zone): p50 %.1f ms, " \
+		       "max %.1f ms, mean %.1f ms; wall mean %.1f ms\n", NR, ch, c[int((NR + 1) / 2)] / 1000,
+		       c[NR] / 1000, sc / NR / 1000, sw / NR / 1000
+	}'
+echo "   whole process CPU during the run: $(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v ch="$changes" \
+	'BEGIN{printf "%.1f ms per change (file parse, store, zone, publish, polling queries)", (b-a)*1000/hz/ch}')"
+echo "   (incremental zone update: not implemented yet, every change is a full rebuild)"
+echo "   RSS: ${rss_full} KiB with $n Services, ${rss_empty} KiB empty:" \
+	"$(awk -v a="$rss_full" -v b="$rss_empty" -v n="$n" 'BEGIN{printf "%.2f", (a-b)/1024/(n/1000)}') MiB per 1,000 Services"
+
+if [ "$extra_pods" -gt 0 ]; then
+	python3 - "$tmp/manifests/pods.yaml" "$extra_pods" <<'EOF'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    for i in range(n):
+        f.write("apiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-%d\n  namespace: ns-%d\n"
+                "  labels: {app: svc-%d}\nspec:\n  nodeName: node-1\n  containers:\n"
+                "  - {name: app, image: busybox, command: [sleep, infinity]}\n"
+                "status:\n  podIP: 10.244.%d.%d\n  podIPs: [{ip: 10.244.%d.%d}]\n---\n"
+                % (i, i % 100, i % n, i // 250, 1 + i % 250, i // 250, 1 + i % 250))
+EOF
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	start 5312 "$tmp/manifests" /dev/null
+	rss_pods=$(rss_kib "${pids[-1]}")
+	echo "   RSS with $extra_pods Pods more (not read by DNS): ${rss_pods} KiB:" \
+		"$(awk -v a="$rss_pods" -v b="$rss_full" -v p="$extra_pods" 'BEGIN{printf "%.2f", (a-b)/1024/(p/1000)}') MiB per 1,000 Pods kept by the store"
+fi
