@@ -2,7 +2,9 @@
 # Manifest parsing benchmark: 100,000 Pods + 10,000 Services + 10,000 EndpointSlices (10
 # endpoints each), as YAML and as JSON Lists, parsed by weft (decoded, validated, objects kept)
 # and by the anchor, PyYAML's libyaml-backed CSafeLoader / Python's json (plain trees, no
-# validation). Also prints the floor: libyaml events alone / a bare jansson load.
+# validation). weft runs twice per round: on one thread (wf_k8s_parse_file per file) and on
+# one thread per CPU (wf_k8s_parse_files). Also prints the floor: libyaml events alone / a bare
+# jansson load (jansson's own lexer, malloc'd tree: weft's JSON path no longer uses either).
 #
 #   bench/k8s/run.sh [BUILD_DIR]      (default build-k8s; runs each measurement twice)
 #

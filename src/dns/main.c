@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns/live.h"
 #include "dns/server.h"
-#include "dns/view.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
 #include "k8s/source-dir.h"
@@ -49,6 +49,8 @@ struct dns_ctx {
 	struct wf_dns_server *srv;
 	struct wf_store *store;
 	struct wf_source_dir *src;
+	struct wf_dns_live *live;
+	bool always_full; /* --rebuild full */
 	int sub;
 	bool pending; /* the store changed in a way DNS cares about since the last build */
 	struct wf_metrics *metrics;
@@ -62,6 +64,7 @@ static void usage(FILE *f)
 	      "                [--cluster-domain D] [--workers N] [--pods disabled|insecure|verified]\n"
 	      "                [--ttl S] [--service-cidr CIDR ...] [--pod-cidr CIDR ...]\n"
 	      "                [--udp-size N] [--admin ADDR:PORT] [--pin]\n"
+	      "                [--rebuild incremental|full]\n"
 	      "\n"
 	      "  --manifests PATH     directory (watched) or file of Kubernetes manifests\n"
 	      "  --listen ADDR:PORT   UDP and TCP address to serve (default 0.0.0.0:53)\n"
@@ -75,7 +78,9 @@ static void usage(FILE *f)
 	      "  --pod-cidr CIDR      reverse zone to serve (default 10.244.0.0/16)\n"
 	      "  --udp-size N         largest UDP answer (default 1232)\n"
 	      "  --admin ADDR:PORT    /healthz, /readyz and /metrics over HTTP\n"
-	      "  --pin                pin worker i to CPU i\n",
+	      "  --pin                pin worker i to CPU i\n"
+	      "  --rebuild MODE       zone updates: incremental (default) or full (every change\n"
+	      "                       recompiles the zone)\n",
 	      f);
 }
 
@@ -156,28 +161,15 @@ static int add_cidr(struct wf_cidr *arr, unsigned *n, const char *arg)
 	return 0;
 }
 
-/* Store events (writer thread = this one): only the kinds the zone is built from matter. */
+/* Store events (writer thread = this one): the updater notes what the next zone must redo. */
 static void on_store_event(void *userdata, const struct wf_store_snapshot *snap,
 			   const struct wf_store_event *ev, size_t n)
 {
 	struct dns_ctx *c = userdata;
 
 	(void)snap;
-	for (size_t i = 0; i < n && !c->pending; i++) {
-		const struct wf_k8s_object *o = ev[i].new_obj ? ev[i].new_obj : ev[i].old_obj;
-		switch (o->kind) {
-		case WF_K8S_SERVICE:
-		case WF_K8S_ENDPOINTSLICE:
-		case WF_K8S_NAMESPACE:
-			c->pending = true;
-			break;
-		case WF_K8S_POD:
-			c->pending = c->zcfg.pods == WF_DNS_PODS_VERIFIED;
-			break;
-		default:
-			break;
-		}
-	}
+	if (wf_dns_live_note(c->live, ev, n))
+		c->pending = true;
 }
 
 static void on_source_error(void *userdata, int err, const struct wf_diag *diag)
@@ -191,37 +183,33 @@ static void on_source_error(void *userdata, int err, const struct wf_diag *diag)
 		    wf_diag_format(diag, text, sizeof(text)));
 }
 
-/* Compiles a zone from the store's current snapshot and publishes it. */
+/* Makes the zone for the store's current snapshot (incrementally when the updater can) and
+ * publishes it. */
 static int reload(struct dns_ctx *c)
 {
 	struct wf_store_snapshot *snap;
-	struct wf_dns_view *view = NULL;
 	struct wf_dns_zone *zone = NULL;
-	size_t skipped = 0;
+	struct wf_dns_live_stats st;
 	uint64_t t0 = wf_now_ns(), cpu0 = thread_cpu_ns();
 	int rc;
 
 	c->pending = false;
-	snap = wf_store_snapshot(c->store);
-	rc = wf_dns_view_from_snapshot(snap, c->zcfg.pods == WF_DNS_PODS_VERIFIED, &view);
-	wf_store_snapshot_unref(snap);
-	if (rc < 0) {
-		wf_log_error("dns", "reading the store failed", "err=\"%s\"", wf_strerror(rc));
-		c->pending = true;
-		return rc;
-	}
 	uint32_t now = (uint32_t)time(NULL);
 	c->serial = now > c->serial ? now : c->serial + 1;
-	rc = wf_dns_zone_build(&c->zcfg, wf_dns_view_cluster(view), c->serial, &zone, &skipped);
-	wf_dns_view_free(view);
+	if (c->always_full)
+		wf_dns_live_reset(c->live);
+	snap = wf_store_snapshot(c->store);
+	rc = wf_dns_live_update(c->live, snap, c->serial, &zone, &st);
+	wf_store_snapshot_unref(snap);
 	if (rc < 0) {
 		wf_log_error("dns", "zone build failed, serving the previous zone", "err=\"%s\"",
 			     wf_strerror(rc));
 		c->pending = true;
 		return rc;
 	}
-	/* the build's scratch (records, view) is gone: give the pages back */
-	malloc_trim(0);
+	/* a full build's scratch (records, view) is gone: give the pages back */
+	if (st.full)
+		malloc_trim(0);
 	uint64_t built = wf_now_ns(), cpu = thread_cpu_ns() - cpu0;
 	size_t names = wf_dns_zone_node_count(zone), bytes = wf_dns_zone_memory(zone);
 	wf_dns_server_publish(c->srv, zone);
@@ -231,9 +219,10 @@ static int reload(struct dns_ctx *c)
 	wf_metric_add(c->m_updates, 0, 1);
 	wf_metric_set(c->m_build, 0, (int64_t)((built - t0) / 1000));
 	wf_log_info("dns", "zone published",
-		    "serial=%u names=%zu bytes=%zu skipped=%zu build_us=%llu cpu_us=%llu "
-		    "publish_us=%llu",
-		    c->serial, names, bytes, skipped, (unsigned long long)((built - t0) / 1000),
+		    "serial=%u mode=%s names=%zu bytes=%zu services=%zu changed_names=%zu "
+		    "skipped=%zu build_us=%llu cpu_us=%llu publish_us=%llu",
+		    c->serial, st.full ? "full" : "incremental", names, bytes, st.services,
+		    st.names, st.skipped, (unsigned long long)((built - t0) / 1000),
 		    (unsigned long long)(cpu / 1000),
 		    (unsigned long long)((wf_now_ns() - built) / 1000));
 	return 0;
@@ -260,6 +249,7 @@ int wf_dns_main(int argc, char **argv)
 		{"udp-size", required_argument, NULL, 'U'},
 		{"admin", required_argument, NULL, 'a'},
 		{"pin", no_argument, NULL, 'x'},
+		{"rebuild", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -365,6 +355,17 @@ int wf_dns_main(int argc, char **argv)
 		case 'x':
 			c.scfg.pin = true;
 			break;
+		case 'r':
+			if (strcmp(optarg, "full") == 0)
+				c.always_full = true;
+			else if (strcmp(optarg, "incremental") == 0)
+				c.always_full = false;
+			else {
+				fprintf(stderr, "weft dns: --rebuild takes incremental or full\n");
+				wf_free(domain);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			wf_free(domain);
@@ -439,6 +440,8 @@ int wf_dns_main(int argc, char **argv)
 		goto out;
 	}
 	rc = wf_store_new(&c.store);
+	if (rc == 0)
+		rc = wf_dns_live_new(&c.zcfg, &c.live);
 	if (rc < 0)
 		goto out;
 	c.sub = wf_store_subscribe(c.store, on_store_event, &c);
@@ -499,6 +502,7 @@ int wf_dns_main(int argc, char **argv)
 					if (c.src && wf_source_dir_add(c.src, manifests) < 0)
 						wf_log_warn("dns", "rescan failed", "path=%s",
 							    manifests);
+					wf_dns_live_reset(c.live);
 					dirty = true;
 					continue;
 				}
@@ -536,6 +540,7 @@ out:
 	wf_dns_server_free(c.srv);
 	wf_source_dir_free(c.src);
 	wf_store_free(c.store);
+	wf_dns_live_free(c.live);
 	wf_metrics_free(c.metrics);
 	if (sfd >= 0)
 		close(sfd);

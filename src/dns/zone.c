@@ -40,11 +40,33 @@ struct wf_dns_node {
 	uint16_t n_sets;
 	struct wf_dns_rrset *sets;
 	uint32_t build_first, build_last; /* records while compiling: index + 1, 0 = none */
+	uint32_t refs;			  /* table chunks (of any version) that hold the node */
+	bool heap;			  /* its own allocation (else in a full build's blocks) */
 };
 
 struct slot {
 	uint64_t hash;
 	struct wf_dns_node *node;
+};
+
+/* The published table is cut in chunks of CHUNK_SLOTS slots (8 KiB): a new version copies the
+ * chunk pointers and then only the chunks it writes to (copy on write), so an update costs the
+ * names it touches, not the size of the cluster. Chunks and heap nodes are shared between
+ * versions and counted; everything runs on the one thread that builds and frees versions
+ * (the server frees a replaced zone on the publisher's thread). */
+#define CHUNK_SHIFT 9
+#define CHUNK_SLOTS (1u << CHUNK_SHIFT)
+
+struct chunk {
+	uint32_t refs; /* versions holding it: one means the version being built may write it */
+	struct slot s[CHUNK_SLOTS];
+};
+
+/* A full build's block memory, shared by the versions derived from it. */
+struct zbase {
+	uint32_t refs;
+	struct blk *mem;
+	size_t bytes;
 };
 
 struct apex {
@@ -63,7 +85,10 @@ struct blk {
 };
 
 struct wf_dns_zone {
-	struct slot *table;
+	struct slot *table;    /* while building: one flat table */
+	struct chunk **chunks; /* published: (mask + 1) / CHUNK_SLOTS chunks */
+	struct zbase *base;    /* nodes of the full build this version comes from */
+	size_t heap_bytes;     /* heap nodes made since that build (live or replaced) */
 	size_t mask;
 	size_t n_nodes;
 	struct apex apexes[MAX_ZONES];
@@ -105,11 +130,41 @@ static void blocks_free(struct blk *b)
 	}
 }
 
+static void node_unref(struct wf_dns_node *n)
+{
+	if (--n->refs == 0 && n->heap)
+		wf_free(n);
+}
+
+static void chunk_unref(struct chunk *c)
+{
+	if (!c || --c->refs > 0)
+		return;
+	for (size_t i = 0; i < CHUNK_SLOTS; i++)
+		if (c->s[i].node)
+			node_unref(c->s[i].node);
+	wf_free(c);
+}
+
+static void base_unref(struct zbase *b)
+{
+	if (!b || --b->refs > 0)
+		return;
+	blocks_free(b->mem);
+	wf_free(b);
+}
+
 void wf_dns_zone_free(struct wf_dns_zone *z)
 {
 	if (!z)
 		return;
+	if (z->chunks) {
+		for (size_t i = 0; i < (z->mask + 1) >> CHUNK_SHIFT; i++)
+			chunk_unref(z->chunks[i]);
+		wf_free(z->chunks);
+	}
 	blocks_free(z->mem);
+	base_unref(z->base);
 	wf_free(z->table);
 	wf_free(z);
 }
@@ -121,7 +176,9 @@ size_t wf_dns_zone_node_count(const struct wf_dns_zone *z)
 
 size_t wf_dns_zone_memory(const struct wf_dns_zone *z)
 {
-	return z->mem_bytes + (z->mask + 1) * sizeof(struct slot) + sizeof(*z);
+	return (z->base ? z->base->bytes : 0) + z->mem_bytes + z->heap_bytes +
+	       ((z->mask + 1) >> CHUNK_SHIFT) * (sizeof(struct chunk) + sizeof(void *)) +
+	       sizeof(*z);
 }
 
 uint32_t wf_dns_zone_serial(const struct wf_dns_zone *z)
@@ -129,8 +186,28 @@ uint32_t wf_dns_zone_serial(const struct wf_dns_zone *z)
 	return z->serial;
 }
 
+static inline struct slot *slot_at(const struct wf_dns_zone *z, size_t i)
+{
+	return &z->chunks[i >> CHUNK_SHIFT]->s[i & (CHUNK_SLOTS - 1)];
+}
+
+/* The published (chunked) table. */
 static struct wf_dns_node *lookup(const struct wf_dns_zone *z, uint64_t h, const uint8_t *name,
 				  size_t len)
+{
+	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
+		const struct slot *s = slot_at(z, i);
+		if (!s->node)
+			return NULL;
+		if (s->hash == h && s->node->name_len == len &&
+		    memcmp(s->node->name, name, len) == 0)
+			return s->node;
+	}
+}
+
+/* The flat table of a build in progress. */
+static struct wf_dns_node *build_lookup(const struct wf_dns_zone *z, uint64_t h,
+					const uint8_t *name, size_t len)
 {
 	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
 		const struct slot *s = &z->table[i];
@@ -170,7 +247,7 @@ static struct wf_dns_node *node_get(struct wf_dns_zone *z, struct wf_dns_zone *m
 				    const uint8_t *name, size_t len, uint16_t zone)
 {
 	uint64_t h = wf_dns_name_hash(name, len);
-	struct wf_dns_node *n = lookup(z, h, name, len);
+	struct wf_dns_node *n = build_lookup(z, h, name, len);
 
 	if (n)
 		return n;
@@ -187,6 +264,8 @@ static struct wf_dns_node *node_get(struct wf_dns_zone *z, struct wf_dns_zone *m
 	n->n_sets = 0;
 	n->sets = NULL;
 	n->build_first = n->build_last = 0;
+	n->refs = 1;
+	n->heap = false;
 	size_t i = h & z->mask;
 	while (z->table[i].node)
 		i = (i + 1) & z->mask;
@@ -209,6 +288,8 @@ struct rec {
 
 struct builder {
 	const struct wf_dns_zone_config *cfg;
+	wf_dns_zone_rec_fn collect; /* set: records go to collect, not into the zone */
+	void *collect_data;
 	struct wf_dns_zone *z;
 	struct wf_dns_zone scratch; /* only its allocator: record storage freed after the build */
 	struct rec *recs;
@@ -302,6 +383,11 @@ static int add_rec_w(struct builder *b, const struct wname *owner, uint16_t type
 		/* e.g. a PTR for an address outside every configured CIDR */
 		b->skipped++;
 		return 0;
+	}
+	if (b->collect) {
+		struct wf_dns_zone_rec cr = {
+			.type = type, .ttl = ttl, .rdlen = (uint16_t)rdlen, .rdata = rdata};
+		return b->collect(b->collect_data, wire, len, &cr);
 	}
 	struct wf_dns_node *n = node_get(b->z, &b->scratch, wire, len, (uint16_t)zone);
 	if (!n)
@@ -648,10 +734,9 @@ static int add_reverse_zones(struct wf_dns_zone *z, const struct wf_cidr *c)
 /* Lays a node out again in one block of zone memory: header, name, RRset headers, then each
  * RRset's records and record ends. A lookup then touches the table slot and this block
  * only (at 10,000 Services the zone is far larger than the caches: every miss counts). */
-static struct wf_dns_node *render_node(struct builder *b, const struct wf_dns_node *old,
-				       const struct rec *r, size_t cnt)
+static size_t node_bytes(size_t name_len, const struct rec *r, size_t cnt, size_t *ret_sets)
 {
-	size_t n_sets = 0, bytes = sizeof(struct wf_dns_node) + old->name_len;
+	size_t n_sets = 0, bytes = sizeof(struct wf_dns_node) + name_len;
 
 	for (size_t i = 0; i < cnt; i++) {
 		if (i == 0 || r[i].type != r[i - 1].type)
@@ -660,15 +745,20 @@ static struct wf_dns_node *render_node(struct builder *b, const struct wf_dns_no
 	}
 	bytes = (bytes + 7) & ~(size_t)7;
 	bytes += n_sets * sizeof(struct wf_dns_rrset) + n_sets * 4;
-	uint8_t *blk = zalloc(b->z, bytes);
-	if (!blk)
-		return NULL;
+	*ret_sets = n_sets;
+	return bytes;
+}
+
+/* Writes the node at blk: a copy of proto's header and name, then r (sorted by type). */
+static struct wf_dns_node *node_layout(uint8_t *blk, const struct wf_dns_node *proto,
+				       const struct rec *r, size_t cnt, size_t n_sets)
+{
 	struct wf_dns_node *n = (struct wf_dns_node *)blk;
-	*n = *old;
+	*n = *proto;
 	n->build_first = n->build_last = 0;
 	n->name = blk + sizeof(*n);
-	memcpy(n->name, old->name, old->name_len);
-	size_t off = (sizeof(*n) + old->name_len + 7) & ~(size_t)7;
+	memcpy(n->name, proto->name, proto->name_len);
+	size_t off = (sizeof(*n) + proto->name_len + 7) & ~(size_t)7;
 	n->sets = (struct wf_dns_rrset *)(blk + off);
 	n->n_sets = (uint16_t)n_sets;
 	off += n_sets * sizeof(struct wf_dns_rrset);
@@ -702,6 +792,20 @@ static struct wf_dns_node *render_node(struct builder *b, const struct wf_dns_no
 		i = j;
 	}
 	return n;
+}
+
+/* Lays a node out again in one block of zone memory: header, name, RRset headers, then each
+ * RRset's records and record ends. A lookup then touches the table slot and this block
+ * only (at 10,000 Services the zone is far larger than the caches: every miss counts). */
+static struct wf_dns_node *render_node(struct builder *b, const struct wf_dns_node *old,
+				       const struct rec *r, size_t cnt)
+{
+	size_t n_sets, bytes = node_bytes(old->name_len, r, cnt, &n_sets);
+	uint8_t *blk = zalloc(b->z, bytes);
+
+	if (!blk)
+		return NULL;
+	return node_layout(blk, old, r, cnt, n_sets);
 }
 
 static int add_apex_records(struct builder *b)
@@ -776,6 +880,42 @@ static int add_ancestors(struct wf_dns_zone *z, struct wf_dns_node *n)
 	for (size_t i = 0; i < depth; i++)
 		chain[i]->flags |= NODE_ANCESTORS;
 	return 0;
+}
+
+/* Cuts the flat build table into chunks and hands the block memory to a shared base: the
+ * published form, from which later versions derive. */
+static int table_to_chunks(struct wf_dns_zone *z)
+{
+	size_t n = (z->mask + 1) >> CHUNK_SHIFT;
+	struct chunk **cs = wf_calloc(n, sizeof(*cs));
+	struct zbase *base = wf_calloc(1, sizeof(*base));
+
+	if (!cs || !base)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		cs[i] = wf_malloc(sizeof(struct chunk));
+		if (!cs[i])
+			goto oom;
+		cs[i]->refs = 1;
+		memcpy(cs[i]->s, z->table + i * CHUNK_SLOTS, sizeof(cs[i]->s));
+	}
+	base->refs = 1;
+	base->mem = z->mem;
+	base->bytes = z->mem_bytes;
+	z->mem = NULL;
+	z->mem_bytes = 0;
+	z->base = base;
+	z->chunks = cs;
+	wf_free(z->table);
+	z->table = NULL;
+	return 0;
+
+oom:
+	for (size_t i = 0; cs && i < n; i++)
+		wf_free(cs[i]);
+	wf_free(cs);
+	wf_free(base);
+	return -ENOMEM;
 }
 
 /* Expected owner names, to size the table once instead of growing it. */
@@ -981,6 +1121,9 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 		}
 	}
 
+	rc = table_to_chunks(z);
+	if (rc < 0)
+		goto fail;
 	blocks_free(b.scratch.mem);
 	wf_free(b.recs);
 	if (ret_skipped)
@@ -993,6 +1136,320 @@ fail:
 	wf_free(b.recs);
 	wf_dns_zone_free(z);
 	return rc;
+}
+
+/* ---- versions: incremental updates ---- */
+
+int wf_dns_zone_service_records(const struct wf_dns_zone *z, const struct wf_dns_zone_config *cfg,
+				const struct wf_dns_service *s, wf_dns_zone_rec_fn fn,
+				void *userdata)
+{
+	struct builder b = {
+		.cfg = cfg, .collect = fn, .collect_data = userdata, .z = (struct wf_dns_zone *)z};
+	char text[1024];
+	int rc;
+
+	snprintf(text, sizeof(text), "svc.%s", cfg->cluster_domain);
+	rc = wf_dns_name_from_text(text, b.svc_suffix, false);
+	if (rc < 0)
+		return rc;
+	b.svc_suffix_len = (size_t)rc;
+	return add_service(&b, s);
+}
+
+/* A writable slot i of z, copying its chunk first when another version shares it. */
+static struct slot *slot_w(struct wf_dns_zone *z, size_t i)
+{
+	struct chunk **cp = &z->chunks[i >> CHUNK_SHIFT], *c = *cp;
+
+	if (c->refs > 1) {
+		struct chunk *nc = wf_malloc(sizeof(*nc));
+		if (!nc)
+			return NULL;
+		memcpy(nc->s, c->s, sizeof(nc->s));
+		nc->refs = 1;
+		for (size_t k = 0; k < CHUNK_SLOTS; k++)
+			if (nc->s[k].node)
+				nc->s[k].node->refs++;
+		chunk_unref(c); /* still held by the versions that share it */
+		*cp = c = nc;
+	}
+	return &c->s[i & (CHUNK_SLOTS - 1)];
+}
+
+/* Finds name's slot, or the empty slot where it would go. */
+static size_t find_slot(const struct wf_dns_zone *z, uint64_t h, const uint8_t *name, size_t len)
+{
+	size_t i = h & z->mask;
+
+	for (;; i = (i + 1) & z->mask) {
+		const struct slot *s = slot_at(z, i);
+		if (!s->node || (s->hash == h && s->node->name_len == len &&
+				 memcmp(s->node->name, name, len) == 0))
+			return i;
+	}
+}
+
+/* Puts a heap node for name with r (sorted, de-duplicated) into the version being built. */
+static int put_node(struct wf_dns_zone *z, const uint8_t *name, size_t len, uint8_t flags,
+		    uint16_t zone, const struct rec *r, size_t cnt)
+{
+	uint64_t h = wf_dns_name_hash(name, len);
+	size_t i = find_slot(z, h, name, len), n_sets;
+	bool fresh = slot_at(z, i)->node == NULL;
+
+	if (fresh && (z->n_nodes + 1) * 4 > (z->mask + 1) * 3)
+		return -ENOSPC; /* full: the caller rebuilds with a larger table */
+	struct wf_dns_node proto = {
+		.name = (uint8_t *)name,
+		.name_len = (uint8_t)len,
+		.flags = flags,
+		.zone = zone,
+		.refs = 1,
+		.heap = true,
+	};
+	size_t bytes = node_bytes(len, r, cnt, &n_sets);
+	uint8_t *blk = wf_malloc(bytes);
+	if (!blk)
+		return -ENOMEM;
+	struct slot *s = slot_w(z, i);
+	if (!s) {
+		wf_free(blk);
+		return -ENOMEM;
+	}
+	struct wf_dns_node *n = node_layout(blk, &proto, r, cnt, n_sets);
+	if (s->node)
+		node_unref(s->node);
+	s->hash = h;
+	s->node = n;
+	z->n_nodes += fresh;
+	z->heap_bytes += bytes;
+	return 0;
+}
+
+/* The records of a node, back from wire form (rdata points into the node). */
+static size_t node_recs(const struct wf_dns_node *n, struct rec *out, size_t cap)
+{
+	size_t cnt = 0;
+
+	for (unsigned i = 0; i < n->n_sets; i++) {
+		const struct wf_dns_rrset *set = &n->sets[i];
+		for (unsigned k = 0; k < set->count && cnt < cap; k++) {
+			const uint8_t *p = set->data + (k ? set->ends[k - 1] : 0);
+			struct rec *r = &out[cnt];
+			r->type = set->type;
+			r->ttl = wf_dns_get32(p + 6);
+			r->rdlen = wf_dns_get16(p + 10);
+			r->rdata = (uint8_t *)p + 12;
+			r->seq = (uint32_t)cnt;
+			r->next = 0;
+			cnt++;
+		}
+	}
+	return cnt;
+}
+
+int wf_dns_zone_derive(const struct wf_dns_zone *old, uint32_t serial, struct wf_dns_zone **ret)
+{
+	size_t n_chunks = (old->mask + 1) >> CHUNK_SHIFT;
+	struct wf_dns_zone *z;
+	int rc = -ENOMEM;
+
+	if (!old->chunks)
+		return -EINVAL;
+	z = wf_calloc(1, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	z->mask = old->mask;
+	z->n_nodes = old->n_nodes;
+	memcpy(z->apexes, old->apexes, sizeof(z->apexes));
+	z->n_apexes = old->n_apexes;
+	z->ttl = old->ttl;
+	z->serial = serial;
+	z->pods = old->pods;
+	z->flags = old->flags;
+	z->heap_bytes = old->heap_bytes;
+	z->base = old->base;
+	z->base->refs++;
+	z->chunks = wf_malloc(n_chunks * sizeof(*z->chunks));
+	if (!z->chunks)
+		goto fail;
+	memcpy(z->chunks, old->chunks, n_chunks * sizeof(*z->chunks));
+	for (size_t i = 0; i < n_chunks; i++)
+		z->chunks[i]->refs++;
+
+	/* The serial is in every SOA: the negative answers' tails and the apex nodes. */
+	for (unsigned i = 0; i < z->n_apexes; i++) {
+		struct apex *a = &z->apexes[i];
+		const uint8_t *old_tail = a->soa_tail;
+		uint16_t rdlen = wf_dns_get16(old_tail + 8);
+		struct rec recs[16];
+
+		a->soa_tail = zalloc(z, a->soa_tail_len);
+		if (!a->soa_tail)
+			goto fail;
+		memcpy(a->soa_tail, old_tail, a->soa_tail_len);
+		wf_dns_put32(a->soa_tail + 10 + rdlen - 20, serial);
+		const struct wf_dns_node *n =
+			lookup(z, wf_dns_name_hash(a->name, a->len), a->name, a->len);
+		if (!n)
+			continue;
+		size_t cnt = node_recs(n, recs, 16);
+		for (size_t k = 0; k < cnt; k++)
+			if (recs[k].type == WF_DNS_T_SOA && recs[k].rdlen == rdlen)
+				recs[k].rdata = a->soa_tail + 10;
+		rc = put_node(z, a->name, a->len, n->flags, n->zone, recs, cnt);
+		if (rc < 0)
+			goto fail;
+	}
+	*ret = z;
+	return 0;
+
+fail:
+	wf_dns_zone_free(z);
+	return rc;
+}
+
+int wf_dns_zone_set_node(struct wf_dns_zone *z, const uint8_t *name, size_t len, bool pod_ns,
+			 const struct wf_dns_zone_rec *recs, size_t n)
+{
+	struct rec stack[64], *r = n <= 64 ? stack : wf_calloc(n, sizeof(*r));
+	size_t w = 0;
+	int zone, rc;
+
+	if (!r)
+		return -ENOMEM;
+	zone = zone_of(z, name, len);
+	if (zone < 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r[i] = (struct rec){.rdata = (uint8_t *)recs[i].rdata,
+				    .seq = (uint32_t)i,
+				    .ttl = recs[i].ttl,
+				    .rdlen = recs[i].rdlen,
+				    .type = recs[i].type};
+	}
+	/* as the full build does: by type, then in the order given; duplicates dropped */
+	sort_recs(r, n);
+	for (size_t k = 0; k < n; k++)
+		if (w == 0 || !rec_same(&r[w - 1], &r[k]))
+			r[w++] = r[k];
+	rc = put_node(z, name, len, pod_ns ? NODE_POD_NS : 0, (uint16_t)zone, r, w);
+out:
+	if (r != stack)
+		wf_free(r);
+	return rc;
+}
+
+int wf_dns_zone_del_node(struct wf_dns_zone *z, const uint8_t *name, size_t len)
+{
+	uint64_t h = wf_dns_name_hash(name, len);
+	size_t i = find_slot(z, h, name, len), j = i;
+	struct slot *si, *sj;
+
+	if (!slot_at(z, i)->node)
+		return -ENOENT;
+	si = slot_w(z, i);
+	if (!si)
+		return -ENOMEM;
+	node_unref(si->node);
+	si->node = NULL;
+	si->hash = 0;
+	z->n_nodes--;
+	/* Backward-shift deletion (linear probing keeps no tombstones): move up every later
+	 * entry of the run whose home slot is not in (i, j]. */
+	for (;;) {
+		j = (j + 1) & z->mask;
+		if (!slot_at(z, j)->node)
+			return 0;
+		size_t k = slot_at(z, j)->hash & z->mask;
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (stays)
+			continue;
+		si = slot_w(z, i);
+		if (!si)
+			return -ENOMEM;
+		sj = slot_w(z, j);
+		if (!sj)
+			return -ENOMEM;
+		*si = *sj;
+		sj->node = NULL;
+		sj->hash = 0;
+		i = j;
+	}
+}
+
+int wf_dns_zone_apex_len(const struct wf_dns_zone *z, const uint8_t *name, size_t len)
+{
+	int i = zone_of(z, name, len);
+
+	return i < 0 ? -1 : z->apexes[i].len;
+}
+
+bool wf_dns_zone_has(const struct wf_dns_zone *z, const uint8_t *name, size_t len)
+{
+	return lookup(z, wf_dns_name_hash(name, len), name, len) != NULL;
+}
+
+size_t wf_dns_zone_heap_bytes(const struct wf_dns_zone *z)
+{
+	return z->heap_bytes;
+}
+
+size_t wf_dns_zone_base_bytes(const struct wf_dns_zone *z)
+{
+	return z->base ? z->base->bytes : 0;
+}
+
+static bool node_equal(const struct wf_dns_node *a, const struct wf_dns_node *b)
+{
+	if ((a->flags & ~NODE_ANCESTORS) != (b->flags & ~NODE_ANCESTORS) || a->zone != b->zone ||
+	    a->n_sets != b->n_sets)
+		return false;
+	for (unsigned i = 0; i < a->n_sets; i++) {
+		const struct wf_dns_rrset *x = &a->sets[i], *y = &b->sets[i];
+		if (x->type != y->type || x->count != y->count || x->len != y->len ||
+		    memcmp(x->data, y->data, x->len) != 0)
+			return false;
+	}
+	return true;
+}
+
+bool wf_dns_zone_equal(const struct wf_dns_zone *a, const struct wf_dns_zone *b, char *why,
+		       size_t why_len)
+{
+	char text[1024];
+
+	if (a->n_nodes != b->n_nodes) {
+		snprintf(why, why_len, "%zu names vs %zu", a->n_nodes, b->n_nodes);
+		return false;
+	}
+	if (a->n_apexes != b->n_apexes || a->serial != b->serial) {
+		snprintf(why, why_len, "apexes or serial differ");
+		return false;
+	}
+	for (unsigned i = 0; i < a->n_apexes; i++)
+		if (a->apexes[i].soa_tail_len != b->apexes[i].soa_tail_len ||
+		    memcmp(a->apexes[i].soa_tail, b->apexes[i].soa_tail,
+			   a->apexes[i].soa_tail_len) != 0) {
+			snprintf(why, why_len, "SOA of zone %u differs", i);
+			return false;
+		}
+	for (size_t i = 0; i <= a->mask; i++) {
+		const struct wf_dns_node *x = slot_at(a, i)->node, *y;
+		if (!x)
+			continue;
+		y = lookup(b, wf_dns_name_hash(x->name, x->name_len), x->name, x->name_len);
+		if (!y || !node_equal(x, y)) {
+			if (wf_dns_name_to_text(x->name, x->name_len, text, sizeof(text)) < 0)
+				text[0] = '\0';
+			snprintf(why, why_len, "%s: %s", text, y ? "differs" : "missing");
+			return false;
+		}
+	}
+	return true;
 }
 
 /* ---- answering (hot path) ---- */
@@ -1069,14 +1526,14 @@ uint64_t wf_dns_zone_prefetch(const struct wf_dns_zone *z, const struct wf_dns_q
 {
 	uint64_t h = wf_dns_name_hash(q->qname_lc, q->qname_len);
 
-	__builtin_prefetch(&z->table[h & z->mask]);
+	__builtin_prefetch(slot_at(z, h & z->mask));
 	return h;
 }
 
 void wf_dns_zone_prefetch_node(const struct wf_dns_zone *z, uint64_t h)
 {
 	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
-		const struct slot *s = &z->table[i];
+		const struct slot *s = slot_at(z, i);
 		if (!s->node)
 			return;
 		if (s->hash == h) {

@@ -2,6 +2,7 @@
  * every worker without locks. A zone is published by pointer swap (dns/server.h) and freed
  * after an RCU grace period, so readers never block and never see a half-built zone. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,3 +48,53 @@ size_t wf_dns_zone_node_count(const struct wf_dns_zone *z);
 /* Bytes held by the zone (records, names, index). */
 size_t wf_dns_zone_memory(const struct wf_dns_zone *z);
 uint32_t wf_dns_zone_serial(const struct wf_dns_zone *z);
+
+/* ---- versions: incremental updates (dns/live.h drives them) ----
+ *
+ * A published zone's table is cut in 8 KiB chunks shared by pointer; wf_dns_zone_derive makes
+ * a new version that shares every chunk and node with old, and wf_dns_zone_set_node /
+ * _del_node then copy only the chunks they write to. Chunks and nodes are reference-counted
+ * by the versions holding them, so any version may be freed (wf_dns_zone_free) in any order.
+ * All of this runs on one thread (the one that builds and frees zones); readers only read
+ * published versions. */
+
+/* One record as generated for a zone (rdata borrowed). */
+struct wf_dns_zone_rec {
+	uint16_t type;
+	uint16_t rdlen;
+	uint32_t ttl;
+	const uint8_t *rdata;
+};
+
+/* Receives one record: owner in lower-cased wire form, inside one of z's zones. Return 0 to go
+ * on or a negative error to stop. */
+typedef int (*wf_dns_zone_rec_fn)(void *userdata, const uint8_t *owner, size_t len,
+				  const struct wf_dns_zone_rec *rec);
+
+/* Generates the records of one Service as wf_dns_zone_build would, in the same order, without
+ * touching z (its zones are read to drop names outside them). Returns 0 or fn's error. */
+int wf_dns_zone_service_records(const struct wf_dns_zone *z, const struct wf_dns_zone_config *cfg,
+				const struct wf_dns_service *s, wf_dns_zone_rec_fn fn,
+				void *userdata);
+
+/* A new version of old (a built or derived zone, still alive) with the SOA serial changed and
+ * everything else shared. Returns 0, -ENOMEM or -EINVAL (old is not complete). */
+int wf_dns_zone_derive(const struct wf_dns_zone *old, uint32_t serial, struct wf_dns_zone **ret);
+/* Sets the records of owner name (lower-cased wire form) in a version being derived: recs in
+ * the order the full build would meet them (they are sorted by type and de-duplicated as
+ * there); n = 0 makes an empty non-terminal. pod_ns marks <ns>.pod.<zone> names. Returns 0,
+ * -ENOMEM, -EINVAL (name outside our zones) or -ENOSPC (the table is full: rebuild). */
+int wf_dns_zone_set_node(struct wf_dns_zone *z, const uint8_t *name, size_t len, bool pod_ns,
+			 const struct wf_dns_zone_rec *recs, size_t n);
+/* Removes a name from a version being derived. Returns 0, -ENOENT or -ENOMEM. */
+int wf_dns_zone_del_node(struct wf_dns_zone *z, const uint8_t *name, size_t len);
+/* Length of the apex of the zone of ours that holds name, or -1 when none does. */
+int wf_dns_zone_apex_len(const struct wf_dns_zone *z, const uint8_t *name, size_t len);
+bool wf_dns_zone_has(const struct wf_dns_zone *z, const uint8_t *name, size_t len);
+/* Bytes of nodes made by derived versions since the full build (replaced ones included) and
+ * of the full build's own nodes: the caller rebuilds in full when the first grows too big. */
+size_t wf_dns_zone_heap_bytes(const struct wf_dns_zone *z);
+size_t wf_dns_zone_base_bytes(const struct wf_dns_zone *z);
+/* Same names, flags and records (tests: incremental == full). On a difference, says where. */
+bool wf_dns_zone_equal(const struct wf_dns_zone *a, const struct wf_dns_zone *b, char *why,
+		       size_t why_len);

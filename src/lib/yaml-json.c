@@ -133,16 +133,27 @@ static void scratch_install(void)
 
 bool wf_yj_scratch_available(void)
 {
+	json_malloc_t m;
+	json_free_t f;
+
 	pthread_once(&scratch_once, scratch_install);
-	return scratch_ok;
+	json_get_alloc_funcs(&m, &f);
+	return scratch_ok && m == yj_malloc && f == yj_free;
 }
 
 /* Makes a the thread's current arena (not building yet). Returns false when scratch mode is
  * unavailable (another allocator is installed): the load then uses plain jansson. */
 static bool scratch_begin(struct yj_arena *a)
 {
+	json_malloc_t m;
+	json_free_t f;
+
 	pthread_once(&scratch_once, scratch_install);
 	if (!scratch_ok)
+		return false;
+	/* Someone may have replaced ours since: their allocator would never see the reset. */
+	json_get_alloc_funcs(&m, &f);
+	if (m != yj_malloc || f != yj_free)
 		return false;
 	*a = (struct yj_arena){.next_size = SCRATCH_FIRST_CHUNK, .prev = tl_arena};
 	tl_arena = a;
@@ -1220,7 +1231,8 @@ static int fj_value(struct fj *f, json_t **ret)
 		if (p < f->end && *p == '0' && p + 1 < f->end && p[1] >= '0' && p[1] <= '9')
 			return FJ_BAIL;
 		for (; p < f->end && *p >= '0' && *p <= '9'; p++, digits++)
-			v = v * 10 + (*p - '0');
+			if (digits < 18) /* more digits: jansson, below */
+				v = v * 10 + (*p - '0');
 		f->p = p;
 		/* reals, long integers (overflow is jansson's error) and junk: jansson */
 		if (!digits || digits > 18 || !fj_delim(f))

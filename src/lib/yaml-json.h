@@ -61,7 +61,7 @@ int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj
 	       wf_yj_doc_fn fn, void *userdata, struct wf_diag *diag);
 
 /* Whether limits->scratch_arena takes effect in this process: false when another jansson
- * allocator was installed before the first scratch load (loads then build ordinary trees).
+ * allocator was installed before (or over) weft's (loads then build ordinary trees).
  * Installs weft's allocator functions if that has not happened yet. Thread-safe. */
 bool wf_yj_scratch_available(void);
 

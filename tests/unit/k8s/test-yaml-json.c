@@ -458,6 +458,7 @@ static void test_json_fast_path_same_as_jansson(void **state)
 		"{\"a\":[1,-2,0,-0,123456789012345678]}",
 		"{\"big\":1234567890123456789}",
 		"{\"over\":99999999999999999999}",
+		"{\"o\":-44444444444444444444444444444444}",
 		"{\"r\":[1.5,-0.25,1e3,2E-2]}",
 		"{\"t\":true,\"f\":false,\"n\":null}",
 		"{\"s\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
@@ -555,6 +556,24 @@ static void test_json_items_positions(void **state)
 	}
 }
 
+/* Another allocator installed over weft's: scratch mode turns itself off, loads still work and
+ * free what they build (ASan checks). Runs last: the mode stays off in this process. */
+static void test_scratch_off_when_replaced(void **state)
+{
+	struct dumps d;
+
+	assert_true(wf_yj_scratch_available());
+	json_set_alloc_funcs(malloc, free);
+	assert_false(wf_yj_scratch_available());
+	assert_int_equal(load_dumps(scratch_inputs[1], true, &d, NULL), 0);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.text[0], "\"e\":{\"x\":1"));
+	dumps_done(&d);
+	assert_int_equal(load_dumps(scratch_inputs[3], true, &d, NULL), 0);
+	assert_int_equal(d.n, 2);
+	dumps_done(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_scratch_threads),
 		cmocka_unit_test(test_json_fast_path_same_as_jansson),
 		cmocka_unit_test(test_json_items_positions),
+		cmocka_unit_test(test_scratch_off_when_replaced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

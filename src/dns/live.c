@@ -1,0 +1,799 @@
+/* Live zone updates: the owner-name index and incremental versions (see dns/live.h). */
+#include "dns/live.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/view.h"
+#include "dns/wire.h"
+#include "dns/zone.h"
+#include "k8s/object.h"
+#include "k8s/store.h"
+#include "lib/alloc.h"
+#include "lib/arena.h"
+#include "lib/hash.h"
+
+struct svc_ent;
+
+/* One owner name the index knows. It exists in the zone (present) while a Service contributes
+ * records to it, a name directly below it exists, or a Namespace/Service pins it. */
+struct owner {
+	struct svc_ent **contrib; /* contributing Services, in namespace/name order */
+	uint32_t n_contrib, cap_contrib;
+	uint32_t children;
+	uint32_t pins;
+	bool present;
+	bool was_present; /* before this update (valid while dirty) */
+	bool dirty;
+	bool recs_changed; /* its contributors changed in this update */
+	bool pod_ns;
+	bool root; /* an apex, svc.<zone> or pod.<zone>: never written, never removed */
+	uint8_t len;
+	uint8_t name[];
+};
+
+struct svc_ent {
+	char *key; /* "<ns>\0<name>" */
+	size_t ns_len, key_len;
+	struct owner **owners; /* names it contributes to */
+	size_t n_owners;
+};
+
+/* A Service's records, generated for one update. */
+struct gen_rec {
+	const uint8_t *owner;
+	uint8_t owner_len;
+	struct wf_dns_zone_rec rec;
+};
+
+struct gen {
+	struct gen_rec *recs;
+	size_t n, cap;
+	bool exists; /* the Service is in the snapshot */
+};
+
+struct wf_dns_live {
+	const struct wf_dns_zone_config *cfg;
+	struct wf_dns_zone *cur; /* borrowed: the last zone returned */
+	struct wf_hash *owners;	 /* wire name -> struct owner */
+	struct wf_hash *svcs;	 /* key -> struct svc_ent */
+	struct wf_hash *changed; /* keys noted since the last update -> (void *)1 */
+	bool full;		 /* the next update rebuilds */
+	struct owner **dirty;
+	size_t n_dirty, cap_dirty;
+	/* per update */
+	struct wf_arena *mem;
+	struct wf_hash *gens; /* key -> struct gen */
+	const struct wf_store_snapshot *snap;
+	uint8_t svc_sfx[WF_DNS_MAX_NAME], pod_sfx[WF_DNS_MAX_NAME];
+	size_t svc_sfx_len, pod_sfx_len;
+};
+
+static void index_clear(struct wf_dns_live *l)
+{
+	size_t it = 0, kl;
+	const void *k;
+	void *v;
+
+	while (wf_hash_next(l->owners, &it, &k, &kl, &v)) {
+		struct owner *o = v;
+		wf_free(o->contrib);
+		wf_free(o);
+	}
+	wf_hash_clear(l->owners);
+	it = 0;
+	while (wf_hash_next(l->svcs, &it, &k, &kl, &v)) {
+		struct svc_ent *s = v;
+		wf_free(s->owners);
+		wf_free(s->key);
+		wf_free(s);
+	}
+	wf_hash_clear(l->svcs);
+	l->n_dirty = 0;
+}
+
+int wf_dns_live_new(const struct wf_dns_zone_config *cfg, struct wf_dns_live **ret)
+{
+	struct wf_dns_live *l = wf_calloc(1, sizeof(*l));
+	char text[600];
+	int len;
+
+	if (!l)
+		return -ENOMEM;
+	l->cfg = cfg;
+	l->full = true;
+	l->owners = wf_hash_new(1024);
+	l->svcs = wf_hash_new(1024);
+	l->changed = wf_hash_new(64);
+	if (!l->owners || !l->svcs || !l->changed)
+		goto oom;
+	snprintf(text, sizeof(text), "svc.%s", cfg->cluster_domain);
+	len = wf_dns_name_from_text(text, l->svc_sfx, true);
+	if (len < 0)
+		goto inval;
+	wf_dns_name_lower(l->svc_sfx, (size_t)len);
+	l->svc_sfx_len = (size_t)len;
+	snprintf(text, sizeof(text), "pod.%s", cfg->cluster_domain);
+	len = wf_dns_name_from_text(text, l->pod_sfx, true);
+	if (len < 0)
+		goto inval;
+	wf_dns_name_lower(l->pod_sfx, (size_t)len);
+	l->pod_sfx_len = (size_t)len;
+	*ret = l;
+	return 0;
+
+inval:
+	wf_dns_live_free(l);
+	return -EINVAL;
+oom:
+	wf_dns_live_free(l);
+	return -ENOMEM;
+}
+
+static void changed_clear(struct wf_dns_live *l)
+{
+	size_t it = 0;
+	void *v;
+
+	while (wf_hash_next(l->changed, &it, NULL, NULL, &v))
+		wf_free(v);
+	wf_hash_clear(l->changed);
+}
+
+void wf_dns_live_free(struct wf_dns_live *l)
+{
+	if (!l)
+		return;
+	if (l->owners && l->svcs)
+		index_clear(l);
+	wf_hash_free(l->owners);
+	wf_hash_free(l->svcs);
+	if (l->changed)
+		changed_clear(l);
+	wf_hash_free(l->changed);
+	wf_free(l->dirty);
+	wf_free(l);
+}
+
+void wf_dns_live_reset(struct wf_dns_live *l)
+{
+	l->full = true;
+}
+
+/* "<ns>\0<name>" into buf; returns its length or 0 when it does not fit. */
+static size_t make_key(char *buf, size_t cap, const char *ns, const char *name)
+{
+	size_t a = strlen(ns), b = strlen(name);
+
+	if (a + b + 2 > cap)
+		return 0;
+	memcpy(buf, ns, a + 1);
+	memcpy(buf + a + 1, name, b + 1);
+	return a + 1 + b;
+}
+
+static int note_key(struct wf_dns_live *l, const char *ns, const char *name)
+{
+	char key[600];
+	size_t kl;
+
+	if (!ns || !name)
+		return 0;
+	kl = make_key(key, sizeof(key), ns, name);
+	if (!kl || wf_hash_get(l->changed, key, kl))
+		return 0;
+	char *copy = wf_malloc(kl + 1); /* the map borrows its keys: the value holds it */
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, key, kl + 1);
+	if (wf_hash_put(l->changed, copy, kl, copy, NULL) < 0) {
+		wf_free(copy);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool wf_dns_live_note(struct wf_dns_live *l, const struct wf_store_event *ev, size_t n)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct wf_k8s_object *objs[2] = {ev[i].old_obj, ev[i].new_obj};
+		for (int k = 0; k < 2; k++) {
+			const struct wf_k8s_object *o = objs[k];
+			if (!o)
+				continue;
+			switch (o->kind) {
+			case WF_K8S_SERVICE:
+				any = true;
+				if (note_key(l, o->namespace, o->name) < 0)
+					l->full = true;
+				break;
+			case WF_K8S_ENDPOINTSLICE:
+				any = true;
+				if (note_key(l, o->namespace, o->endpointslice->service_name) < 0)
+					l->full = true;
+				break;
+			case WF_K8S_NAMESPACE:
+				any = true;
+				l->full = true; /* pins of every name of the namespace */
+				break;
+			case WF_K8S_POD:
+				if (l->cfg->pods == WF_DNS_PODS_VERIFIED) {
+					any = true;
+					l->full = true;
+				}
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	return any;
+}
+
+/* ---- the index ---- */
+
+static struct owner *owner_get(struct wf_dns_live *l, const uint8_t *name, size_t len)
+{
+	struct owner *o = wf_hash_get(l->owners, name, len);
+
+	if (o)
+		return o;
+	o = wf_calloc(1, sizeof(*o) + len);
+	if (!o)
+		return NULL;
+	o->len = (uint8_t)len;
+	memcpy(o->name, name, len);
+	if (wf_hash_put(l->owners, o->name, len, o, NULL) < 0) {
+		wf_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int mark(struct wf_dns_live *l, struct owner *o)
+{
+	if (o->dirty)
+		return 0;
+	if (l->n_dirty == l->cap_dirty) {
+		size_t cap = l->cap_dirty ? l->cap_dirty * 2 : 256;
+		struct owner **d = wf_reallocarray(l->dirty, cap, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		l->dirty = d;
+		l->cap_dirty = cap;
+	}
+	o->dirty = true;
+	o->recs_changed = false;
+	o->was_present = o->present;
+	l->dirty[l->n_dirty++] = o;
+	return 0;
+}
+
+static int svc_cmp(const struct svc_ent *a, const struct svc_ent *b)
+{
+	/* the order of wf_store_list (namespace, then name): the full build's order */
+	int r = strcmp(a->key, b->key);
+	return r ? r : strcmp(a->key + a->ns_len + 1, b->key + b->ns_len + 1);
+}
+
+static int contrib_add(struct owner *o, struct svc_ent *s)
+{
+	uint32_t i = 0;
+
+	while (i < o->n_contrib && svc_cmp(o->contrib[i], s) < 0)
+		i++;
+	if (i < o->n_contrib && o->contrib[i] == s)
+		return 0;
+	if (o->n_contrib == o->cap_contrib) {
+		uint32_t cap = o->cap_contrib ? o->cap_contrib * 2 : 1;
+		struct svc_ent **c = wf_reallocarray(o->contrib, cap, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		o->contrib = c;
+		o->cap_contrib = cap;
+	}
+	memmove(o->contrib + i + 1, o->contrib + i, (o->n_contrib - i) * sizeof(*o->contrib));
+	o->contrib[i] = s;
+	o->n_contrib++;
+	return 0;
+}
+
+static void contrib_del(struct owner *o, const struct svc_ent *s)
+{
+	for (uint32_t i = 0; i < o->n_contrib; i++)
+		if (o->contrib[i] == s) {
+			memmove(o->contrib + i, o->contrib + i + 1,
+				(o->n_contrib - i - 1) * sizeof(*o->contrib));
+			o->n_contrib--;
+			return;
+		}
+}
+
+/* Brings o's presence in line with its reasons to exist; a change moves its parent's count
+ * of children (empty non-terminals, RFC 8020), up to the zone apex. */
+static int settle(struct wf_dns_live *l, struct owner *o)
+{
+	while (o && !o->root) {
+		bool want = o->n_contrib || o->children || o->pins;
+		int apex;
+
+		if (want == o->present)
+			return 0;
+		o->present = want;
+		apex = wf_dns_zone_apex_len(l->cur, o->name, o->len);
+		size_t up = 1 + (size_t)o->name[0];
+		if (apex < 0 || o->len - up <= (size_t)apex)
+			return 0; /* the parent is the apex (or outside): it always exists */
+		struct owner *p = owner_get(l, o->name + up, o->len - up);
+		if (!p || mark(l, p) < 0)
+			return -ENOMEM;
+		if (want)
+			p->children++;
+		else
+			p->children--;
+		o = p;
+	}
+	return 0;
+}
+
+static int pin(struct wf_dns_live *l, const char *ns, int delta)
+{
+	const uint8_t *sfx[2] = {l->svc_sfx, l->pod_sfx};
+	size_t sfx_len[2] = {l->svc_sfx_len, l->pod_sfx_len};
+	size_t nl = strlen(ns);
+	uint8_t w[WF_DNS_MAX_NAME];
+
+	/* as the full build: <ns>.svc.<zone>, and <ns>.pod.<zone> unless pods are disabled */
+	for (int i = 0; i < 2; i++) {
+		if (i == 1 && l->cfg->pods == WF_DNS_PODS_DISABLED)
+			break;
+		if (nl == 0 || nl > WF_DNS_MAX_LABEL || 1 + nl + sfx_len[i] > WF_DNS_MAX_NAME)
+			continue;
+		w[0] = (uint8_t)nl;
+		memcpy(w + 1, ns, nl);
+		memcpy(w + 1 + nl, sfx[i], sfx_len[i]);
+		wf_dns_name_lower(w, 1 + nl + sfx_len[i]);
+		struct owner *o = owner_get(l, w, 1 + nl + sfx_len[i]);
+		if (!o || mark(l, o) < 0)
+			return -ENOMEM;
+		o->pod_ns = i == 1;
+		o->pins += (uint32_t)delta;
+	}
+	return 0;
+}
+
+static int root(struct wf_dns_live *l, const uint8_t *name, size_t len)
+{
+	struct owner *o = owner_get(l, name, len);
+
+	if (!o)
+		return -ENOMEM;
+	o->root = o->present = true;
+	return 0;
+}
+
+/* ---- generating a Service's records ---- */
+
+static int gen_collect(void *userdata, const uint8_t *owner, size_t len,
+		       const struct wf_dns_zone_rec *rec)
+{
+	struct wf_dns_live *l = ((void **)userdata)[0];
+	struct gen *g = ((void **)userdata)[1];
+
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct gen_rec *r = wf_arena_alloc(l->mem, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		if (g->n)
+			memcpy(r, g->recs, g->n * sizeof(*r));
+		g->recs = r;
+		g->cap = cap;
+	}
+	uint8_t *o = wf_arena_alloc(l->mem, len);
+	uint8_t *rd = wf_arena_alloc(l->mem, rec->rdlen ? rec->rdlen : 1);
+	if (!o || !rd)
+		return -ENOMEM;
+	memcpy(o, owner, len);
+	memcpy(rd, rec->rdata, rec->rdlen);
+	g->recs[g->n] = (struct gen_rec){.owner = o, .owner_len = (uint8_t)len, .rec = *rec};
+	g->recs[g->n].rec.rdata = rd;
+	g->n++;
+	return 0;
+}
+
+static int gen_for_service(struct wf_dns_live *l, const struct wf_dns_service *s, struct gen *g)
+{
+	void *ud[2] = {l, g};
+
+	return wf_dns_zone_service_records(l->cur, l->cfg, s, gen_collect, ud);
+}
+
+struct slices {
+	const struct wf_k8s_object **objs;
+	size_t n, cap;
+};
+
+static int slice_visit(void *userdata, const struct wf_k8s_object *obj)
+{
+	struct slices *s = userdata;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		const struct wf_k8s_object **o = wf_reallocarray(s->objs, cap, sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		s->objs = o;
+		s->cap = cap;
+	}
+	s->objs[s->n++] = obj;
+	return 0;
+}
+
+static int obj_name_cmp(const void *a, const void *b)
+{
+	const struct wf_k8s_object *x = *(const struct wf_k8s_object *const *)a;
+	const struct wf_k8s_object *y = *(const struct wf_k8s_object *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+/* The records of Service key in the snapshot (cached for the update). */
+static int gen_get(struct wf_dns_live *l, const char *key, size_t key_len, struct gen **ret)
+{
+	struct gen *g = wf_hash_get(l->gens, key, key_len);
+	struct slices sl = {0};
+	struct wf_dns_view *v = NULL;
+	const char *ns = key, *name = key + strlen(key) + 1;
+	int rc;
+
+	if (g) {
+		*ret = g;
+		return 0;
+	}
+	g = wf_arena_zalloc(l->mem, sizeof(*g));
+	char *kcopy = wf_arena_alloc(l->mem, key_len + 1);
+	if (!g || !kcopy)
+		return -ENOMEM;
+	memcpy(kcopy, key, key_len + 1);
+	const struct wf_k8s_object *svc = wf_store_get(l->snap, WF_K8S_SERVICE, ns, name);
+	if (svc) {
+		g->exists = true;
+		rc = slice_visit(&sl, svc);
+		if (rc == 0)
+			rc = wf_store_endpointslices(l->snap, ns, name, slice_visit, &sl);
+		if (rc < 0)
+			goto out;
+		/* the full view meets a Service's slices in name order */
+		qsort(sl.objs + 1, sl.n - 1, sizeof(*sl.objs), obj_name_cmp);
+		rc = wf_dns_view_new(sl.objs, sl.n, &v);
+		if (rc < 0)
+			goto out;
+		const struct wf_dns_cluster *c = wf_dns_view_cluster(v);
+		if (c->n_services == 1) {
+			rc = gen_for_service(l, &c->services[0], g);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	rc = wf_hash_put(l->gens, kcopy, key_len, g, NULL);
+	if (rc == 0)
+		*ret = g;
+out:
+	wf_dns_view_free(v);
+	wf_free(sl.objs);
+	return rc;
+}
+
+/* Points s->owners at the distinct owners of g, creating them; adds s as contributor. */
+static int attach(struct wf_dns_live *l, struct svc_ent *s, const struct gen *g, bool mark_them)
+{
+	struct owner **list = g->n ? wf_calloc(g->n, sizeof(*list)) : NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (g->n && !list)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->n && rc == 0; i++) {
+		struct owner *o = owner_get(l, g->recs[i].owner, g->recs[i].owner_len);
+		if (!o) {
+			rc = -ENOMEM;
+			break;
+		}
+		bool seen = false;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = list[k] == o;
+		if (seen)
+			continue;
+		list[n++] = o;
+		rc = contrib_add(o, s);
+		if (rc == 0 && mark_them)
+			rc = mark(l, o);
+		o->recs_changed = true;
+	}
+	wf_free(s->owners);
+	s->owners = list;
+	s->n_owners = n;
+	return rc;
+}
+
+static struct svc_ent *svc_new(struct wf_dns_live *l, const char *key, size_t key_len)
+{
+	struct svc_ent *s = wf_calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->key = wf_malloc(key_len + 1);
+	if (!s->key) {
+		wf_free(s);
+		return NULL;
+	}
+	memcpy(s->key, key, key_len + 1);
+	s->key_len = key_len;
+	s->ns_len = strlen(key);
+	if (wf_hash_put(l->svcs, s->key, key_len, s, NULL) < 0) {
+		wf_free(s->key);
+		wf_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void svc_del(struct wf_dns_live *l, struct svc_ent *s)
+{
+	wf_hash_del(l->svcs, s->key, s->key_len);
+	wf_free(s->owners);
+	wf_free(s->key);
+	wf_free(s);
+}
+
+/* ---- updates ---- */
+
+static int update_begin(struct wf_dns_live *l, const struct wf_store_snapshot *snap)
+{
+	l->snap = snap;
+	l->mem = wf_arena_new(65536, 0);
+	l->gens = wf_hash_new(64);
+	return l->mem && l->gens ? 0 : -ENOMEM;
+}
+
+static void update_end(struct wf_dns_live *l)
+{
+	wf_arena_free(l->mem);
+	wf_hash_free(l->gens);
+	l->mem = NULL;
+	l->gens = NULL;
+	l->snap = NULL;
+	for (size_t i = 0; i < l->n_dirty; i++)
+		l->dirty[i]->dirty = false;
+	l->n_dirty = 0;
+}
+
+/* The index for a zone just built in full from view c. */
+static int index_build(struct wf_dns_live *l, const struct wf_dns_cluster *c)
+{
+	char key[600];
+	int rc = 0;
+
+	index_clear(l);
+	rc = root(l, l->svc_sfx, l->svc_sfx_len);
+	if (rc == 0)
+		rc = root(l, l->pod_sfx, l->pod_sfx_len);
+	if (rc == 0)
+		rc = root(l, l->svc_sfx + 1 + l->svc_sfx[0],
+			  l->svc_sfx_len - 1 - l->svc_sfx[0]); /* the cluster apex */
+	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
+		const struct wf_dns_service *s = &c->services[i];
+		size_t kl = make_key(key, sizeof(key), s->ns, s->name);
+		struct gen g = {0};
+		struct svc_ent *e;
+
+		if (!kl)
+			continue;
+		wf_arena_reset(l->mem);
+		e = svc_new(l, key, kl);
+		if (!e)
+			return -ENOMEM;
+		rc = gen_for_service(l, s, &g);
+		if (rc == 0)
+			rc = attach(l, e, &g, true);
+		if (rc == 0)
+			rc = pin(l, s->ns, 1);
+	}
+	for (size_t i = 0; i < c->n_namespaces && rc == 0; i++)
+		rc = pin(l, c->namespaces[i], 1);
+	for (size_t i = 0; i < l->n_dirty && rc == 0; i++)
+		rc = settle(l, l->dirty[i]);
+	return rc;
+}
+
+static int full(struct wf_dns_live *l, const struct wf_store_snapshot *snap, uint32_t serial,
+		struct wf_dns_zone **ret, struct wf_dns_live_stats *st)
+{
+	struct wf_dns_view *v = NULL;
+	struct wf_dns_zone *z = NULL;
+	bool pods = l->cfg->pods == WF_DNS_PODS_VERIFIED;
+	int rc;
+
+	st->full = true;
+	rc = wf_dns_view_from_snapshot(snap, pods, &v);
+	if (rc < 0)
+		return rc;
+	rc = wf_dns_zone_build(l->cfg, wf_dns_view_cluster(v), serial, &z, &st->skipped);
+	if (rc < 0)
+		goto out;
+	l->cur = z;
+	l->full = pods; /* pod records are not indexed: verified mode always rebuilds */
+	if (!pods) {
+		rc = update_begin(l, snap);
+		if (rc == 0)
+			rc = index_build(l, wf_dns_view_cluster(v));
+		update_end(l);
+		if (rc < 0) {
+			index_clear(l);
+			l->full = true;
+			/* the zone itself is good: publish it, rebuild next time */
+			rc = 0;
+		}
+	}
+	*ret = z;
+out:
+	wf_dns_view_free(v);
+	return rc;
+}
+
+/* Applies one changed Service (key) to the index. */
+static int apply_key(struct wf_dns_live *l, const char *key, size_t key_len, size_t *n_svcs)
+{
+	struct svc_ent *s = wf_hash_get(l->svcs, key, key_len);
+	struct gen *g;
+	int rc = gen_get(l, key, key_len, &g);
+
+	if (rc < 0)
+		return rc;
+	if (!s && !g->exists)
+		return 0;
+	(*n_svcs)++;
+	if (s) {
+		for (size_t i = 0; i < s->n_owners; i++) {
+			rc = mark(l, s->owners[i]);
+			if (rc < 0)
+				return rc;
+			contrib_del(s->owners[i], s);
+			s->owners[i]->recs_changed = true;
+		}
+	}
+	if (!g->exists) {
+		rc = pin(l, key, -1);
+		svc_del(l, s);
+		return rc;
+	}
+	if (!s) {
+		s = svc_new(l, key, key_len);
+		if (!s)
+			return -ENOMEM;
+		rc = pin(l, key, 1);
+		if (rc < 0)
+			return rc;
+	}
+	return attach(l, s, g, true);
+}
+
+/* Writes one dirty owner into z. */
+static int render(struct wf_dns_live *l, struct wf_dns_zone *z, struct owner *o)
+{
+	struct wf_dns_zone_rec stack[32], *recs = stack;
+	size_t n = 0, cap = 32;
+	int rc = 0;
+
+	if (o->root)
+		return 0;
+	if (!o->present)
+		return o->was_present ? wf_dns_zone_del_node(z, o->name, o->len) : 0;
+	if (o->was_present && !o->recs_changed)
+		return 0; /* its records did not change: only its children or pins did */
+	for (uint32_t i = 0; i < o->n_contrib && rc == 0; i++) {
+		struct svc_ent *s = o->contrib[i];
+		struct gen *g;
+		rc = gen_get(l, s->key, s->key_len, &g);
+		for (size_t k = 0; k < (rc == 0 ? g->n : 0); k++) {
+			if (g->recs[k].owner_len != o->len ||
+			    memcmp(g->recs[k].owner, o->name, o->len) != 0)
+				continue;
+			if (n == cap) {
+				struct wf_dns_zone_rec *r =
+					wf_arena_alloc(l->mem, 2 * cap * sizeof(*r));
+				if (!r) {
+					rc = -ENOMEM;
+					break;
+				}
+				memcpy(r, recs, n * sizeof(*r));
+				recs = r;
+				cap *= 2;
+			}
+			recs[n++] = g->recs[k].rec;
+		}
+	}
+	if (rc == 0)
+		rc = wf_dns_zone_set_node(z, o->name, o->len, o->pod_ns, recs, n);
+	return rc;
+}
+
+static int incremental(struct wf_dns_live *l, uint32_t serial, struct wf_dns_zone **ret,
+		       struct wf_dns_live_stats *st)
+{
+	struct wf_dns_zone *z = NULL;
+	size_t it = 0, kl;
+	const void *k;
+	void *v;
+	int rc;
+
+	rc = wf_dns_zone_derive(l->cur, serial, &z);
+	while (rc == 0 && wf_hash_next(l->changed, &it, &k, &kl, &v))
+		rc = apply_key(l, k, kl, &st->services);
+	for (size_t i = 0; i < l->n_dirty && rc == 0; i++)
+		rc = settle(l, l->dirty[i]);
+	for (size_t i = 0; i < l->n_dirty && rc == 0; i++)
+		rc = render(l, z, l->dirty[i]);
+	if (rc < 0) {
+		wf_dns_zone_free(z);
+		return rc;
+	}
+	st->names = l->n_dirty;
+	/* owners with no reason left to exist leave the index */
+	for (size_t i = 0; i < l->n_dirty; i++) {
+		struct owner *o = l->dirty[i];
+		if (!o->present && !o->root && !o->n_contrib && !o->children && !o->pins) {
+			wf_hash_del(l->owners, o->name, o->len);
+			wf_free(o->contrib);
+			wf_free(o);
+			l->dirty[i] = NULL;
+		}
+	}
+	{
+		size_t w = 0;
+		for (size_t i = 0; i < l->n_dirty; i++)
+			if (l->dirty[i])
+				l->dirty[w++] = l->dirty[i];
+		l->n_dirty = w;
+	}
+	l->cur = z;
+	*ret = z;
+	return 0;
+}
+
+int wf_dns_live_update(struct wf_dns_live *l, const struct wf_store_snapshot *snap, uint32_t serial,
+		       struct wf_dns_zone **ret, struct wf_dns_live_stats *ret_stats)
+{
+	struct wf_dns_live_stats st = {0};
+	int rc;
+
+	/* replaced nodes stay allocated while older versions may hold them; a full build
+	 * compacts once they outweigh half of what it built */
+	if (l->cur && 2 * wf_dns_zone_heap_bytes(l->cur) > wf_dns_zone_base_bytes(l->cur))
+		l->full = true;
+	if (!l->full && l->cur) {
+		rc = update_begin(l, snap);
+		if (rc == 0)
+			rc = incremental(l, serial, ret, &st);
+		update_end(l);
+		if (rc == 0)
+			goto done;
+		/* the index may be half updated: start again from the snapshot */
+		index_clear(l);
+		st = (struct wf_dns_live_stats){0};
+	}
+	rc = full(l, snap, serial, ret, &st);
+	if (rc < 0) {
+		l->full = true;
+		return rc;
+	}
+done:
+	changed_clear(l);
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
+}
