@@ -2,9 +2,11 @@
 # Live-update benchmark for weft dns: at SERVICES Services (bench/dns/gen.py), rewrite the file
 # holding one Service (svc-0 gets a new ClusterIP, atomic rename) CHANGES times and time from
 # the rename to the first UDP answer that shows the new address (a query every 0.5 ms).
-# Prints p50/p95 of that latency, the daemon's CPU per update (its own log: view + zone build,
-# thread CPU time; and the whole process's utime+stime over the run, polling queries included),
-# and the process's RSS with SERVICES Services against an empty one. With EXTRA_PODS=N it also
+# Runs the daemon twice, --rebuild incremental (the default) and --rebuild full, and prints for
+# each p50/p95 of that latency and the CPU per update (the daemon's own log: the zone update on
+# its thread's CPU clock; and the whole process's utime+stime over the run, file parsing, store
+# and polling queries included), then the ratios; and the process's RSS with SERVICES Services
+# against an empty one. With EXTRA_PODS=N it also
 # measures what N Pods that DNS does not read (default --pods insecure) cost in RSS: the store
 # keeps every kind the directory source reads.
 #
@@ -56,26 +58,24 @@ sys.exit(1)
 EOF
 }
 
-start() { # PORT MANIFEST_DIR LOG [any]
-	"$weft" --manifests "$2" --listen "127.0.0.1:$1" --upstream none 2>"$3" &
+start() { # PORT MANIFEST_DIR LOG [any] [extra weft options...]
+	local port=$1 dir=$2 log=$3 any=${4:-}
+	shift 4 || shift $#
+	"$weft" --manifests "$dir" --listen "127.0.0.1:$port" --upstream none "$@" 2>"$log" &
 	pids+=($!)
-	wait_ready "$1" "${4:-}" || { echo "update.sh: weft dns did not answer on port $1" >&2; exit 1; }
+	wait_ready "$port" "$any" || { echo "update.sh: weft dns did not answer on port $port" >&2; exit 1; }
 }
 
-echo "-- weft dns live update at $n Services ($changes changes)"
-start 5310 "$tmp/manifests" "$tmp/live.log"
-pid=${pids[-1]}
-rss_full=$(rss_kib "$pid")
-mkdir -p "$tmp/empty"
-start 5311 "$tmp/empty" /dev/null any
-rss_empty=$(rss_kib "${pids[-1]}")
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
-
-full_lines=$(grep -c 'zone published' "$tmp/live.log")
-c0=$(cpu_ticks "$pid")
-python3 - "$tmp/manifests" 5310 "$changes" <<'EOF'
+declare -A P50 P95 CPU PROC
+run_mode() { # MODE PORT
+	local mode=$1 port=$2 pid lines c0 c1 out rest modes
+	start "$port" "$tmp/manifests" "$tmp/$mode.log" "" --rebuild "$mode"
+	pid=${pids[-1]}
+	lines=$(grep -c 'zone published' "$tmp/$mode.log")
+	c0=$(cpu_ticks "$pid")
+	out=$(python3 - "$tmp/manifests" "$port" "$changes" "$mode" <<'EOF'
 import os, socket, struct, sys, time
-d, port, changes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+d, port, changes, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 name = "svc-0.ns-0.svc.cluster.local"
 q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0)
 q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
@@ -85,7 +85,7 @@ s.settimeout(0.05)
 base = open(d + "/one.yaml").read().split("clusterIP: ")
 lat = []
 for k in range(changes):
-    new = "10.111.%d.%d" % (k // 200, 1 + k % 200)
+    new = "10.111.%d.%d" % (k // 200 + (100 if mode == "full" else 0), 1 + k % 200)
     want = socket.inet_aton(new)
     rest = base[1].split("\n", 1)[1]
     with open(d + "/.one.tmp", "w") as f:
@@ -101,32 +101,53 @@ for k in range(changes):
         except socket.timeout:
             pass
         if time.monotonic() - t0 > 10:
-            print("   no change after 10 s"); sys.exit(1)
+            print("no change after 10 s", file=sys.stderr); sys.exit(1)
         time.sleep(0.0005)
     lat.append((time.monotonic() - t0) * 1e3)
-    time.sleep(0.3)  # let the daemon settle: one update at a time
-lat_sorted = sorted(lat)
-p = lambda x: lat_sorted[min(len(lat_sorted) - 1, int(round(x * (len(lat_sorted) - 1))))]
-print("   change -> answer (ms): " + " ".join("%.1f" % x for x in lat))
-print("   change -> answer: p50 %.1f ms, p95 %.1f ms, max %.1f ms" % (p(0.5), p(0.95), lat_sorted[-1]))
+    time.sleep(0.3)  # one update at a time
+ls = sorted(lat)
+p = lambda x: ls[min(len(ls) - 1, int(round(x * (len(ls) - 1))))]
+print("%.1f %.1f %s" % (p(0.5), p(0.95), " ".join("%.1f" % x for x in lat)))
 EOF
-c1=$(cpu_ticks "$pid")
-sleep 0.2
-# the daemon's own accounting of each rebuild after the initial load
-tail -n +"$((full_lines + 1))" "$tmp/live.log" | grep 'zone published' |
-	sed -E 's/.* build_us=([0-9]+) cpu_us=([0-9]+).*/\1 \2/' | sort -n -k2 | awk -v ch="$changes" '
-	{ w[NR] = $1; c[NR] = $2; sw += $1; sc += $2 }
-	END {
-		if (NR == 0) { print "   no rebuild logged"; exit 1 }
-		printf "   rebuilds: %d (for %d changes); CPU per rebuild (view + zone): p50 %.1f ms, " \
-		       "max %.1f ms, mean %.1f ms; wall mean %.1f ms\n", NR, ch, c[int((NR + 1) / 2)] / 1000,
-		       c[NR] / 1000, sc / NR / 1000, sw / NR / 1000
-	}'
-echo "   whole process CPU during the run: $(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v ch="$changes" \
-	'BEGIN{printf "%.1f ms per change (file parse, store, zone, publish, polling queries)", (b-a)*1000/hz/ch}')"
-echo "   (incremental zone update: not implemented yet, every change is a full rebuild)"
+)
+	c1=$(cpu_ticks "$pid")
+	sleep 0.2
+	read -r p50 p95 rest <<<"$out"
+	P50[$mode]=$p50
+	P95[$mode]=$p95
+	PROC[$mode]=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v ch="$changes" 'BEGIN{printf "%.2f", (b-a)*1000/hz/ch}')
+	CPU[$mode]=$(tail -n +"$((lines + 1))" "$tmp/$mode.log" | grep 'zone published' |
+		sed -E 's/.* cpu_us=([0-9]+).*/\1/' | sort -n |
+		awk '{ c[NR] = $1 } END { if (NR) printf "%.3f", c[int((NR + 1) / 2)] / 1000; else print "nan" }')
+	modes=$(tail -n +"$((lines + 1))" "$tmp/$mode.log" | grep 'zone published' |
+		sed -E 's/.* mode=([a-z]+).*/\1/' | sort | uniq -c | awk '{printf "%s%d %s", (NR > 1 ? ", " : ""), $1, $2}')
+	echo "   --rebuild $mode: change -> answer (ms): $rest"
+	echo "   --rebuild $mode: p50 ${P50[$mode]} ms, p95 ${P95[$mode]} ms; zone update CPU p50" \
+		"${CPU[$mode]} ms ($modes); whole process ${PROC[$mode]} ms CPU per change"
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+echo "-- weft dns live update at $n Services ($changes changes per mode)"
+run_mode incremental 5310
+run_mode full 5313
+echo "   ratio full/incremental: zone update CPU" \
+	"$(awk -v a="${CPU[full]}" -v b="${CPU[incremental]}" 'BEGIN{printf "%.0fx", a/b}')," \
+	"whole-process CPU per change $(awk -v a="${PROC[full]}" -v b="${PROC[incremental]}" 'BEGIN{printf "%.1fx", (b > 0 ? a / b : 0)}')," \
+	"p50 latency $(awk -v a="${P50[full]}" -v b="${P50[incremental]}" 'BEGIN{printf "%.1fx", a/b}')," \
+	"p95 latency $(awk -v a="${P95[full]}" -v b="${P95[incremental]}" 'BEGIN{printf "%.1fx", a/b}')"
+
+start 5310 "$tmp/manifests" "$tmp/live.log"
+pid=${pids[-1]}
+rss_full=$(rss_kib "$pid")
+mkdir -p "$tmp/empty"
+start 5311 "$tmp/empty" /dev/null any
+rss_empty=$(rss_kib "${pids[-1]}")
+start 5314 "$tmp/manifests" /dev/null "" --rebuild full
+rss_noindex=$(rss_kib "${pids[-1]}")
 echo "   RSS: ${rss_full} KiB with $n Services, ${rss_empty} KiB empty:" \
-	"$(awk -v a="$rss_full" -v b="$rss_empty" -v n="$n" 'BEGIN{printf "%.2f", (a-b)/1024/(n/1000)}') MiB per 1,000 Services"
+	"$(awk -v a="$rss_full" -v b="$rss_empty" -v n="$n" 'BEGIN{printf "%.2f", (a-b)/1024/(n/1000)}') MiB per 1,000 Services;" \
+	"with --rebuild full (no owner index) ${rss_noindex} KiB:" \
+	"$(awk -v a="$rss_noindex" -v b="$rss_empty" -v n="$n" 'BEGIN{printf "%.2f", (a-b)/1024/(n/1000)}') MiB per 1,000"
 
 if [ "$extra_pods" -gt 0 ]; then
 	python3 - "$tmp/manifests/pods.yaml" "$extra_pods" <<'EOF'

@@ -21,6 +21,7 @@ struct svc_ent;
  * records to it, a name directly below it exists, or a Namespace/Service pins it. */
 struct owner {
 	struct svc_ent **contrib; /* contributing Services, in namespace/name order */
+	struct svc_ent *contrib1; /* the array while it holds one (all but shared PTR names) */
 	uint32_t n_contrib, cap_contrib;
 	uint32_t children;
 	uint32_t pins;
@@ -61,6 +62,7 @@ struct wf_dns_live {
 	struct wf_hash *svcs;	 /* key -> struct svc_ent */
 	struct wf_hash *changed; /* keys noted since the last update -> (void *)1 */
 	bool full;		 /* the next update rebuilds */
+	bool full_only;		 /* every update rebuilds: no index */
 	struct owner **dirty;
 	size_t n_dirty, cap_dirty;
 	/* per update */
@@ -71,6 +73,13 @@ struct wf_dns_live {
 	size_t svc_sfx_len, pod_sfx_len;
 };
 
+static void owner_free(struct owner *o)
+{
+	if (o->contrib != &o->contrib1)
+		wf_free(o->contrib);
+	wf_free(o);
+}
+
 static void index_clear(struct wf_dns_live *l)
 {
 	size_t it = 0, kl;
@@ -78,9 +87,7 @@ static void index_clear(struct wf_dns_live *l)
 	void *v;
 
 	while (wf_hash_next(l->owners, &it, &k, &kl, &v)) {
-		struct owner *o = v;
-		wf_free(o->contrib);
-		wf_free(o);
+		owner_free(v);
 	}
 	wf_hash_clear(l->owners);
 	it = 0;
@@ -160,6 +167,14 @@ void wf_dns_live_free(struct wf_dns_live *l)
 void wf_dns_live_reset(struct wf_dns_live *l)
 {
 	l->full = true;
+}
+
+void wf_dns_live_set_full_only(struct wf_dns_live *l, bool on)
+{
+	l->full_only = on;
+	l->full = true;
+	if (on)
+		index_clear(l);
 }
 
 /* "<ns>\0<name>" into buf; returns its length or 0 when it does not fit. */
@@ -288,11 +303,17 @@ static int contrib_add(struct owner *o, struct svc_ent *s)
 		i++;
 	if (i < o->n_contrib && o->contrib[i] == s)
 		return 0;
-	if (o->n_contrib == o->cap_contrib) {
-		uint32_t cap = o->cap_contrib ? o->cap_contrib * 2 : 1;
-		struct svc_ent **c = wf_reallocarray(o->contrib, cap, sizeof(*c));
+	if (o->cap_contrib == 0) {
+		o->contrib = &o->contrib1;
+		o->cap_contrib = 1;
+	} else if (o->n_contrib == o->cap_contrib) {
+		uint32_t cap = o->cap_contrib * 2;
+		struct svc_ent **c = wf_calloc(cap, sizeof(*c));
 		if (!c)
 			return -ENOMEM;
+		memcpy(c, o->contrib, o->n_contrib * sizeof(*c));
+		if (o->contrib != &o->contrib1)
+			wf_free(o->contrib);
 		o->contrib = c;
 		o->cap_contrib = cap;
 	}
@@ -626,8 +647,9 @@ static int full(struct wf_dns_live *l, const struct wf_store_snapshot *snap, uin
 	if (rc < 0)
 		goto out;
 	l->cur = z;
-	l->full = pods; /* pod records are not indexed: verified mode always rebuilds */
-	if (!pods) {
+	/* pod records are not indexed: verified mode always rebuilds */
+	l->full = pods || l->full_only;
+	if (!l->full) {
 		rc = update_begin(l, snap);
 		if (rc == 0)
 			rc = index_build(l, wf_dns_view_cluster(v));
@@ -748,8 +770,7 @@ static int incremental(struct wf_dns_live *l, uint32_t serial, struct wf_dns_zon
 		struct owner *o = l->dirty[i];
 		if (!o->present && !o->root && !o->n_contrib && !o->children && !o->pins) {
 			wf_hash_del(l->owners, o->name, o->len);
-			wf_free(o->contrib);
-			wf_free(o);
+			owner_free(o);
 			l->dirty[i] = NULL;
 		}
 	}

@@ -34,6 +34,8 @@ void wf_dns_live_free(struct wf_dns_live *l); /* takes NULL */
 bool wf_dns_live_note(struct wf_dns_live *l, const struct wf_store_event *ev, size_t n);
 /* The next update rebuilds in full. */
 void wf_dns_live_reset(struct wf_dns_live *l);
+/* Every update rebuilds in full and no index is kept (weft dns --rebuild full). */
+void wf_dns_live_set_full_only(struct wf_dns_live *l, bool on);
 
 struct wf_dns_live_stats {
 	bool full;	 /* this update was a full rebuild */

@@ -196,8 +196,6 @@ static int reload(struct dns_ctx *c)
 	c->pending = false;
 	uint32_t now = (uint32_t)time(NULL);
 	c->serial = now > c->serial ? now : c->serial + 1;
-	if (c->always_full)
-		wf_dns_live_reset(c->live);
 	snap = wf_store_snapshot(c->store);
 	rc = wf_dns_live_update(c->live, snap, c->serial, &zone, &st);
 	wf_store_snapshot_unref(snap);
@@ -444,6 +442,7 @@ int wf_dns_main(int argc, char **argv)
 		rc = wf_dns_live_new(&c.zcfg, &c.live);
 	if (rc < 0)
 		goto out;
+	wf_dns_live_set_full_only(c.live, c.always_full);
 	c.sub = wf_store_subscribe(c.store, on_store_event, &c);
 	if (c.sub < 0)
 		goto out;

@@ -1,6 +1,6 @@
 /* Cluster DNS zone: configuration and the cluster view a zone is compiled from. The view is a
  * plain description of Services, EndpointSlices, Pods and Namespaces as DNS needs them; the
- * source seam (dns/source.h) fills it from the store or from manifests. */
+ * view (dns/view.h) fills it from a store snapshot. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

@@ -736,15 +736,16 @@ static int add_reverse_zones(struct wf_dns_zone *z, const struct wf_cidr *c)
  * only (at 10,000 Services the zone is far larger than the caches: every miss counts). */
 static size_t node_bytes(size_t name_len, const struct rec *r, size_t cnt, size_t *ret_sets)
 {
-	size_t n_sets = 0, bytes = sizeof(struct wf_dns_node) + name_len;
+	/* as node_layout places them: header and name (8-aligned), RRset headers, then per
+	 * RRset its records, up to 3 bytes of padding and the record ends */
+	size_t n_sets = 0, bytes = (sizeof(struct wf_dns_node) + name_len + 7) & ~(size_t)7;
 
 	for (size_t i = 0; i < cnt; i++) {
 		if (i == 0 || r[i].type != r[i - 1].type)
 			n_sets++;
 		bytes += 12 + r[i].rdlen + sizeof(uint32_t);
 	}
-	bytes = (bytes + 7) & ~(size_t)7;
-	bytes += n_sets * sizeof(struct wf_dns_rrset) + n_sets * 4;
+	bytes += n_sets * sizeof(struct wf_dns_rrset) + n_sets * 3;
 	*ret_sets = n_sets;
 	return bytes;
 }

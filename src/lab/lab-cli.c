@@ -485,26 +485,25 @@ static int topology_up(struct wf_lab *lab)
 			return r;
 		if (n && wf_lab_run(ns, fwd, NULL, NULL, NULL, 0) != 0)
 			return -EIO;
-		if (n && !lab->cni[0]) {
-			r = wf_lab_temp_node_bridge(lab, n);
-			if (r < 0)
-				return r;
-		}
 	}
 	return 0;
 }
 
-static void find_cni(struct wf_lab *lab)
+/* Finds weft-cni: $WEFT_CNI, beside this binary, in the build tree, or in /opt/cni/bin.
+ * Returns 0, or -ENOENT with an error printed. */
+static int find_cni(struct wf_lab *lab)
 {
 	char dir[4096], cand[3][4200];
 	const char *env = getenv("WEFT_CNI");
 
 	lab->cni[0] = '\0';
-	if (env && !strcmp(env, "builtin"))
-		return;
 	if (env && *env) {
-		snprintf(lab->cni, sizeof(lab->cni), "%s", env);
-		return;
+		if (access(env, X_OK) == 0) {
+			snprintf(lab->cni, sizeof(lab->cni), "%s", env);
+			return 0;
+		}
+		fprintf(stderr, "error: WEFT_CNI=%s is not an executable file\n", env);
+		return -ENOENT;
 	}
 	snprintf(dir, sizeof(dir), "%s", lab->self);
 	*strrchr(dir, '/') = '\0';
@@ -513,8 +512,13 @@ static void find_cni(struct wf_lab *lab)
 	snprintf(cand[2], sizeof(cand[2]), "/opt/cni/bin/weft-cni");
 	for (int i = 0; i < 3; i++)
 		if (access(cand[i], X_OK) == 0 && realpath(cand[i], lab->cni))
-			return;
+			return 0;
 	lab->cni[0] = '\0';
+	fprintf(stderr,
+		"error: weft-cni not found (looked in %s, %s and %s); build it or set "
+		"WEFT_CNI=PATH\n",
+		cand[0], cand[1], cand[2]);
+	return -ENOENT;
 }
 
 static int cmd_up(struct wf_lab *lab, int argc, char **argv)
@@ -569,8 +573,15 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 			lab->name, lab->dir, lab->name);
 		return 1;
 	}
-	find_cni(lab);
-	lab->agent = wf_lab_has_command(lab, "agent") && !getenv("WEFT_LAB_NO_AGENT");
+	if (find_cni(lab) < 0)
+		return 1;
+	/* the fabric and the service proxy are the node agents' */
+	if (!wf_lab_has_command(lab, "agent")) {
+		fprintf(stderr, "error: %s has no `agent` command; run the lab with `weft lab`\n",
+			lab->self);
+		return 1;
+	}
+	lab->agent = true;
 	lab->dns = !no_dns && wf_lab_has_command(lab, "dns");
 	lab->subnet = wf_lab_hash(lab->name) % 250 + 1;
 	/* validate everything before anything is made: a broken manifest changes nothing */
@@ -606,22 +617,11 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 		goto fail;
 	printf("Creating lab \"%s\": %u nodes, fabric %s\n", lab->name, lab->nodes,
 	       lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan");
-	if (!lab->cni[0])
-		printf("  note: no weft-cni binary found; pods are attached by the lab's built-in "
-		       "stand-in\n");
 	r = topology_up(lab);
 	if (r < 0)
 		goto fail;
 	printf("  underlay, %u node namespaces and the outside client are up (%.1fs)\n", lab->nodes,
 	       wf_lab_now() - t0);
-	if (!lab->agent) {
-		r = wf_lab_temp_fabric_up(lab);
-		if (r < 0)
-			goto fail;
-		printf("  note: this build has no `weft agent`; the lab routes between nodes itself "
-		       "(%s)\n",
-		       lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw routes" : "static vxlan");
-	}
 	r = write_manifests(lab, &docs, false);
 	if (r < 0)
 		goto fail;
@@ -643,11 +643,9 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 		wf_lab_write_atomic(wf_lab_path(lab, path, sizeof(path), "daemon.start"), buf, n);
 	}
 	printf("  control plane started; starting %s\n", docs.n ? "pods" : "(no manifests)");
-	if (lab->agent) {
-		r = start_agents(lab, gen);
-		if (r < 0)
-			goto fail;
-	}
+	r = start_agents(lab, gen);
+	if (r < 0)
+		goto fail;
 	r = wait_settled(lab, gen, timeout, true);
 	if (r < 0) {
 		fprintf(stderr, "error: %s (see %s)\n",

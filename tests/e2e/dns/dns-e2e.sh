@@ -208,6 +208,60 @@ if wait_for 3 sh -c "ip netns exec $ns dig @10.96.0.10 +short fresh.default.svc.
 else
 	fail "live update: fresh.default not answered within 3 s"
 fi
+expect "live update: PTR of the added Service" 'fresh\.default\.svc\.cluster\.local\.' \
+	qdig +short -x 10.96.5.5
+grep -q 'mode=incremental' "$tmp/dns.log" && ok "live update: zone updated incrementally" ||
+	fail "live update: no incremental zone update logged"
+# a headless Service whose endpoint turns not ready and back (EndpointSlice changes only)
+cat >"$tmp/manifests/hl.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: flip, namespace: default}
+spec:
+  clusterIP: None
+  ports: [{name: http, port: 80}]
+YAML
+slice() { # slice READY
+	cat >"$tmp/manifests/hl-slice.yaml.tmp" <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: flip-1
+  namespace: default
+  labels: {kubernetes.io/service-name: flip}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.9.9]
+  hostname: one
+  conditions: {ready: $1}
+- addresses: [10.244.9.10]
+  conditions: {ready: true}
+YAML
+	mv "$tmp/manifests/hl-slice.yaml.tmp" "$tmp/manifests/hl-slice.yaml"
+}
+slice true
+if wait_for 3 sh -c "ip netns exec $ns dig @10.96.0.10 +short one.flip.default.svc.cluster.local | grep -q 10.244.9.9"; then
+	ok "live update: headless endpoint name answers"
+else
+	fail "live update: one.flip.default not answered within 3 s"
+fi
+slice false
+if wait_for 3 sh -c "ip netns exec $ns dig @10.96.0.10 one.flip.default.svc.cluster.local | grep -q NXDOMAIN"; then
+	ok "live update: not-ready endpoint leaves the zone"
+else
+	fail "live update: one.flip.default still answered after turning not ready"
+fi
+expect "live update: the ready endpoint stays" '^10\.244\.9\.10$' \
+	qdig +short flip.default.svc.cluster.local
+expect_not "live update: no PTR for the not-ready endpoint" 'flip' qdig +short -x 10.244.9.9
+slice true
+if wait_for 3 sh -c "ip netns exec $ns dig @10.96.0.10 +short _http._tcp.flip.default.svc.cluster.local SRV | grep -q one.flip"; then
+	ok "live update: ready again, SRV back"
+else
+	fail "live update: SRV for one.flip not back within 3 s"
+fi
+rm "$tmp/manifests/hl.yaml" "$tmp/manifests/hl-slice.yaml"
 rm "$tmp/manifests/new.yaml"
 if wait_for 3 sh -c "ip netns exec $ns dig @10.96.0.10 fresh.default.svc.cluster.local | grep -q NXDOMAIN"; then
 	ok "live update: deleted Service is NXDOMAIN"

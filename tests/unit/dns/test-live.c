@@ -19,6 +19,7 @@
 #include "k8s/object.h"
 #include "k8s/store.h"
 #include "lib/diag.h"
+#include "lib/alloc.h"
 #include "lib/ip.h"
 
 #define N_SVC 14
@@ -164,6 +165,55 @@ static struct wf_dns_zone *full_zone(struct env *e, uint32_t serial)
 	return z;
 }
 
+/* One random change to the store. */
+static void random_change(struct env *e)
+{
+	unsigned i = rnd(N_SVC), action = rnd(100);
+	char ns[16], name[32];
+
+	snprintf(ns, sizeof(ns), "ns-%u", i % N_NS);
+	if (action < 30) {
+		random_service(e, i);
+	} else if (action < 40) {
+		snprintf(name, sizeof(name), "svc-%u", i);
+		del(e, WF_K8S_SERVICE, ns, name);
+	} else if (action < 80) {
+		random_slice(e, i, rnd(2) ? 'a' : 'b');
+	} else if (action < 95) {
+		snprintf(name, sizeof(name), "svc-%u-%c", i, rnd(2) ? 'a' : 'b');
+		del(e, WF_K8S_ENDPOINTSLICE, ns, name);
+	} else if (action < 98) {
+		char y[256];
+		snprintf(y, sizeof(y), "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n",
+			 rnd(2) ? ns : "empty-ns");
+		put_yaml(e, y);
+	} else {
+		del(e, WF_K8S_NAMESPACE, NULL, rnd(2) ? ns : "empty-ns");
+	}
+}
+
+static void env_init(struct env *e, enum wf_dns_pod_mode pods)
+{
+	memset(e, 0, sizeof(*e));
+	e->cfg.cluster_domain = "cluster.local";
+	e->cfg.ttl = 30;
+	e->cfg.pods = pods;
+	wf_cidr_parse("10.96.0.0/12", true, &e->cfg.service_cidrs[0]);
+	e->cfg.n_service_cidrs = 1;
+	wf_cidr_parse("10.244.0.0/16", true, &e->cfg.pod_cidrs[0]);
+	e->cfg.n_pod_cidrs = 1;
+	assert_int_equal(wf_store_new(&e->store), 0);
+	assert_int_equal(wf_dns_live_new(&e->cfg, &e->live), 0);
+	assert_true(wf_store_subscribe(e->store, on_event, e) > 0);
+}
+
+static void env_done(struct env *e, struct wf_dns_zone *cur)
+{
+	wf_dns_zone_free(cur);
+	wf_dns_live_free(e->live);
+	wf_store_free(e->store);
+}
+
 static void run(uint32_t seed, enum wf_dns_pod_mode pods, unsigned steps)
 {
 	struct env e = {0};
@@ -172,41 +222,10 @@ static void run(uint32_t seed, enum wf_dns_pod_mode pods, unsigned steps)
 	char why[600];
 
 	rng_state = seed;
-	e.cfg.cluster_domain = "cluster.local";
-	e.cfg.ttl = 30;
-	e.cfg.pods = pods;
-	wf_cidr_parse("10.96.0.0/12", true, &e.cfg.service_cidrs[0]);
-	e.cfg.n_service_cidrs = 1;
-	wf_cidr_parse("10.244.0.0/16", true, &e.cfg.pod_cidrs[0]);
-	e.cfg.n_pod_cidrs = 1;
-	assert_int_equal(wf_store_new(&e.store), 0);
-	assert_int_equal(wf_dns_live_new(&e.cfg, &e.live), 0);
-	assert_true(wf_store_subscribe(e.store, on_event, &e) > 0);
+	env_init(&e, pods);
 
 	for (unsigned step = 1; step <= steps; step++) {
-		unsigned i = rnd(N_SVC), action = rnd(100);
-		char ns[16], name[32];
-
-		snprintf(ns, sizeof(ns), "ns-%u", i % N_NS);
-		if (action < 30) {
-			random_service(&e, i);
-		} else if (action < 40) {
-			snprintf(name, sizeof(name), "svc-%u", i);
-			del(&e, WF_K8S_SERVICE, ns, name);
-		} else if (action < 80) {
-			random_slice(&e, i, rnd(2) ? 'a' : 'b');
-		} else if (action < 95) {
-			snprintf(name, sizeof(name), "svc-%u-%c", i, rnd(2) ? 'a' : 'b');
-			del(&e, WF_K8S_ENDPOINTSLICE, ns, name);
-		} else if (action < 98) {
-			char y[256];
-			snprintf(y, sizeof(y),
-				 "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n",
-				 rnd(2) ? ns : "empty-ns");
-			put_yaml(&e, y);
-		} else {
-			del(&e, WF_K8S_NAMESPACE, NULL, rnd(2) ? ns : "empty-ns");
-		}
+		random_change(&e);
 
 		struct wf_store_snapshot *snap = wf_store_snapshot(e.store);
 		struct wf_dns_live_stats st;
@@ -221,16 +240,58 @@ static void run(uint32_t seed, enum wf_dns_pod_mode pods, unsigned steps)
 
 		struct wf_dns_zone *ref = full_zone(&e, step);
 		if (!wf_dns_zone_equal(ref, cur, why, sizeof(why)))
-			fail_msg("seed %u step %u (svc-%u, action %u, %s): %s", seed, step, i,
-				 action, st.full ? "full" : "incremental", why);
+			fail_msg("seed %u step %u (%s): %s", seed, step,
+				 st.full ? "full" : "incremental", why);
 		wf_dns_zone_free(ref);
 	}
 	/* Namespace changes and compaction rebuild in full; Service and slice changes do not */
 	if (pods != WF_DNS_PODS_VERIFIED)
 		assert_true(incremental > steps / 2);
-	wf_dns_zone_free(cur);
-	wf_dns_live_free(e.live);
-	wf_store_free(e.store);
+	env_done(&e, cur);
+}
+
+/* Every allocation of an update fails in turn (a fresh random change each time): the update
+ * fails cleanly or falls back to a full build, and the next one is right again. */
+static void test_alloc_failures(void **state)
+{
+	struct env e;
+	struct wf_dns_zone *cur = NULL;
+	unsigned long nth;
+	uint32_t serial = 0;
+	bool done = false;
+	char why[600];
+
+	(void)state;
+	rng_state = 7;
+	env_init(&e, WF_DNS_PODS_INSECURE);
+	for (nth = 1; !done && nth < 5000; nth++) {
+		struct wf_store_snapshot *snap;
+		struct wf_dns_live_stats st;
+		struct wf_dns_zone *next = NULL, *ref;
+		unsigned long count;
+		int rc;
+
+		random_change(&e);
+		snap = wf_store_snapshot(e.store);
+		serial++;
+		wf_alloc_fail_at(nth < 40 ? 0 : nth - 40); /* the first rounds fill the store */
+		rc = wf_dns_live_update(e.live, snap, serial, &next, &st);
+		count = wf_alloc_count();
+		wf_alloc_fail_at(0);
+		if (rc < 0)
+			assert_int_equal(wf_dns_live_update(e.live, snap, serial, &next, &st), 0);
+		else
+			done = nth > 640 && count < nth - 40;
+		wf_store_snapshot_unref(snap);
+		wf_dns_zone_free(cur);
+		cur = next;
+		ref = full_zone(&e, serial);
+		if (!wf_dns_zone_equal(ref, cur, why, sizeof(why)))
+			fail_msg("after failing allocation %lu: %s", nth - 40, why);
+		wf_dns_zone_free(ref);
+	}
+	assert_true(done);
+	env_done(&e, cur);
 }
 
 static void test_incremental_equals_full(void **state)
@@ -251,6 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_incremental_equals_full),
 		cmocka_unit_test(test_verified_pods_rebuild),
+		cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
