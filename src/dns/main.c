@@ -447,11 +447,18 @@ int wf_dns_main(int argc, char **argv)
 	if (c.sub < 0)
 		goto out;
 	if (manifests) {
+		/* The zone reads Namespaces, Services and EndpointSlices (and Pods to verify pod
+		 * names): the store keeps only those, which is most of the memory at scale. */
+		uint64_t kinds = WF_SOURCE_KIND(WF_K8S_NAMESPACE) | WF_SOURCE_KIND(WF_K8S_SERVICE) |
+				 WF_SOURCE_KIND(WF_K8S_ENDPOINTSLICE);
+		if (c.zcfg.pods == WF_DNS_PODS_VERIFIED)
+			kinds |= WF_SOURCE_KIND(WF_K8S_POD);
 		struct wf_source_dir_config sc = {
 			.store = c.store,
 			.watch = true,
 			.on_error = on_source_error,
 			.userdata = &c,
+			.kinds = kinds,
 		};
 		rc = wf_source_dir_new(&sc, &c.src);
 		if (rc == 0)

@@ -412,7 +412,29 @@ struct parsed {
 	uint64_t *fps;
 };
 
-static void parse_file(const char *path, struct parsed *p)
+/* Drops the objects of kinds the source does not keep (cfg.kinds), with their fingerprints,
+ * and counts them as ignored. */
+static void filter_kinds(struct parsed *p, uint64_t kinds)
+{
+	size_t kept = 0;
+
+	if (!kinds)
+		return;
+	for (size_t i = 0; i < p->res.n_objects; i++) {
+		struct wf_k8s_object *obj = p->res.objects[i];
+		if (!(kinds & WF_SOURCE_KIND(obj->kind))) {
+			wf_k8s_object_unref(obj);
+			p->res.ignored++;
+			continue;
+		}
+		p->res.objects[kept] = obj;
+		p->fps[kept] = p->fps[i];
+		kept++;
+	}
+	p->res.n_objects = kept;
+}
+
+static void parse_file(const char *path, uint64_t kinds, struct parsed *p)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -434,6 +456,8 @@ static void parse_file(const char *path, struct parsed *p)
 			p->err = -ENOMEM;
 			wf_diag_set(&p->diag, path, 0, 0, NULL, "%s", wf_strerror(p->err));
 			wf_k8s_parse_result_done(&p->res);
+		} else {
+			filter_kinds(p, kinds);
 		}
 	}
 	wf_free(buf);
@@ -593,7 +617,7 @@ out:
 static int apply_file(struct wf_source_dir *src, const char *path, bool explicit_)
 {
 	struct parsed p;
-	parse_file(path, &p);
+	parse_file(path, src->cfg.kinds, &p);
 	int r = apply_parsed(src, path, explicit_, &p);
 	parsed_done(&p);
 	return r;
@@ -921,6 +945,7 @@ struct pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	char **paths;
+	uint64_t kinds; /* cfg.kinds of the source */
 	struct parsed *slots;
 	bool *ready;
 	size_t n;
@@ -939,7 +964,7 @@ static void *pipeline_worker(void *arg)
 		}
 		size_t i = pl->next++;
 		pthread_mutex_unlock(&pl->lock);
-		parse_file(pl->paths[i], &pl->slots[i]);
+		parse_file(pl->paths[i], pl->kinds, &pl->slots[i]);
 		pthread_mutex_lock(&pl->lock);
 		pl->ready[i] = true;
 		pthread_cond_broadcast(&pl->cond);
@@ -958,7 +983,7 @@ static int apply_parallel(struct wf_source_dir *src, char **paths, size_t n, boo
 	size_t nthreads = cpus > 1 ? (size_t)cpus : 1;
 	if (nthreads > PIPELINE_MAX_THREADS)
 		nthreads = PIPELINE_MAX_THREADS;
-	struct pipeline pl = {.paths = paths, .n = n};
+	struct pipeline pl = {.paths = paths, .kinds = src->cfg.kinds, .n = n};
 	pthread_t threads[PIPELINE_MAX_THREADS];
 	size_t started = 0;
 	int r = 0;

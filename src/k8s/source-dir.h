@@ -16,6 +16,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "k8s/store-types.h"
 #include "lib/diag.h"
@@ -32,7 +33,13 @@ struct wf_source_dir_config {
 	bool watch;		     /* keep in sync with inotify */
 	wf_source_error_fn on_error; /* may be NULL */
 	void *userdata;
+	/* Kinds to keep, as WF_SOURCE_KIND(WF_K8S_...) bits; 0 keeps every kind. Objects of other
+	 * kinds are dropped right after parsing (on the parsing thread) and counted in
+	 * stats.ignored, so a daemon that reads a few kinds (weft dns) does not hold the rest. */
+	uint64_t kinds;
 };
+
+#define WF_SOURCE_KIND(kind) (UINT64_C(1) << (kind))
 
 struct wf_source_dir_stats {
 	size_t files;	/* files applied (their objects are in the store) */

@@ -541,6 +541,39 @@ static void test_load_paths(void **state)
 	wf_store_free(s);
 }
 
+/* A source that keeps only some kinds (as weft dns does) drops the others on parsing and
+ * counts them as ignored; what it keeps behaves as usual. */
+static void test_kind_filter(void **state)
+{
+	char b[512];
+	char doc[2048];
+	snprintf(doc, sizeof(doc),
+		 "%s---\napiVersion: v1\nkind: Pod\nmetadata: {name: dropped}\n"
+		 "spec:\n  containers: [{name: c, image: weft/echo}]\n",
+		 svc(b, sizeof(b), "default", "kept", 80));
+	write_file("mixed.yaml", doc);
+	struct wf_store *s;
+	struct events ev = {0};
+	struct wf_source_dir_config cfg = {
+		.on_error = on_error, .userdata = &ev, .kinds = WF_SOURCE_KIND(WF_K8S_SERVICE)};
+	struct wf_source_dir *src;
+	struct wf_source_dir_stats st;
+	assert_int_equal(wf_store_new(&s), 0);
+	cfg.store = s;
+	assert_int_equal(wf_source_dir_new(&cfg, &src), 0);
+	assert_int_equal(wf_source_dir_add(src, at("mixed.yaml")), 0);
+	wf_source_dir_get_stats(src, &st);
+	assert_int_equal(st.objects, 1);
+	assert_int_equal(st.ignored, 1);
+	assert_int_equal(ev.errors, 0);
+	struct wf_store_snapshot *snap = wf_store_snapshot(s);
+	assert_int_equal(wf_store_count(snap, WF_K8S_SERVICE, NULL), 1);
+	assert_int_equal(wf_store_count(snap, WF_K8S_POD, NULL), 0);
+	wf_store_snapshot_unref(snap);
+	wf_source_dir_free(src);
+	wf_store_free(s);
+}
+
 /* A ConfigMap mounted as a volume: visible names are symlinks through a hidden ..data link,
  * and kubelet publishes a new version by swapping ..data (atomic rename). */
 static void test_configmap_projection(void **state)
@@ -658,6 +691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subdirectories, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explicit_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kind_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configmap_projection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
