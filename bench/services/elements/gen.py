@@ -36,7 +36,9 @@ def ep(i, j):
 
 # nft 1.0.6: the map must be declared with typeof, and its data side with "tcp dport" (not
 # "th dport"), or nft cannot re-read it from the kernel ("conflicting protocols specified: ip
-# vs. th") and every later nft command on the table fails. Numgen slots are written 0, 1, ...
+# vs. th") and every later nft command on the table fails. "tcp dport" makes nft add "meta
+# l4proto tcp" to the rules that use the map: this prototype is TCP-only (a real table needs
+# one map per protocol; see RESULTS.md). Numgen slots are written 0, 1, ...
 KEYT = "type ipv4_addr . inet_proto . inet_service"
 head = """table inet wx {
 	set clustercidrs4 { type ipv4_addr; flags interval; elements = { 10.244.0.0/16 } }
