@@ -24,6 +24,11 @@ extern const struct wf_cli_command wf_cli_commands[];
 int wf_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The getopt_long results every command treats alike: 'h' prints usage to stdout and returns
+ * WF_CLI_EXIT_OK; ':' (an option without its value) and anything else are usage errors
+ * (wf_cli_usage_error) and return WF_CLI_EXIT_USAGE. argv is the command's, after getopt. */
+int wf_cli_opt_common(const char *cmd, const char *usage, int c, char **argv);
+
 /* Commands (one file each). */
 int wf_cli_cmd_version(int argc, char **argv);
 int wf_cli_cmd_validate(int argc, char **argv);

@@ -271,17 +271,8 @@ int wf_cli_cmd_get(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			status = WF_CLI_EXIT_OK;
-			goto out;
-		case ':':
-			status = wf_cli_usage_error("get", usage, "option '%s' needs a value",
-						    argv[optind - 1]);
-			goto out;
 		default:
-			status = wf_cli_usage_error("get", usage, "unknown option '%s'",
-						    argv[optind - 1]);
+			status = wf_cli_opt_common("get", usage, c, argv);
 			goto out;
 		}
 	}
@@ -313,15 +304,12 @@ int wf_cli_cmd_get(int argc, char **argv)
 		status = wf_cli_usage_error("get", usage, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	if (paths.n == 0) {
-		status = wf_cli_usage_error("get", usage, "no manifests given (use -f PATH)");
-		goto out;
-	}
 
 	struct wf_source_dir_stats st;
 	size_t errors;
-	if (wf_store_new(&store) < 0 || wf_cli_load(store, &paths, stderr, &st, &errors) < 0)
-		goto oom;
+	status = wf_cli_load_new("get", usage, &paths, stderr, &store, &st, &errors);
+	if (status != WF_CLI_EXIT_OK)
+		goto out;
 	snap = wf_store_snapshot(store);
 	status = show(&a, snap);
 	if (errors > 0)

@@ -62,32 +62,20 @@ int wf_cli_cmd_validate(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			status = WF_CLI_EXIT_OK;
-			goto out;
-		case ':':
-			status = wf_cli_usage_error("validate", usage, "option '%s' needs a value",
-						    argv[optind - 1]);
-			goto out;
 		default:
-			status = wf_cli_usage_error("validate", usage, "unknown option '%s'",
-						    argv[optind - 1]);
+			status = wf_cli_opt_common("validate", usage, c, argv);
 			goto out;
 		}
 	}
 	for (; optind < argc; optind++)
 		if (wf_cli_paths_add(&paths, argv[optind]) < 0)
 			goto oom;
-	if (paths.n == 0) {
-		status = wf_cli_usage_error("validate", usage, "no manifests given (use -f PATH)");
-		goto out;
-	}
 
 	struct wf_source_dir_stats st;
 	size_t errors;
-	if (wf_store_new(&store) < 0 || wf_cli_load(store, &paths, stdout, &st, &errors) < 0)
-		goto oom;
+	status = wf_cli_load_new("validate", usage, &paths, stdout, &store, &st, &errors);
+	if (status != WF_CLI_EXIT_OK)
+		goto out;
 	if (errors == 0) {
 		if (!quiet) {
 			printf("ok: %zu %s in %zu %s", st.objects,

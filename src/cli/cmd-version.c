@@ -15,12 +15,7 @@ int wf_cli_cmd_version(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return WF_CLI_EXIT_OK;
-		}
-		return wf_cli_usage_error("version", usage, "unknown option '%s'",
-					  argv[optind - 1]);
+		return wf_cli_opt_common("version", usage, c, argv);
 	}
 	if (optind < argc)
 		return wf_cli_usage_error("version", usage, "unexpected argument '%s'",

@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cli/cli.h"
+#include "k8s/store.h"
 #include "lib/alloc.h"
 #include "lib/diag.h"
 
@@ -51,4 +54,21 @@ int wf_cli_load(struct wf_store *store, const struct wf_cli_paths *p, FILE *out,
 		return r;
 	*ret_errors = c.errors;
 	return 0;
+}
+
+int wf_cli_load_new(const char *cmd, const char *usage, const struct wf_cli_paths *p, FILE *out,
+		    struct wf_store **ret_store, struct wf_source_dir_stats *ret_stats,
+		    size_t *ret_errors)
+{
+	struct wf_store *store = NULL;
+
+	if (p->n == 0)
+		return wf_cli_usage_error(cmd, usage, "no manifests given (use -f PATH)");
+	if (wf_store_new(&store) < 0 || wf_cli_load(store, p, out, ret_stats, ret_errors) < 0) {
+		wf_store_free(store);
+		fprintf(stderr, "weft %s: %s\n", cmd, strerror(ENOMEM));
+		return WF_CLI_EXIT_FAIL;
+	}
+	*ret_store = store;
+	return WF_CLI_EXIT_OK;
 }

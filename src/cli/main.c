@@ -1,4 +1,5 @@
 /* weft: dispatch to a subcommand (commands.c). */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,18 @@ int wf_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 	}
 	fprintf(stderr, "\nRun 'weft%s%s --help' for usage.\n", cmd ? " " : "", cmd ? cmd : "");
 	return WF_CLI_EXIT_USAGE;
+}
+
+int wf_cli_opt_common(const char *cmd, const char *usage, int c, char **argv)
+{
+	if (c == 'h') {
+		fputs(usage, stdout);
+		return WF_CLI_EXIT_OK;
+	}
+	if (c == ':')
+		return wf_cli_usage_error(cmd, usage, "option '%s' needs a value",
+					  argv[optind - 1]);
+	return wf_cli_usage_error(cmd, usage, "unknown option '%s'", argv[optind - 1]);
 }
 
 int main(int argc, char **argv)

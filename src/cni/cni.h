@@ -48,6 +48,10 @@ int wf_cni_result_ips(json_t *result, struct wf_cni_ip *ips, unsigned max);
 
 /* ipam.c: host-local compatible address store in <dataDir>/<network>. */
 
+/* mkdir -p path, mode 0755 (existing directories are fine). Returns 0 or -errno
+ * (-ENAMETOOLONG past 4095 bytes). */
+int wf_cni_mkdir_p(const char *path);
+
 /* Opens (creating) the network's directory and takes its lock. */
 int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char *network);
 void wf_cni_ipam_close(struct wf_cni_ipam *ipam);

@@ -23,7 +23,7 @@
 
 #define TMP_NAME ".weft-reserve.tmp"
 
-static int mkdir_p(const char *path)
+int wf_cni_mkdir_p(const char *path)
 {
 	char buf[4096];
 	if (strlen(path) >= sizeof(buf))
@@ -51,7 +51,7 @@ int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char 
 		return -ENAMETOOLONG;
 	int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd == -1 && errno == ENOENT) {
-		ret = mkdir_p(path);
+		ret = wf_cni_mkdir_p(path);
 		if (ret < 0)
 			return ret;
 		dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -3,13 +3,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <poll.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <net/if.h>
@@ -133,6 +135,36 @@ static int read_stdin(FILE *in, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* Step timestamps (CLOCK_MONOTONIC, a vDSO call) printed to stderr at exit when WEFT_CNI_TRACE
+ * is set: "weft-cni trace: STEP=µs …", each the time since the step before (docs/internals/cni.md). */
+#define TRACE_MAX 24
+static struct {
+	const char *what;
+	struct timespec t;
+} trace_marks[TRACE_MAX];
+static unsigned trace_n;
+
+static void trace(const char *what)
+{
+	if (trace_n < TRACE_MAX) {
+		trace_marks[trace_n].what = what;
+		clock_gettime(CLOCK_MONOTONIC, &trace_marks[trace_n++].t);
+	}
+}
+
+static void trace_print(void)
+{
+	if (trace_n < 2 || !getenv("WEFT_CNI_TRACE"))
+		return;
+	fputs("weft-cni trace:", stderr);
+	for (unsigned i = 1; i < trace_n; i++) {
+		const struct timespec *a = &trace_marks[i - 1].t, *b = &trace_marks[i].t;
+		long us = (b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
+		fprintf(stderr, " %s=%ld", trace_marks[i].what, us);
+	}
+	fputc('\n', stderr);
+}
+
 static int nl_fail(struct run *r, int e, const char *what)
 {
 	return wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "%s: %s", what, strerror(-e));
@@ -158,23 +190,6 @@ static int state_paths(struct run *r)
 	n = snprintf(r->state_path, sizeof(r->state_path), "%s/weft:%s:%s", r->state_dir,
 		     r->env.containerid, r->env.ifname);
 	return n < 0 || (size_t)n >= sizeof(r->state_path) ? -ENAMETOOLONG : 0;
-}
-
-static int mkdirs(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int state_write(struct run *r)
@@ -204,7 +219,7 @@ static int state_write(struct run *r)
 	/* written complete as an unnamed inode, then named: a crash leaves no torn state */
 	int fd = open(r->state_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd == -1 && errno == ENOENT) {
-		if ((ret = mkdirs(r->state_dir)) < 0)
+		if ((ret = wf_cni_mkdir_p(r->state_dir)) < 0)
 			goto out_text;
 		fd = open(r->state_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	}
@@ -590,6 +605,71 @@ static void plan_routes(struct run *r)
 			r->ips[i].gw = r->ips[i].ip.family == AF_INET ? gw4 : gw6;
 }
 
+/* Requests queued on one netlink socket (wf_nl_batch_begin()) and what each is for, so that
+ * a failure names its step. */
+#define NL_BATCH_MAX 64
+
+struct nl_batch {
+	struct wf_nl *nl;
+	unsigned n;
+	int err; /* first request that could not be queued */
+	const char *err_what;
+	const char *what[NL_BATCH_MAX];
+	bool exist_ok[NL_BATCH_MAX]; /* -EEXIST counts as success */
+	int res[NL_BATCH_MAX];
+};
+
+static void batch_begin(struct nl_batch *b, struct wf_nl *nl)
+{
+	b->nl = nl;
+	b->n = 0;
+	b->err = 0;
+	wf_nl_batch_begin(nl);
+}
+
+/* Notes a request just queued (e: what the wf_nl_* call returned). */
+static void batch_note(struct nl_batch *b, int e, const char *what, bool exist_ok)
+{
+	if (e == 0 && b->n >= NL_BATCH_MAX)
+		e = -E2BIG; /* queued, but its ACK could not be told apart: fail the batch */
+	if (e < 0) {
+		if (!b->err) {
+			b->err = e;
+			b->err_what = what;
+		}
+		return;
+	}
+	b->what[b->n] = what;
+	b->exist_ok[b->n] = exist_ok;
+	b->n++;
+}
+
+/* Sends the batch; res[] then holds each request's result. Returns 0 once sent and ACKed
+ * (whatever the requests' results), or fails the run. */
+static int batch_send(struct run *r, struct nl_batch *b)
+{
+	int e = wf_nl_batch_end(b->nl, b->res, NL_BATCH_MAX);
+	if (e < 0)
+		return nl_fail(r, e, "netlink");
+	return 0;
+}
+
+/* Fails the run with the first request of the sent batch that failed (or could not be
+ * queued); 0 when all succeeded. */
+static int batch_check(struct run *r, const struct nl_batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		int e = b->res[i];
+		if (e < 0 && !(e == -EEXIST && b->exist_ok[i]))
+			return nl_fail(r, e, b->what[i]);
+	}
+	if (b->err)
+		return nl_fail(r, b->err, b->err_what);
+	return 0;
+}
+
+/* Looks the bridge up, creating it (up) when missing. The gateway addresses are added by the
+ * caller, in the batch that creates the veth pair. */
 static int ensure_bridge(struct run *r, struct wf_nl *nl, struct wf_nl_link *br)
 {
 	const struct wf_cni_conf *c = &r->conf;
@@ -608,34 +688,34 @@ static int ensure_bridge(struct run *r, struct wf_nl *nl, struct wf_nl_link *br)
 		return nl_fail(r, e, "looking up bridge");
 	if (!(br->flags & IFF_UP) && (e = wf_nl_link_set(nl, br->index, true, 0, -1)) < 0)
 		return nl_fail(r, e, "bringing the bridge up");
-	if (!c->is_gw)
-		return 0;
-	for (unsigned i = 0; i < r->n_ips; i++) {
-		if (!r->ips[i].gw.family)
-			continue;
-		e = wf_nl_addr_add(nl, br->index, &r->ips[i].gw, r->ips[i].prefix);
-		if (e < 0 && e != -EEXIST)
-			return nl_fail(r, e, "adding the gateway address to the bridge");
-	}
 	return 0;
 }
 
 /* Creates everything in the kernel. On failure the caller deletes the host veth (which takes
- * the pod end with it); the bridge, shared by every pod, stays. */
+ * the pod end with it); the bridge, shared by every pod, stays.
+ *
+ * Netlink round trips (docs/internals/cni.md, "ADD"): bridge lookup; one batch on the host
+ * socket (gateway addresses, the veth pair with the pod end created in the pod netns, hairpin
+ * by name); pod end lookup; one batch on the pod socket (up, addresses, routes); in routed mode
+ * a host end lookup and one more host batch (routes, neighbours). */
 static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned *ret_n,
 		    int *ret_ip_iface)
 {
 	const struct wf_cni_conf *c = &r->conf;
 	struct wf_nl host = {0}, pod = {0};
 	struct wf_nl_link br = {0};
+	struct nl_batch b;
 	uint8_t host_mac[6], pod_mac[6];
 	unsigned n = 0;
 	int e, ret = -1;
+	bool bridged = c->mode == WF_CNI_MODE_BRIDGE;
+	bool routed = c->mode == WF_CNI_MODE_ROUTED;
 
 	if ((e = wf_nl_init(&host)) < 0)
 		return nl_fail(r, e, "netlink");
-	if (c->mode == WF_CNI_MODE_BRIDGE && ensure_bridge(r, &host, &br) < 0)
+	if (bridged && ensure_bridge(r, &host, &br) < 0)
 		goto out;
+	trace("bridge-lookup");
 	random_mac(host_mac);
 	if (c->has_mac)
 		memcpy(pod_mac, c->mac, 6);
@@ -646,8 +726,30 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 	struct wf_nl_link_opts ho = {
 		.mtu = c->mtu, .master = br.index, .up = true, .mac = host_mac};
 	struct wf_nl_link_opts po = {.mtu = c->mtu, .mac = pod_mac};
+	bool hairpin = bridged && c->hairpin;
+
+	batch_begin(&b, &host);
+	if (bridged && c->is_gw) {
+		for (unsigned i = 0; i < r->n_ips; i++) {
+			if (!r->ips[i].gw.family)
+				continue;
+			e = wf_nl_addr_add(&host, br.index, &r->ips[i].gw, r->ips[i].prefix);
+			batch_note(&b, e, "adding the gateway address to the bridge", true);
+		}
+	}
+	unsigned veth_req = b.n;
 	/* the pod end is created directly inside the pod's namespace (IFLA_NET_NS_FD) */
 	e = wf_nl_veth_add(&host, r->host_veth, &ho, r->env.ifname, nsfd, &po);
+	batch_note(&b, e, "creating the veth pair", false);
+	/* hairpin is a bridge port setting, which the create request cannot carry (the port
+	 * has no master ops yet when rtnl_newlink() parses it): set by name, right after */
+	if (hairpin)
+		batch_note(&b, wf_nl_brport_hairpin_name(&host, r->host_veth, true),
+			   "setting hairpin mode", false);
+	if (batch_send(r, &b) < 0)
+		goto out;
+	trace("host-batch");
+	e = veth_req < b.n ? b.res[veth_req] : b.err;
 	if (e == -EEXIST) {
 		if ((e = wf_nl_init_in(&pod, nsfd)) < 0) {
 			nl_fail(r, e, "netlink in the pod namespace");
@@ -662,60 +764,58 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 		/* a host end left over by a killed ADD of this attachment: replace it */
 		wf_nl_link_del_name(&host, r->host_veth);
 		e = wf_nl_veth_add(&host, r->host_veth, &ho, r->env.ifname, nsfd, &po);
+		if (e == 0)
+			r->link_created = true;
+		if (e == 0 && hairpin &&
+		    (e = wf_nl_brport_hairpin_name(&host, r->host_veth, true)) < 0) {
+			nl_fail(r, e, "setting hairpin mode");
+			goto out;
+		}
+		if (e < 0) {
+			nl_fail(r, e, "creating the veth pair");
+			goto out;
+		}
+		for (unsigned i = 0; i < b.n; i++)
+			if (i != veth_req && b.res[i] < 0 &&
+			    !(b.res[i] == -EEXIST && b.exist_ok[i]) &&
+			    strcmp(b.what[i], "setting hairpin mode") != 0) {
+				nl_fail(r, b.res[i], b.what[i]);
+				goto out;
+			}
+	} else {
+		if (e == 0)
+			r->link_created = true;
+		if (batch_check(r, &b) < 0)
+			goto out;
 	}
-	if (e < 0) {
-		nl_fail(r, e, "creating the veth pair");
-		goto out;
-	}
-	r->link_created = true;
-	struct wf_nl_link hv;
-	if ((e = wf_nl_link_get(&host, r->host_veth, &hv)) < 0) {
-		nl_fail(r, e, "looking up the host veth");
-		goto out;
-	}
-	if (c->mode == WF_CNI_MODE_BRIDGE && c->hairpin &&
-	    (e = wf_nl_brport_hairpin(&host, hv.index, true)) < 0) {
-		nl_fail(r, e, "setting hairpin mode");
-		goto out;
-	}
+
 	if (!pod.buf && (e = wf_nl_init_in(&pod, nsfd)) < 0) {
 		nl_fail(r, e, "netlink in the pod namespace");
 		goto out;
 	}
+	trace("pod-socket");
 	struct wf_nl_link pl;
 	if ((e = wf_nl_link_get(&pod, r->env.ifname, &pl)) < 0) {
 		nl_fail(r, e, "looking up the pod interface");
 		goto out;
 	}
-	if ((e = wf_nl_link_set(&pod, pl.index, true, 0, -1)) < 0) {
-		nl_fail(r, e, "bringing the pod interface up");
+	trace("pod-lookup");
+	/* both ends get the same MTU (c->mtu, or the kernel's veth default) */
+	struct wf_nl_link hv = {.mtu = pl.mtu};
+	if (routed && (e = wf_nl_link_get(&host, r->host_veth, &hv)) < 0) {
+		nl_fail(r, e, "looking up the host veth");
 		goto out;
 	}
-	bool routed = c->mode == WF_CNI_MODE_ROUTED;
+
+	/* the pod side in one batch: in order, so the link is up before routes through it */
+	batch_begin(&b, &pod);
+	batch_note(&b, wf_nl_link_set(&pod, pl.index, true, 0, -1), "bringing the pod interface up",
+		   false);
 	for (unsigned i = 0; i < r->n_ips; i++) {
 		const struct wf_cni_ip *a = &r->ips[i];
 		uint8_t plen = routed ? (a->ip.family == AF_INET ? 32 : 128) : a->prefix;
-		if ((e = wf_nl_addr_add(&pod, pl.index, &a->ip, plen)) < 0) {
-			nl_fail(r, e, "adding the pod address");
-			goto out;
-		}
-		if (routed) {
-			/* host side: a /32 (/128) route per pod address (as Calico) */
-			struct wf_nl_route hr = {.dst = a->ip,
-						 .prefix = plen,
-						 .oif = hv.index,
-						 .scope = RT_SCOPE_LINK};
-			if ((e = wf_nl_route_add(&host, &hr)) < 0 && e != -EEXIST) {
-				nl_fail(r, e, "adding the host route");
-				goto out;
-			}
-			/* and a static neighbour: no ARP/ND, and no wait for the host end's
-			 * IPv6 link-local address to finish DAD */
-			if ((e = wf_nl_neigh_add(&host, hv.index, &a->ip, pod_mac)) < 0) {
-				nl_fail(r, e, "adding the pod neighbour");
-				goto out;
-			}
-		}
+		batch_note(&b, wf_nl_addr_add(&pod, pl.index, &a->ip, plen),
+			   "adding the pod address", false);
 	}
 	if (routed) {
 		/* pod side: the next hop is on-link and resolves to the host end's MAC without
@@ -729,19 +829,15 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 				want |= r->ips[i].ip.family == gw.family;
 			if (!want)
 				continue;
-			if ((e = wf_nl_neigh_add(&pod, pl.index, &gw, host_mac)) < 0) {
-				nl_fail(r, e, "adding the gateway neighbour");
-				goto out;
-			}
+			batch_note(&b, wf_nl_neigh_add(&pod, pl.index, &gw, host_mac),
+				   "adding the gateway neighbour", false);
 			if (gw.family == AF_INET) {
 				struct wf_nl_route lr = {.dst = gw,
 							 .prefix = 32,
 							 .oif = pl.index,
 							 .scope = RT_SCOPE_LINK};
-				if ((e = wf_nl_route_add(&pod, &lr)) < 0) {
-					nl_fail(r, e, "adding the gateway route");
-					goto out;
-				}
+				batch_note(&b, wf_nl_route_add(&pod, &lr),
+					   "adding the gateway route", false);
 			}
 		}
 	}
@@ -751,10 +847,30 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 			.dst = rt->dst.ip, .prefix = rt->dst.prefix, .gw = rt->gw, .oif = pl.index};
 		if (!rt->gw.family)
 			nr.scope = RT_SCOPE_LINK;
-		if ((e = wf_nl_route_add(&pod, &nr)) < 0 && e != -EEXIST) {
-			nl_fail(r, e, "adding a pod route");
-			goto out;
+		batch_note(&b, wf_nl_route_add(&pod, &nr), "adding a pod route", true);
+	}
+	if (batch_send(r, &b) < 0 || batch_check(r, &b) < 0)
+		goto out;
+	trace("pod-batch");
+
+	if (routed) {
+		batch_begin(&b, &host);
+		for (unsigned i = 0; i < r->n_ips; i++) {
+			const struct wf_cni_ip *a = &r->ips[i];
+			uint8_t plen = a->ip.family == AF_INET ? 32 : 128;
+			/* host side: a /32 (/128) route per pod address (as Calico) */
+			struct wf_nl_route hr = {.dst = a->ip,
+						 .prefix = plen,
+						 .oif = hv.index,
+						 .scope = RT_SCOPE_LINK};
+			batch_note(&b, wf_nl_route_add(&host, &hr), "adding the host route", true);
+			/* and a static neighbour: no ARP/ND, and no wait for the host end's
+			 * IPv6 link-local address to finish DAD */
+			batch_note(&b, wf_nl_neigh_add(&host, hv.index, &a->ip, pod_mac),
+				   "adding the pod neighbour", false);
 		}
+		if (batch_send(r, &b) < 0 || batch_check(r, &b) < 0)
+			goto out;
 	}
 	if ((c->is_gw || routed) && r->n_ips) {
 		for (unsigned i = 0; i < r->n_ips; i++) {
@@ -768,7 +884,7 @@ static int link_add(struct run *r, int nsfd, struct wf_cni_iface *ifs, unsigned 
 		}
 	}
 
-	if (c->mode == WF_CNI_MODE_BRIDGE) {
+	if (bridged) {
 		snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", c->bridge);
 		memcpy(ifs[n].mac, br.mac, 6);
 		ifs[n].mtu = br.mtu;
@@ -946,8 +1062,10 @@ static int cmd_add(struct run *r, FILE *out)
 				   r->env.netns, strerror(errno));
 	if (access(r->state_path, F_OK) == 0 && clear_stale(r, nsfd) < 0)
 		goto out_ns;
+	trace("netns-open");
 	if (ipam_add(r) < 0)
 		goto out_ns;
+	trace("ipam");
 	plan_routes(r);
 	if (c->has_bw && c->bw.out_rate)
 		snprintf(r->ifb, sizeof(r->ifb), "wi%s", r->host_veth + 2);
@@ -961,8 +1079,10 @@ static int cmd_add(struct run *r, FILE *out)
 		wf_cni_fail(r->err, WF_CNI_E_IO, "writing %s: %s", r->state_path, strerror(-e));
 		goto undo_ipam;
 	}
+	trace("record");
 	if (link_add(r, nsfd, ifs, &n_ifs, &ip_iface) < 0)
 		goto undo_link;
+	trace("links");
 	if (r->n_nft && (e = nft_apply(r, true, errbuf, sizeof(errbuf))) < 0) {
 		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "nftables: %s", errbuf);
 		goto undo_link;
@@ -983,6 +1103,7 @@ static int cmd_add(struct run *r, FILE *out)
 	print_result(r, res, out);
 	json_decref(res);
 	close(nsfd);
+	trace("result");
 	return 0;
 
 	/* ADD that fails part-way leaves nothing behind (undo in reverse) */
@@ -1004,16 +1125,162 @@ out_ns:
 	return -1;
 }
 
-struct del_job {
-	const char *host_veth, *ifb;
-	int ret;
+/* --- DEL: the kernel's veth removal off the DEL path (docs/cni.md, "DEL and the kernel's
+ * veth removal") ---
+ *
+ * unregister_netdevice_many() first closes the pair, unlists both ends (their names become
+ * free), runs the NETDEV_UNREGISTER notifiers (addresses, routes, neighbours, the bridge port
+ * go) and announces RTM_DELLINK, all within ~1 ms; then, after dropping RTNL, the requester's
+ * sendmsg() waits in netdev_run_todo() for the device's last references (rcu_barrier(),
+ * ~20 ms). A child process makes the request; DEL waits for the announcement only. */
+struct unlink_job {
+	struct wf_nl mon; /* subscribed to RTNLGRP_LINK before the request is made */
+	int index[2];	  /* host veth, ifb; 0: absent */
+	bool gone[2];
+	const char *name[2];
+	int child_rd; /* read end of a pipe the child holds: EOF when it exits */
 };
 
-static void *del_links(void *arg)
+/* Child: deletes the links (each request waits for its own removal) and exits. Holds nothing
+ * the runtime or a following ADD/DEL waits on: no stdio pipes, no store lock. */
+static void __attribute__((noreturn)) unlink_child(const struct unlink_job *j, int wr)
 {
-	struct del_job *j = arg;
-	j->ret = link_del(j->host_veth, j->ifb);
-	return NULL;
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+	}
+	if (wr != 3 && dup2(wr, 3) == 3)
+		wr = 3;
+	close_range(wr + 1, ~0U, 0);
+	/* test hook (tests/e2e/cni/cni.sh, case_del_async): die as if killed before the request */
+	if (getenv("WEFT_CNI_TEST_UNLINK_KILL"))
+		raise(SIGKILL);
+	struct wf_nl nl = {0};
+	int e = wf_nl_init(&nl);
+	for (unsigned i = 0; e == 0 && i < 2; i++)
+		if (j->index[i])
+			wf_nl_link_del(&nl, j->index[i]);
+	_exit(0);
+}
+
+/* Looks the links up and starts their removal. 0 (also when there is nothing to remove; then
+ * nothing is started) or -errno. */
+static int unlink_start(struct run *r, struct unlink_job *j)
+{
+	struct wf_nl_link l;
+	int e, fds[2];
+
+	*j = (struct unlink_job){.child_rd = -1, .name = {r->host_veth, r->ifb}};
+	if ((e = wf_nl_init(&j->mon)) < 0)
+		return e;
+	int grp = RTNLGRP_LINK;
+	if (setsockopt(j->mon.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) == -1)
+		return -errno;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!j->name[i][0])
+			continue;
+		e = wf_nl_link_get(&j->mon, j->name[i], &l);
+		if (e == -ENODEV)
+			continue;
+		if (e < 0)
+			return e;
+		j->index[i] = l.index;
+	}
+	if (!j->index[0] && !j->index[1])
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -errno;
+	pid_t pid = fork();
+	if (pid == -1) {
+		e = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return e;
+	}
+	if (pid == 0)
+		unlink_child(j, fds[1]);
+	close(fds[1]);
+	j->child_rd = fds[0];
+	return 0;
+}
+
+/* Marks the links an RTM_DELLINK announcement in buf names as gone. */
+static void unlink_seen(struct unlink_job *j, const uint8_t *buf, ssize_t n)
+{
+	for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+	     h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type != RTM_DELLINK)
+			continue;
+		const struct ifinfomsg *ifi = NLMSG_DATA(h);
+		for (unsigned i = 0; i < 2; i++)
+			if (j->index[i] && ifi->ifi_index == j->index[i])
+				j->gone[i] = true;
+	}
+}
+
+/* Asks the kernel whether link i is still there (announcements may have been dropped, or the
+ * child may have died): 1 when it is gone, 0 when not, or -errno. */
+static int unlink_check(struct unlink_job *j, unsigned i)
+{
+	struct wf_nl_link l;
+	int e = wf_nl_link_get_index(&j->mon, j->index[i], &l);
+	if (e == -ENODEV || (e == 0 && strcmp(l.name, j->name[i]) != 0))
+		return 1;
+	return e < 0 ? e : 0;
+}
+
+/* Waits until the kernel has announced the removal of every link unlink_start() found. When
+ * the child dies without removing them, removes them here (synchronously). 0 or -errno. */
+static int unlink_finish(struct unlink_job *j)
+{
+	int ret = 0;
+	bool child_done = j->child_rd < 0;
+	while ((j->index[0] && !j->gone[0]) || (j->index[1] && !j->gone[1])) {
+		struct pollfd p[2] = {{.fd = j->mon.fd, .events = POLLIN},
+				      {.fd = child_done ? -1 : j->child_rd, .events = POLLIN}};
+		int n = poll(p, 2, 1000);
+		if (n == -1 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		bool check = n == 0;
+		if (p[0].revents) {
+			ssize_t len = recv(j->mon.fd, j->mon.buf, WF_NL_BUFSIZE, MSG_DONTWAIT);
+			if (len > 0)
+				unlink_seen(j, j->mon.buf, len);
+			else if (len == -1 && errno == ENOBUFS)
+				check = true; /* announcements lost: ask */
+			continue; /* the announcement precedes the child's exit: read it first */
+		}
+		if (p[1].revents) {
+			/* the child exited: anything it removed has been announced by now */
+			child_done = true;
+			check = true;
+		}
+		for (unsigned i = 0; check && i < 2; i++) {
+			if (!j->index[i] || j->gone[i])
+				continue;
+			int e = unlink_check(j, i);
+			if (e == 0 && child_done) {
+				e = wf_nl_link_del(&j->mon, j->index[i]);
+				e = e == -ENODEV ? 1 : e;
+			}
+			if (e < 0) {
+				ret = e;
+				j->gone[i] = true; /* give up on it; DEL fails */
+			} else if (e == 0 && !child_done) {
+				continue;
+			} else {
+				j->gone[i] = true;
+			}
+		}
+	}
+	if (j->child_rd >= 0)
+		close(j->child_rd);
+	wf_nl_done(&j->mon);
+	return ret;
 }
 
 static int cmd_del(struct run *r)
@@ -1025,25 +1292,30 @@ static int cmd_del(struct run *r)
 	/* SPEC.md DEL: succeed when things are gone, CNI_NETNS empty or its netns gone; the
 	 * host end's name is derived from the attachment, so no netns is needed */
 	host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
-	/* The kernel spends ~20 ms removing a veth, almost all of it waiting for RCU grace
-	 * periods. The rest of DEL (nftables, the address store) runs meanwhile on this
-	 * thread; DEL returns only once both are done, so the interface is gone when it
-	 * does. Releasing addresses before the link is gone is what the reference bridge
-	 * plugin does too (IPAM DEL first). */
-	struct del_job job = {.host_veth = r->host_veth, .ifb = r->ifb};
-	pthread_t thread;
-	bool threaded = pthread_create(&thread, NULL, del_links, &job) == 0;
-	if (!threaded)
-		del_links(&job);
+	/* The removal starts first and nftables work overlaps it; DEL returns once the kernel
+	 * has announced it (the pair is down, unlisted, names free, addresses and routes gone),
+	 * not after the kernel's ~20 ms wait for the device's last references. */
+	struct unlink_job j;
+	trace("record-read");
+	int ue = unlink_start(r, &j);
+	trace("unlink-start");
 	if (r->n_nft && nft_apply(r, false, errbuf, sizeof(errbuf)) < 0)
 		fprintf(stderr, "weft-cni: removing nftables elements: %s\n", errbuf);
-	int ret = ipam_del(r, st == 0);
-	if (threaded)
-		pthread_join(thread, NULL);
-	if (ret < 0)
+	if (ue == 0)
+		ue = unlink_finish(&j);
+	else
+		wf_nl_done(&j.mon);
+	if (ue < 0) {
+		/* no announcement to wait for (no netlink, no fork): the plain way */
+		ue = link_del(r->host_veth, r->ifb);
+		if (ue < 0)
+			return nl_fail(r, ue, "deleting the veth");
+	}
+	trace("unlink-announced");
+	/* the address is released only once no interface holds it any more */
+	if (ipam_del(r, st == 0) < 0)
 		return -1;
-	if (job.ret < 0)
-		return nl_fail(r, job.ret, "deleting the veth");
+	trace("ipam");
 	/* the record goes last: a DEL that failed above can be retried with it */
 	if (unlink(r->state_path) == -1 && errno != ENOENT)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "removing %s: %s", r->state_path,
@@ -1248,6 +1520,7 @@ int wf_cni_main(const char *argv0, FILE *in, FILE *out)
 	char *input = NULL;
 	int ret = 1;
 
+	trace("start");
 	if (!r) {
 		fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"out of memory\"}\n", out);
 		return 1;
@@ -1281,6 +1554,7 @@ int wf_cni_main(const char *argv0, FILE *in, FILE *out)
 		wf_cni_fail(&err, WF_CNI_E_CONFIG, "weft-ipam: ipam.type must be \"weft-ipam\"");
 		goto out;
 	}
+	trace("parse");
 	if (r->env.containerid)
 		host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
 	if (state_paths(r) < 0) {
@@ -1315,6 +1589,7 @@ out:
 		fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"internal error\"}\n", out);
 	if (err.code)
 		fprintf(stderr, "weft-cni: %s\n", err.msg);
+	trace_print();
 	json_decref(r->delegate_result);
 	nft_clear(r);
 	wf_cni_conf_done(&r->conf);

@@ -15,13 +15,11 @@
 #include "lib/arena.h"
 #include "lib/hash.h"
 
-struct svc_ent;
-
 /* One owner name the index knows. It exists in the zone (present) while a Service contributes
  * records to it, a name directly below it exists, or a Namespace/Service pins it. */
 struct owner {
-	struct svc_ent **contrib; /* contributing Services, in namespace/name order */
-	struct svc_ent *contrib1; /* the array while it holds one (all but shared PTR names) */
+	char **contrib; /* contributing Services' keys ("<ns>\0<name>"), in that order */
+	char *contrib1; /* the array while it holds one (all but shared PTR names) */
 	uint32_t n_contrib, cap_contrib;
 	uint32_t children;
 	uint32_t pins;
@@ -35,13 +33,6 @@ struct owner {
 	uint8_t name[];
 };
 
-struct svc_ent {
-	char *key; /* "<ns>\0<name>" */
-	size_t ns_len, key_len;
-	struct owner **owners; /* names it contributes to */
-	size_t n_owners;
-};
-
 /* A Service's records, generated for one update. */
 struct gen_rec {
 	const uint8_t *owner;
@@ -52,22 +43,23 @@ struct gen_rec {
 struct gen {
 	struct gen_rec *recs;
 	size_t n, cap;
-	bool exists; /* the Service is in the snapshot */
+	bool exists; /* the Service is in the snapshot's view (the full build's) */
 };
 
 struct wf_dns_live {
 	const struct wf_dns_zone_config *cfg;
-	struct wf_dns_zone *cur; /* borrowed: the last zone returned */
-	struct wf_hash *owners;	 /* wire name -> struct owner */
-	struct wf_hash *svcs;	 /* key -> struct svc_ent */
-	struct wf_hash *changed; /* keys noted since the last update -> (void *)1 */
-	bool full;		 /* the next update rebuilds */
-	bool full_only;		 /* every update rebuilds: no index */
+	struct wf_dns_zone *cur;	/* borrowed: the last zone returned */
+	struct wf_store_snapshot *prev; /* the snapshot cur was built from (a reference) */
+	struct wf_hash *owners;		/* wire name -> struct owner */
+	struct wf_hash *changed;	/* keys noted since the last update -> (void *)1 */
+	bool full;			/* the next update rebuilds */
+	bool full_only;			/* every update rebuilds: no index */
 	struct owner **dirty;
 	size_t n_dirty, cap_dirty;
 	/* per update */
 	struct wf_arena *mem;
-	struct wf_hash *gens; /* key -> struct gen */
+	struct wf_hash *gens;	  /* key -> struct gen, from snap */
+	struct wf_hash *old_gens; /* key -> struct gen, from prev */
 	const struct wf_store_snapshot *snap;
 	uint8_t svc_sfx[WF_DNS_MAX_NAME], pod_sfx[WF_DNS_MAX_NAME];
 	size_t svc_sfx_len, pod_sfx_len;
@@ -75,6 +67,8 @@ struct wf_dns_live {
 
 static void owner_free(struct owner *o)
 {
+	for (uint32_t i = 0; i < o->n_contrib; i++)
+		wf_free(o->contrib[i]);
 	if (o->contrib != &o->contrib1)
 		wf_free(o->contrib);
 	wf_free(o);
@@ -90,14 +84,6 @@ static void index_clear(struct wf_dns_live *l)
 		owner_free(v);
 	}
 	wf_hash_clear(l->owners);
-	it = 0;
-	while (wf_hash_next(l->svcs, &it, &k, &kl, &v)) {
-		struct svc_ent *s = v;
-		wf_free(s->owners);
-		wf_free(s->key);
-		wf_free(s);
-	}
-	wf_hash_clear(l->svcs);
 	l->n_dirty = 0;
 }
 
@@ -112,9 +98,8 @@ int wf_dns_live_new(const struct wf_dns_zone_config *cfg, struct wf_dns_live **r
 	l->cfg = cfg;
 	l->full = true;
 	l->owners = wf_hash_new(1024);
-	l->svcs = wf_hash_new(1024);
 	l->changed = wf_hash_new(64);
-	if (!l->owners || !l->svcs || !l->changed)
+	if (!l->owners || !l->changed)
 		goto oom;
 	snprintf(text, sizeof(text), "svc.%s", cfg->cluster_domain);
 	len = wf_dns_name_from_text(text, l->svc_sfx, true);
@@ -153,14 +138,14 @@ void wf_dns_live_free(struct wf_dns_live *l)
 {
 	if (!l)
 		return;
-	if (l->owners && l->svcs)
+	if (l->owners)
 		index_clear(l);
 	wf_hash_free(l->owners);
-	wf_hash_free(l->svcs);
 	if (l->changed)
 		changed_clear(l);
 	wf_hash_free(l->changed);
 	wf_free(l->dirty);
+	wf_store_snapshot_unref(l->prev);
 	wf_free(l);
 }
 
@@ -173,8 +158,11 @@ void wf_dns_live_set_full_only(struct wf_dns_live *l, bool on)
 {
 	l->full_only = on;
 	l->full = true;
-	if (on)
+	if (on) {
 		index_clear(l);
+		wf_store_snapshot_unref(l->prev);
+		l->prev = NULL;
+	}
 }
 
 /* "<ns>\0<name>" into buf; returns its length or 0 when it does not fit. */
@@ -288,29 +276,41 @@ static int mark(struct wf_dns_live *l, struct owner *o)
 	return 0;
 }
 
-static int svc_cmp(const struct svc_ent *a, const struct svc_ent *b)
+static size_t key_size(const char *key)
 {
-	/* the order of wf_store_list (namespace, then name): the full build's order */
-	int r = strcmp(a->key, b->key);
-	return r ? r : strcmp(a->key + a->ns_len + 1, b->key + b->ns_len + 1);
+	size_t a = strlen(key);
+	return a + 1 + strlen(key + a + 1);
 }
 
-static int contrib_add(struct owner *o, struct svc_ent *s)
+/* the order of wf_store_list (namespace, then name): the full build's order */
+static int key_cmp(const char *a, const char *b)
+{
+	int r = strcmp(a, b);
+	return r ? r : strcmp(a + strlen(a) + 1, b + strlen(b) + 1);
+}
+
+static int contrib_add(struct owner *o, const char *key, size_t kl)
 {
 	uint32_t i = 0;
+	int r = 1;
 
-	while (i < o->n_contrib && svc_cmp(o->contrib[i], s) < 0)
+	while (i < o->n_contrib && (r = key_cmp(o->contrib[i], key)) < 0)
 		i++;
-	if (i < o->n_contrib && o->contrib[i] == s)
+	if (i < o->n_contrib && r == 0)
 		return 0;
+	char *copy = wf_memdup(key, kl + 1);
+	if (!copy)
+		return -ENOMEM;
 	if (o->cap_contrib == 0) {
 		o->contrib = &o->contrib1;
 		o->cap_contrib = 1;
 	} else if (o->n_contrib == o->cap_contrib) {
 		uint32_t cap = o->cap_contrib * 2;
-		struct svc_ent **c = wf_calloc(cap, sizeof(*c));
-		if (!c)
+		char **c = wf_calloc(cap, sizeof(*c));
+		if (!c) {
+			wf_free(copy);
 			return -ENOMEM;
+		}
 		memcpy(c, o->contrib, o->n_contrib * sizeof(*c));
 		if (o->contrib != &o->contrib1)
 			wf_free(o->contrib);
@@ -318,15 +318,16 @@ static int contrib_add(struct owner *o, struct svc_ent *s)
 		o->cap_contrib = cap;
 	}
 	memmove(o->contrib + i + 1, o->contrib + i, (o->n_contrib - i) * sizeof(*o->contrib));
-	o->contrib[i] = s;
+	o->contrib[i] = copy;
 	o->n_contrib++;
 	return 0;
 }
 
-static void contrib_del(struct owner *o, const struct svc_ent *s)
+static void contrib_del(struct owner *o, const char *key)
 {
 	for (uint32_t i = 0; i < o->n_contrib; i++)
-		if (o->contrib[i] == s) {
+		if (key_cmp(o->contrib[i], key) == 0) {
+			wf_free(o->contrib[i]);
 			memmove(o->contrib + i, o->contrib + i + 1,
 				(o->n_contrib - i - 1) * sizeof(*o->contrib));
 			o->n_contrib--;
@@ -462,10 +463,11 @@ static int obj_name_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The records of Service key in the snapshot (cached for the update). */
-static int gen_get(struct wf_dns_live *l, const char *key, size_t key_len, struct gen **ret)
+/* The records of Service key in snapshot snap (cached in cache for the update). */
+static int gen_get(struct wf_dns_live *l, const struct wf_store_snapshot *snap,
+		   struct wf_hash *cache, const char *key, size_t key_len, struct gen **ret)
 {
-	struct gen *g = wf_hash_get(l->gens, key, key_len);
+	struct gen *g = wf_hash_get(cache, key, key_len);
 	struct slices sl = {0};
 	struct wf_dns_view *v = NULL;
 	const char *ns = key, *name = key + strlen(key) + 1;
@@ -480,12 +482,11 @@ static int gen_get(struct wf_dns_live *l, const char *key, size_t key_len, struc
 	if (!g || !kcopy)
 		return -ENOMEM;
 	memcpy(kcopy, key, key_len + 1);
-	const struct wf_k8s_object *svc = wf_store_get(l->snap, WF_K8S_SERVICE, ns, name);
+	const struct wf_k8s_object *svc = wf_store_get(snap, WF_K8S_SERVICE, ns, name);
 	if (svc) {
-		g->exists = true;
 		rc = slice_visit(&sl, svc);
 		if (rc == 0)
-			rc = wf_store_endpointslices(l->snap, ns, name, slice_visit, &sl);
+			rc = wf_store_endpointslices(snap, ns, name, slice_visit, &sl);
 		if (rc < 0)
 			goto out;
 		/* the full view meets a Service's slices in name order */
@@ -495,12 +496,13 @@ static int gen_get(struct wf_dns_live *l, const char *key, size_t key_len, struc
 			goto out;
 		const struct wf_dns_cluster *c = wf_dns_view_cluster(v);
 		if (c->n_services == 1) {
+			g->exists = true;
 			rc = gen_for_service(l, &c->services[0], g);
 			if (rc < 0)
 				goto out;
 		}
 	}
-	rc = wf_hash_put(l->gens, kcopy, key_len, g, NULL);
+	rc = wf_hash_put(cache, kcopy, key_len, g, NULL);
 	if (rc == 0)
 		*ret = g;
 out:
@@ -509,66 +511,209 @@ out:
 	return rc;
 }
 
-/* Points s->owners at the distinct owners of g, creating them; adds s as contributor. */
-static int attach(struct wf_dns_live *l, struct svc_ent *s, const struct gen *g, bool mark_them)
+/* A Service's own subtree, <name>.<ns>.svc.<zone>: only that Service makes names in it, so
+ * they are not indexed; they are diffed between the Service's old and new records. */
+struct subtree {
+	uint8_t root[WF_DNS_MAX_NAME];
+	size_t len; /* 0: the name does not fit (then nothing is below it either) */
+};
+
+static void subtree_init(struct wf_dns_live *l, const char *key, struct subtree *t)
 {
-	struct owner **list = g->n ? wf_calloc(g->n, sizeof(*list)) : NULL;
-	size_t n = 0;
+	const char *ns = key, *name = key + strlen(key) + 1;
+	size_t nl = strlen(name), sl = strlen(ns);
+
+	t->len = 0;
+	if (!nl || !sl || nl > WF_DNS_MAX_LABEL || sl > WF_DNS_MAX_LABEL ||
+	    2 + nl + sl + l->svc_sfx_len > WF_DNS_MAX_NAME)
+		return;
+	t->root[0] = (uint8_t)nl;
+	memcpy(t->root + 1, name, nl);
+	t->root[1 + nl] = (uint8_t)sl;
+	memcpy(t->root + 2 + nl, ns, sl);
+	memcpy(t->root + 2 + nl + sl, l->svc_sfx, l->svc_sfx_len);
+	t->len = 2 + nl + sl + l->svc_sfx_len;
+	wf_dns_name_lower(t->root, t->len);
+}
+
+static bool name_ci_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint8_t x = a[i], y = b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (uint8_t)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (uint8_t)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+/* Whether name is t's root or below it. */
+static bool in_subtree(const struct subtree *t, const uint8_t *name, size_t len)
+{
+	size_t p = 0;
+
+	if (!t->len)
+		return false;
+	while (p < len && len - p > t->len)
+		p += 1 + (size_t)name[p];
+	return p < len && len - p == t->len && name_ci_eq(name + p, t->root, t->len);
+}
+
+/* The names of one subtree: a Service's owners there and their empty non-terminals up to
+ * the root, each with its records (in generation order). */
+struct tnode {
+	struct wf_dns_zone_rec *recs;
+	size_t n, cap;
+};
+
+static int tree_add(struct wf_dns_live *l, struct wf_hash *h, const struct subtree *t,
+		    const struct gen_rec *r, bool with_recs)
+{
+	const uint8_t *name = r->owner;
+	size_t len = r->owner_len;
+	struct tnode *tn = wf_hash_get(h, name, len);
+
+	if (!tn) {
+		/* the name and every missing ancestor up to the root */
+		size_t p = 0;
+		for (;;) {
+			struct tnode *x = wf_hash_get(h, name + p, len - p);
+			if (x)
+				break;
+			x = wf_arena_zalloc(l->mem, sizeof(*x));
+			if (!x || wf_hash_put(h, name + p, len - p, x, NULL) < 0)
+				return -ENOMEM;
+			if (p == 0)
+				tn = x;
+			if (len - p <= t->len)
+				break;
+			p += 1 + (size_t)name[p];
+		}
+	}
+	if (!with_recs)
+		return 0;
+	if (tn->n == tn->cap) {
+		size_t cap = tn->cap ? tn->cap * 2 : 4;
+		struct wf_dns_zone_rec *nr = wf_arena_alloc(l->mem, cap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		if (tn->n)
+			memcpy(nr, tn->recs, tn->n * sizeof(*nr));
+		tn->recs = nr;
+		tn->cap = cap;
+	}
+	tn->recs[tn->n++] = r->rec;
+	return 0;
+}
+
+/* The subtree names of g (NULL: none) into a new map. */
+static int tree_of(struct wf_dns_live *l, const struct subtree *t, const struct gen *g,
+		   bool with_recs, struct wf_hash **ret)
+{
+	struct wf_hash *h = wf_hash_new(16);
 	int rc = 0;
 
-	if (g->n && !list)
+	if (!h)
 		return -ENOMEM;
-	for (size_t i = 0; i < g->n && rc == 0; i++) {
-		struct owner *o = owner_get(l, g->recs[i].owner, g->recs[i].owner_len);
-		if (!o) {
-			rc = -ENOMEM;
-			break;
-		}
-		bool seen = false;
-		for (size_t k = 0; k < n && !seen; k++)
-			seen = list[k] == o;
-		if (seen)
-			continue;
-		list[n++] = o;
-		rc = contrib_add(o, s);
-		if (rc == 0 && mark_them)
-			rc = mark(l, o);
-		o->recs_changed = true;
+	for (size_t i = 0; g && i < g->n && rc == 0; i++)
+		if (in_subtree(t, g->recs[i].owner, g->recs[i].owner_len))
+			rc = tree_add(l, h, t, &g->recs[i], with_recs);
+	if (rc < 0) {
+		wf_hash_free(h);
+		return rc;
 	}
-	wf_free(s->owners);
-	s->owners = list;
-	s->n_owners = n;
+	*ret = h;
+	return 0;
+}
+
+/* The parent of t's root (<ns>.svc.<zone>) counts the root among its children. */
+static int root_child(struct wf_dns_live *l, const struct subtree *t, int delta)
+{
+	size_t up = 1 + (size_t)t->root[0];
+	struct owner *p = owner_get(l, t->root + up, t->len - up);
+
+	if (!p || mark(l, p) < 0)
+		return -ENOMEM;
+	p->children += (uint32_t)delta;
+	return 0;
+}
+
+/* Writes t's names from the old records to the new ones (either NULL: none) into z. */
+static int tree_write(struct wf_dns_live *l, struct wf_dns_zone *z, const struct subtree *t,
+		      const struct gen *old, const struct gen *new, size_t *n_names)
+{
+	struct wf_hash *ot = NULL, *nt = NULL;
+	size_t it = 0, kl;
+	const void *k;
+	void *v;
+	int rc;
+
+	rc = tree_of(l, t, old, false, &ot);
+	if (rc == 0)
+		rc = tree_of(l, t, new, true, &nt);
+	while (rc == 0 && wf_hash_next(ot, &it, &k, &kl, &v)) {
+		if (wf_hash_get(nt, k, kl))
+			continue;
+		rc = wf_dns_zone_del_node(z, k, kl);
+		(*n_names)++;
+	}
+	it = 0;
+	while (rc == 0 && wf_hash_next(nt, &it, &k, &kl, &v)) {
+		struct tnode *tn = v;
+		rc = wf_dns_zone_set_node(z, k, kl, false, tn->recs, tn->n);
+		(*n_names)++;
+	}
+	if (rc == 0) {
+		bool was = wf_hash_get(ot, t->root, t->len) != NULL;
+		bool is = wf_hash_get(nt, t->root, t->len) != NULL;
+		if (was != is)
+			rc = root_child(l, t, is ? 1 : -1);
+	}
+	wf_hash_free(ot);
+	wf_hash_free(nt);
 	return rc;
 }
 
-static struct svc_ent *svc_new(struct wf_dns_live *l, const char *key, size_t key_len)
+/* Adds Service key as contributor to the owners of g outside its subtree t, creating them. */
+static int attach(struct wf_dns_live *l, const char *key, size_t kl, const struct subtree *t,
+		  const struct gen *g)
 {
-	struct svc_ent *s = wf_calloc(1, sizeof(*s));
+	int rc = 0;
 
-	if (!s)
-		return NULL;
-	s->key = wf_malloc(key_len + 1);
-	if (!s->key) {
-		wf_free(s);
-		return NULL;
+	for (size_t i = 0; i < g->n && rc == 0; i++) {
+		if (in_subtree(t, g->recs[i].owner, g->recs[i].owner_len))
+			continue;
+		struct owner *o = owner_get(l, g->recs[i].owner, g->recs[i].owner_len);
+		if (!o)
+			return -ENOMEM;
+		rc = contrib_add(o, key, kl);
+		if (rc == 0)
+			rc = mark(l, o);
+		o->recs_changed = true;
 	}
-	memcpy(s->key, key, key_len + 1);
-	s->key_len = key_len;
-	s->ns_len = strlen(key);
-	if (wf_hash_put(l->svcs, s->key, key_len, s, NULL) < 0) {
-		wf_free(s->key);
-		wf_free(s);
-		return NULL;
-	}
-	return s;
+	return rc;
 }
 
-static void svc_del(struct wf_dns_live *l, struct svc_ent *s)
+/* Removes Service key from the owners of g outside its subtree t (where it was attached). */
+static int detach(struct wf_dns_live *l, const char *key, const struct subtree *t,
+		  const struct gen *g)
 {
-	wf_hash_del(l->svcs, s->key, s->key_len);
-	wf_free(s->owners);
-	wf_free(s->key);
-	wf_free(s);
+	int rc = 0;
+
+	for (size_t i = 0; i < g->n && rc == 0; i++) {
+		if (in_subtree(t, g->recs[i].owner, g->recs[i].owner_len))
+			continue;
+		struct owner *o = wf_hash_get(l->owners, g->recs[i].owner, g->recs[i].owner_len);
+		if (!o)
+			return -EINVAL; /* the index and prev disagree: rebuild */
+		rc = mark(l, o);
+		contrib_del(o, key);
+		o->recs_changed = true;
+	}
+	return rc;
 }
 
 /* ---- updates ---- */
@@ -578,15 +723,18 @@ static int update_begin(struct wf_dns_live *l, const struct wf_store_snapshot *s
 	l->snap = snap;
 	l->mem = wf_arena_new(65536, 0);
 	l->gens = wf_hash_new(64);
-	return l->mem && l->gens ? 0 : -ENOMEM;
+	l->old_gens = wf_hash_new(64);
+	return l->mem && l->gens && l->old_gens ? 0 : -ENOMEM;
 }
 
 static void update_end(struct wf_dns_live *l)
 {
 	wf_arena_free(l->mem);
 	wf_hash_free(l->gens);
+	wf_hash_free(l->old_gens);
 	l->mem = NULL;
 	l->gens = NULL;
+	l->old_gens = NULL;
 	l->snap = NULL;
 	for (size_t i = 0; i < l->n_dirty; i++)
 		l->dirty[i]->dirty = false;
@@ -610,17 +758,20 @@ static int index_build(struct wf_dns_live *l, const struct wf_dns_cluster *c)
 		const struct wf_dns_service *s = &c->services[i];
 		size_t kl = make_key(key, sizeof(key), s->ns, s->name);
 		struct gen g = {0};
-		struct svc_ent *e;
+		struct subtree t;
 
 		if (!kl)
 			continue;
 		wf_arena_reset(l->mem);
-		e = svc_new(l, key, kl);
-		if (!e)
-			return -ENOMEM;
+		subtree_init(l, key, &t);
 		rc = gen_for_service(l, s, &g);
 		if (rc == 0)
-			rc = attach(l, e, &g, true);
+			rc = attach(l, key, kl, &t, &g);
+		for (size_t k = 0; k < g.n && rc == 0; k++)
+			if (in_subtree(&t, g.recs[k].owner, g.recs[k].owner_len)) {
+				rc = root_child(l, &t, 1);
+				break;
+			}
 		if (rc == 0)
 			rc = pin(l, s->ns, 1);
 	}
@@ -667,41 +818,34 @@ out:
 	return rc;
 }
 
-/* Applies one changed Service (key) to the index. */
-static int apply_key(struct wf_dns_live *l, const char *key, size_t key_len, size_t *n_svcs)
+/* Applies one changed Service (key): its own subtree straight into z, its other names
+ * (shared) to the index. Its old records come from prev, its new ones from snap. */
+static int apply_key(struct wf_dns_live *l, struct wf_dns_zone *z, const char *key, size_t key_len,
+		     struct wf_dns_live_stats *st)
 {
-	struct svc_ent *s = wf_hash_get(l->svcs, key, key_len);
-	struct gen *g;
-	int rc = gen_get(l, key, key_len, &g);
+	struct gen *g, *old;
+	struct subtree t;
+	int rc = gen_get(l, l->snap, l->gens, key, key_len, &g);
 
+	if (rc == 0)
+		rc = gen_get(l, l->prev, l->old_gens, key, key_len, &old);
 	if (rc < 0)
 		return rc;
-	if (!s && !g->exists)
+	if (!old->exists && !g->exists)
 		return 0;
-	(*n_svcs)++;
-	if (s) {
-		for (size_t i = 0; i < s->n_owners; i++) {
-			rc = mark(l, s->owners[i]);
-			if (rc < 0)
-				return rc;
-			contrib_del(s->owners[i], s);
-			s->owners[i]->recs_changed = true;
-		}
-	}
-	if (!g->exists) {
-		rc = pin(l, key, -1);
-		svc_del(l, s);
-		return rc;
-	}
-	if (!s) {
-		s = svc_new(l, key, key_len);
-		if (!s)
-			return -ENOMEM;
-		rc = pin(l, key, 1);
+	st->services++;
+	subtree_init(l, key, &t);
+	if (old->exists) {
+		rc = detach(l, key, &t, old);
 		if (rc < 0)
 			return rc;
 	}
-	return attach(l, s, g, true);
+	rc = tree_write(l, z, &t, old->exists ? old : NULL, g->exists ? g : NULL, &st->names);
+	if (rc == 0 && old->exists != g->exists)
+		rc = pin(l, key, g->exists ? 1 : -1);
+	if (rc == 0 && g->exists)
+		rc = attach(l, key, key_len, &t, g);
+	return rc;
 }
 
 /* Writes one dirty owner into z. */
@@ -718,9 +862,9 @@ static int render(struct wf_dns_live *l, struct wf_dns_zone *z, struct owner *o)
 	if (o->was_present && !o->recs_changed)
 		return 0; /* its records did not change: only its children or pins did */
 	for (uint32_t i = 0; i < o->n_contrib && rc == 0; i++) {
-		struct svc_ent *s = o->contrib[i];
+		const char *key = o->contrib[i];
 		struct gen *g;
-		rc = gen_get(l, s->key, s->key_len, &g);
+		rc = gen_get(l, l->snap, l->gens, key, key_size(key), &g);
 		for (size_t k = 0; k < (rc == 0 ? g->n : 0); k++) {
 			if (g->recs[k].owner_len != o->len ||
 			    memcmp(g->recs[k].owner, o->name, o->len) != 0)
@@ -755,7 +899,7 @@ static int incremental(struct wf_dns_live *l, uint32_t serial, struct wf_dns_zon
 
 	rc = wf_dns_zone_derive(l->cur, serial, &z);
 	while (rc == 0 && wf_hash_next(l->changed, &it, &k, &kl, &v))
-		rc = apply_key(l, k, kl, &st->services);
+		rc = apply_key(l, z, k, kl, st);
 	for (size_t i = 0; i < l->n_dirty && rc == 0; i++)
 		rc = settle(l, l->dirty[i]);
 	for (size_t i = 0; i < l->n_dirty && rc == 0; i++)
@@ -764,7 +908,7 @@ static int incremental(struct wf_dns_live *l, uint32_t serial, struct wf_dns_zon
 		wf_dns_zone_free(z);
 		return rc;
 	}
-	st->names = l->n_dirty;
+	st->names += l->n_dirty;
 	/* owners with no reason left to exist leave the index */
 	for (size_t i = 0; i < l->n_dirty; i++) {
 		struct owner *o = l->dirty[i];
@@ -796,7 +940,7 @@ int wf_dns_live_update(struct wf_dns_live *l, const struct wf_store_snapshot *sn
 	 * compacts once they outweigh half of what it built */
 	if (l->cur && 2 * wf_dns_zone_heap_bytes(l->cur) > wf_dns_zone_base_bytes(l->cur))
 		l->full = true;
-	if (!l->full && l->cur) {
+	if (!l->full && l->cur && l->prev) {
 		rc = update_begin(l, snap);
 		if (rc == 0)
 			rc = incremental(l, serial, ret, &st);
@@ -810,9 +954,14 @@ int wf_dns_live_update(struct wf_dns_live *l, const struct wf_store_snapshot *sn
 	rc = full(l, snap, serial, ret, &st);
 	if (rc < 0) {
 		l->full = true;
+		wf_store_snapshot_unref(l->prev);
+		l->prev = NULL;
 		return rc;
 	}
 done:
+	/* the next update regenerates the changed Services' old records from this snapshot */
+	wf_store_snapshot_unref(l->prev);
+	l->prev = l->full_only ? NULL : wf_store_snapshot_ref(snap);
 	changed_clear(l);
 	if (ret_stats)
 		*ret_stats = st;

@@ -1,13 +1,17 @@
 /* Live zone updates: follows the store and turns each round of changes into the next zone
  * version, rebuilding only the names of the Services that changed.
  *
- * The updater keeps, beside the zone, an index of every owner name the Services produce:
- * which Services contribute records to it (several only for PTR names), how many names exist
- * directly below it (empty non-terminals exist while that is not zero) and how many
- * Namespaces/Services pin it (<ns>.svc and <ns>.pod nodes). A change to a Service or to one of
- * its EndpointSlices regenerates that Service's records from the snapshot, updates the index,
- * and writes the names whose content or existence changed into a version derived from the
- * current zone (dns/zone.h: copy-on-write chunks, everything else shared).
+ * A Service's own subtree (<svc>.<ns>.svc.<zone> and below) is written by diffing its
+ * records regenerated from the previous snapshot (the one the current zone was built from: the
+ * updater holds a reference to it) against those from the new one; nothing about it is kept.
+ * Beside the zone the updater keeps an index of only what is counted across Services: names
+ * outside any subtree (PTR names, which several Services may share) with the keys of the
+ * Services that contribute records to them, how many names exist directly below a name (empty
+ * non-terminals exist while that is not zero) and how many Namespaces/Services pin it (<ns>.svc
+ * and <ns>.pod nodes). A change to a Service or to one of its EndpointSlices regenerates that
+ * Service's records, updates the index, and writes the names whose content or existence changed
+ * into a version derived from the current zone (dns/zone.h: copy-on-write chunks, everything
+ * else shared).
  *
  * A full rebuild (dns/view.h + wf_dns_zone_build) is used for the first zone, for Namespace
  * changes, with --pods verified (pod records), when the derived table runs full, when the

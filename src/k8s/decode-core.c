@@ -15,36 +15,19 @@
 #include "lib/error.h"
 #include "lib/ip.h"
 
-#define TRY(expr)                  \
-	do {                       \
-		int r_ = (expr);   \
-		if (r_ < 0)        \
-			return r_; \
-	} while (0)
-
-static void *zalloc(struct wf_k8s_dctx *d, size_t size)
-{
-	return wf_arena_zalloc(d->a, size);
-}
-
-static int oom(struct wf_k8s_dctx *d)
-{
-	return wf_k8s_fail(d, -ENOMEM, "out of memory");
-}
-
 /* ---- Namespace ---- */
 
 int wf_k8s_decode_namespace(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_namespace *ns = zalloc(d, sizeof(*ns));
+	struct wf_k8s_namespace *ns = wf_k8s_zalloc(d, sizeof(*ns));
 	json_t *status = NULL;
 
 	if (!ns)
-		return oom(d);
+		return wf_k8s_oom(d);
 	ns->phase = "Active";
-	TRY(wf_k8s_get_obj(d, o, "status", &status));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "status", &status));
 	wf_k8s_push_key(d, "status");
-	TRY(wf_k8s_get_str(d, status, "phase", &ns->phase));
+	WF_K8S_TRY(wf_k8s_get_str(d, status, "phase", &ns->phase));
 	wf_k8s_pop(d);
 	obj->ns = ns;
 	return 0;
@@ -56,27 +39,27 @@ static int decode_node_address(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 {
 	struct wf_k8s_node_address *a = elem;
 
-	TRY(wf_k8s_get_req_str(d, item, "type", &a->type));
-	TRY(wf_k8s_get_req_str(d, item, "address", &a->address));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "type", &a->type));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "address", &a->address));
 	a->is_ip = wf_ip_parse(a->address, &a->ip) == 0;
 	return 0;
 }
 
 int wf_k8s_decode_node(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_node *node = zalloc(d, sizeof(*node));
+	struct wf_k8s_node *node = wf_k8s_zalloc(d, sizeof(*node));
 	json_t *spec = NULL, *status = NULL;
 	const char *cidr = NULL, **cidrs = NULL;
 	size_t n_cidrs = 0;
 
 	if (!node)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
-	TRY(wf_k8s_get_obj(d, o, "status", &status));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "status", &status));
 	wf_k8s_push_key(d, "spec");
-	TRY(wf_k8s_get_str(d, spec, "podCIDR", &cidr));
-	TRY(wf_k8s_get_str_array(d, spec, "podCIDRs", &n_cidrs, &cidrs));
-	TRY(wf_k8s_get_bool(d, spec, "unschedulable", &node->unschedulable, NULL));
+	WF_K8S_TRY(wf_k8s_get_str(d, spec, "podCIDR", &cidr));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, spec, "podCIDRs", &n_cidrs, &cidrs));
+	WF_K8S_TRY(wf_k8s_get_bool(d, spec, "unschedulable", &node->unschedulable, NULL));
 	/* podCIDRs wins; podCIDR, when both are given, must be podCIDRs[0]. */
 	if (n_cidrs == 0 && cidr && *cidr) {
 		cidrs = &cidr;
@@ -88,7 +71,8 @@ int wf_k8s_decode_node(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *o
 	if (n_cidrs > 2)
 		return wf_k8s_fail_key(d, "podCIDRs", -WF_E_INVALID,
 				       "may have at most 2 entries (one per IP family)");
-	TRY(wf_k8s_alloc_array(d, n_cidrs, sizeof(*node->pod_cidrs), (void **)&node->pod_cidrs));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, n_cidrs, sizeof(*node->pod_cidrs),
+				      (void **)&node->pod_cidrs));
 	for (size_t i = 0; i < n_cidrs; i++) {
 		if (wf_cidr_parse(cidrs[i], true, &node->pod_cidrs[i]) < 0) {
 			wf_k8s_push_key(d, cidr && cidrs == &cidr ? "podCIDR" : "podCIDRs");
@@ -105,8 +89,9 @@ int wf_k8s_decode_node(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *o
 				       "may have at most one CIDR per IP family");
 	wf_k8s_pop(d);
 	wf_k8s_push_key(d, "status");
-	TRY(wf_k8s_get_list(d, status, "addresses", sizeof(*node->addresses), decode_node_address,
-			    NULL, &node->n_addresses, (void **)&node->addresses));
+	WF_K8S_TRY(wf_k8s_get_list(d, status, "addresses", sizeof(*node->addresses),
+				   decode_node_address, NULL, &node->n_addresses,
+				   (void **)&node->addresses));
 	wf_k8s_pop(d);
 	node->zone = wf_k8s_map_get(&obj->labels, "topology.kubernetes.io/zone");
 	obj->node = node;
@@ -123,22 +108,22 @@ static int decode_probe(struct wf_k8s_dctx *d, json_t *parent, const char *key, 
 	struct wf_k8s_probe *p;
 	int handlers = 0, scheme = 0;
 
-	TRY(wf_k8s_get_obj(d, parent, key, &o));
+	WF_K8S_TRY(wf_k8s_get_obj(d, parent, key, &o));
 	if (!o)
 		return 0;
-	p = zalloc(d, sizeof(*p));
+	p = wf_k8s_zalloc(d, sizeof(*p));
 	if (!p)
-		return oom(d);
+		return wf_k8s_oom(d);
 	/* Probe defaults (core/v1 SetDefaults_Probe). */
 	p->period_seconds = 10;
 	p->timeout_seconds = 1;
 	p->success_threshold = 1;
 	p->failure_threshold = 3;
 	wf_k8s_push_key(d, key);
-	TRY(wf_k8s_get_obj(d, o, "exec", &exec));
-	TRY(wf_k8s_get_obj(d, o, "httpGet", &http));
-	TRY(wf_k8s_get_obj(d, o, "tcpSocket", &tcp));
-	TRY(wf_k8s_get_obj(d, o, "grpc", &grpc));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "exec", &exec));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "httpGet", &http));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "tcpSocket", &tcp));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "grpc", &grpc));
 	handlers = !!exec + !!http + !!tcp + !!grpc;
 	if (handlers != 1)
 		return wf_k8s_fail(
@@ -149,33 +134,35 @@ static int decode_probe(struct wf_k8s_dctx *d, json_t *parent, const char *key, 
 	if (exec) {
 		p->handler = WF_K8S_PROBE_EXEC;
 		wf_k8s_push_key(d, "exec");
-		TRY(wf_k8s_get_str_array(d, exec, "command", &p->n_command, &p->command));
+		WF_K8S_TRY(wf_k8s_get_str_array(d, exec, "command", &p->n_command, &p->command));
 		wf_k8s_pop(d);
 	} else if (http) {
 		p->handler = WF_K8S_PROBE_HTTP;
 		p->path = "/";
 		wf_k8s_push_key(d, "httpGet");
-		TRY(wf_k8s_get_str(d, http, "path", &p->path));
-		TRY(wf_k8s_get_port_or_name(d, http, "port", true, &p->port));
-		TRY(wf_k8s_get_str(d, http, "host", &p->host));
-		TRY(wf_k8s_get_enum(d, http, "scheme", schemes, &scheme));
+		WF_K8S_TRY(wf_k8s_get_str(d, http, "path", &p->path));
+		WF_K8S_TRY(wf_k8s_get_port_or_name(d, http, "port", true, &p->port));
+		WF_K8S_TRY(wf_k8s_get_str(d, http, "host", &p->host));
+		WF_K8S_TRY(wf_k8s_get_enum(d, http, "scheme", schemes, &scheme));
 		p->scheme = schemes[scheme];
 		wf_k8s_pop(d);
 	} else if (tcp) {
 		p->handler = WF_K8S_PROBE_TCP;
 		wf_k8s_push_key(d, "tcpSocket");
-		TRY(wf_k8s_get_port_or_name(d, tcp, "port", true, &p->port));
-		TRY(wf_k8s_get_str(d, tcp, "host", &p->host));
+		WF_K8S_TRY(wf_k8s_get_port_or_name(d, tcp, "port", true, &p->port));
+		WF_K8S_TRY(wf_k8s_get_str(d, tcp, "host", &p->host));
 		wf_k8s_pop(d);
 	} else {
 		p->handler = WF_K8S_PROBE_NONE; /* grpc: weft does not probe it */
 	}
-	TRY(wf_k8s_get_i32(d, o, "initialDelaySeconds", 0, INT32_MAX, &p->initial_delay_seconds,
-			   NULL));
-	TRY(wf_k8s_get_i32(d, o, "periodSeconds", 1, INT32_MAX, &p->period_seconds, NULL));
-	TRY(wf_k8s_get_i32(d, o, "timeoutSeconds", 1, INT32_MAX, &p->timeout_seconds, NULL));
-	TRY(wf_k8s_get_i32(d, o, "successThreshold", 1, INT32_MAX, &p->success_threshold, NULL));
-	TRY(wf_k8s_get_i32(d, o, "failureThreshold", 1, INT32_MAX, &p->failure_threshold, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, o, "initialDelaySeconds", 0, INT32_MAX,
+				  &p->initial_delay_seconds, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, o, "periodSeconds", 1, INT32_MAX, &p->period_seconds, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, o, "timeoutSeconds", 1, INT32_MAX, &p->timeout_seconds, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, o, "successThreshold", 1, INT32_MAX, &p->success_threshold,
+				  NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, o, "failureThreshold", 1, INT32_MAX, &p->failure_threshold,
+				  NULL));
 	/* Liveness and startup probes: successThreshold must be 1. */
 	if (liveness && p->success_threshold != 1)
 		return wf_k8s_fail_key(d, "successThreshold", -WF_E_INVALID, "must be 1");
@@ -188,9 +175,9 @@ static int decode_env(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx
 {
 	struct wf_k8s_env_var *e = elem;
 
-	TRY(wf_k8s_get_req_str(d, item, "name", &e->name));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &e->name));
 	e->value = "";
-	TRY(wf_k8s_get_str(d, item, "value", &e->value));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "value", &e->value));
 	return 0;
 }
 
@@ -200,14 +187,14 @@ static int decode_container_port(struct wf_k8s_dctx *d, json_t *item, void *elem
 	const char *why;
 	struct wf_ip ip;
 
-	TRY(wf_k8s_get_str(d, item, "name", &p->name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "name", &p->name));
 	if (p->name && (why = wf_k8s_check_port_name(p->name)))
 		return wf_k8s_fail_key(d, "name", -WF_E_INVALID, "invalid port name \"%s\": %s",
 				       p->name, why);
-	TRY(wf_k8s_get_port(d, item, "containerPort", true, &p->container_port));
-	TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
-	TRY(wf_k8s_get_i32(d, item, "hostPort", 0, 65535, &p->host_port, NULL));
-	TRY(wf_k8s_get_str(d, item, "hostIP", &p->host_ip));
+	WF_K8S_TRY(wf_k8s_get_port(d, item, "containerPort", true, &p->container_port));
+	WF_K8S_TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "hostPort", 0, 65535, &p->host_port, NULL));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "hostIP", &p->host_ip));
 	if (p->host_ip && *p->host_ip && wf_ip_parse(p->host_ip, &ip) < 0)
 		return wf_k8s_fail_key(d, "hostIP", -WF_E_INVALID, "invalid IP address \"%s\"",
 				       p->host_ip);
@@ -219,20 +206,20 @@ static int decode_container(struct wf_k8s_dctx *d, json_t *item, void *elem, voi
 	struct wf_k8s_container *c = elem;
 	const char *why;
 
-	TRY(wf_k8s_get_req_str(d, item, "name", &c->name));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &c->name));
 	if ((why = wf_k8s_check_dns_label(c->name)))
 		return wf_k8s_fail_key(d, "name", -WF_E_INVALID,
 				       "invalid container name \"%s\": %s", c->name, why);
-	TRY(wf_k8s_get_str(d, item, "image", &c->image));
-	TRY(wf_k8s_get_str_array(d, item, "command", &c->n_command, &c->command));
-	TRY(wf_k8s_get_str_array(d, item, "args", &c->n_args, &c->args));
-	TRY(wf_k8s_get_list(d, item, "env", sizeof(*c->env), decode_env, NULL, &c->n_env,
-			    (void **)&c->env));
-	TRY(wf_k8s_get_list(d, item, "ports", sizeof(*c->ports), decode_container_port, NULL,
-			    &c->n_ports, (void **)&c->ports));
-	TRY(decode_probe(d, item, "readinessProbe", false, &c->readiness_probe));
-	TRY(decode_probe(d, item, "livenessProbe", true, &c->liveness_probe));
-	TRY(decode_probe(d, item, "startupProbe", true, &c->startup_probe));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "image", &c->image));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, item, "command", &c->n_command, &c->command));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, item, "args", &c->n_args, &c->args));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "env", sizeof(*c->env), decode_env, NULL, &c->n_env,
+				   (void **)&c->env));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "ports", sizeof(*c->ports), decode_container_port, NULL,
+				   &c->n_ports, (void **)&c->ports));
+	WF_K8S_TRY(decode_probe(d, item, "readinessProbe", false, &c->readiness_probe));
+	WF_K8S_TRY(decode_probe(d, item, "livenessProbe", true, &c->liveness_probe));
+	WF_K8S_TRY(decode_probe(d, item, "startupProbe", true, &c->startup_probe));
 	return 0;
 }
 
@@ -246,29 +233,30 @@ static int decode_pod_spec(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_pod_s
 	const char *why;
 
 	s->termination_grace_period_seconds = 30;
-	TRY(wf_k8s_get_str(d, o, "nodeName", &s->node_name));
-	TRY(wf_k8s_get_str(d, o, "hostname", &s->hostname));
+	WF_K8S_TRY(wf_k8s_get_str(d, o, "nodeName", &s->node_name));
+	WF_K8S_TRY(wf_k8s_get_str(d, o, "hostname", &s->hostname));
 	if (s->hostname && (why = wf_k8s_check_dns_label(s->hostname)))
 		return wf_k8s_fail_key(d, "hostname", -WF_E_INVALID, "invalid hostname \"%s\": %s",
 				       s->hostname, why);
-	TRY(wf_k8s_get_str(d, o, "subdomain", &s->subdomain));
+	WF_K8S_TRY(wf_k8s_get_str(d, o, "subdomain", &s->subdomain));
 	if (s->subdomain && (why = wf_k8s_check_dns_label(s->subdomain)))
 		return wf_k8s_fail_key(d, "subdomain", -WF_E_INVALID,
 				       "invalid subdomain \"%s\": %s", s->subdomain, why);
-	TRY(wf_k8s_get_bool(d, o, "hostNetwork", &s->host_network, NULL));
-	TRY(wf_k8s_get_i64(d, o, "terminationGracePeriodSeconds", 0, INT64_MAX,
-			   &s->termination_grace_period_seconds, NULL));
-	TRY(wf_k8s_get_enum(d, o, "restartPolicy", restart, &rp));
+	WF_K8S_TRY(wf_k8s_get_bool(d, o, "hostNetwork", &s->host_network, NULL));
+	WF_K8S_TRY(wf_k8s_get_i64(d, o, "terminationGracePeriodSeconds", 0, INT64_MAX,
+				  &s->termination_grace_period_seconds, NULL));
+	WF_K8S_TRY(wf_k8s_get_enum(d, o, "restartPolicy", restart, &rp));
 	s->restart_policy = restart[rp];
-	TRY(wf_k8s_get_enum(d, o, "dnsPolicy", dns, &dp));
+	WF_K8S_TRY(wf_k8s_get_enum(d, o, "dnsPolicy", dns, &dp));
 	s->dns_policy = dns[dp];
-	TRY(wf_k8s_get_str(d, o, "serviceAccountName", &s->service_account_name));
-	TRY(wf_k8s_get_list(d, o, "containers", sizeof(*s->containers), decode_container, NULL,
-			    &s->n_containers, (void **)&s->containers));
+	WF_K8S_TRY(wf_k8s_get_str(d, o, "serviceAccountName", &s->service_account_name));
+	WF_K8S_TRY(wf_k8s_get_list(d, o, "containers", sizeof(*s->containers), decode_container,
+				   NULL, &s->n_containers, (void **)&s->containers));
 	if (s->n_containers == 0)
 		return wf_k8s_fail_key(d, "containers", -WF_E_INVALID, "required value");
-	TRY(wf_k8s_get_list(d, o, "initContainers", sizeof(*s->init_containers), decode_container,
-			    NULL, &s->n_init_containers, (void **)&s->init_containers));
+	WF_K8S_TRY(wf_k8s_get_list(d, o, "initContainers", sizeof(*s->init_containers),
+				   decode_container, NULL, &s->n_init_containers,
+				   (void **)&s->init_containers));
 	/* Container names are unique across containers and init containers; so are port names. */
 	for (size_t i = 0; i < s->n_containers + s->n_init_containers; i++) {
 		const struct wf_k8s_container *c =
@@ -315,8 +303,8 @@ static int decode_pod_condition(struct wf_k8s_dctx *d, json_t *item, void *elem,
 	struct wf_k8s_pod_condition *c = elem;
 	int v = 2;
 
-	TRY(wf_k8s_get_req_str(d, item, "type", &c->type));
-	TRY(wf_k8s_get_enum(d, item, "status", values, &v));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "type", &c->type));
+	WF_K8S_TRY(wf_k8s_get_enum(d, item, "status", values, &v));
 	c->status = v == 0 ? WF_K8S_TRUE : v == 1 ? WF_K8S_FALSE : WF_K8S_UNSET;
 	return 0;
 }
@@ -325,7 +313,7 @@ static int decode_pod_ip(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 {
 	bool present = false;
 
-	TRY(wf_k8s_get_ip(d, item, "ip", elem, &present));
+	WF_K8S_TRY(wf_k8s_get_ip(d, item, "ip", elem, &present));
 	if (!present)
 		return wf_k8s_fail_key(d, "ip", -WF_E_INVALID, "required value");
 	return 0;
@@ -333,37 +321,38 @@ static int decode_pod_ip(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 
 int wf_k8s_decode_pod(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_pod *pod = zalloc(d, sizeof(*pod));
+	struct wf_k8s_pod *pod = wf_k8s_zalloc(d, sizeof(*pod));
 	json_t *spec = NULL, *status = NULL;
 	struct wf_ip primary;
 	bool has_primary = false;
 
 	if (!pod)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(decode_pod_spec(d, spec, &pod->spec));
+	WF_K8S_TRY(decode_pod_spec(d, spec, &pod->spec));
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_obj(d, o, "status", &status));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "status", &status));
 	wf_k8s_push_key(d, "status");
-	TRY(wf_k8s_get_str(d, status, "phase", &pod->phase));
-	TRY(wf_k8s_get_ip(d, status, "hostIP", &pod->host_ip, &pod->has_host_ip));
-	TRY(wf_k8s_get_ip(d, status, "podIP", &primary, &has_primary));
-	TRY(wf_k8s_get_list(d, status, "podIPs", sizeof(*pod->pod_ips), decode_pod_ip, NULL,
-			    &pod->n_pod_ips, (void **)&pod->pod_ips));
+	WF_K8S_TRY(wf_k8s_get_str(d, status, "phase", &pod->phase));
+	WF_K8S_TRY(wf_k8s_get_ip(d, status, "hostIP", &pod->host_ip, &pod->has_host_ip));
+	WF_K8S_TRY(wf_k8s_get_ip(d, status, "podIP", &primary, &has_primary));
+	WF_K8S_TRY(wf_k8s_get_list(d, status, "podIPs", sizeof(*pod->pod_ips), decode_pod_ip, NULL,
+				   &pod->n_pod_ips, (void **)&pod->pod_ips));
 	if (pod->n_pod_ips == 0 && has_primary) {
-		pod->pod_ips = zalloc(d, sizeof(*pod->pod_ips));
+		pod->pod_ips = wf_k8s_zalloc(d, sizeof(*pod->pod_ips));
 		if (!pod->pod_ips)
-			return oom(d);
+			return wf_k8s_oom(d);
 		pod->pod_ips[0] = primary;
 		pod->n_pod_ips = 1;
 	} else if (pod->n_pod_ips > 0 && has_primary && !wf_ip_equal(&primary, &pod->pod_ips[0])) {
 		return wf_k8s_fail_key(d, "podIP", -WF_E_INVALID, "must equal podIPs[0].ip");
 	}
-	TRY(wf_k8s_get_list(d, status, "conditions", sizeof(*pod->conditions), decode_pod_condition,
-			    NULL, &pod->n_conditions, (void **)&pod->conditions));
+	WF_K8S_TRY(wf_k8s_get_list(d, status, "conditions", sizeof(*pod->conditions),
+				   decode_pod_condition, NULL, &pod->n_conditions,
+				   (void **)&pod->conditions));
 	for (size_t i = 0; i < pod->n_conditions; i++)
 		if (strcmp(pod->conditions[i].type, "Ready") == 0)
 			pod->ready = pod->conditions[i].status;
@@ -386,23 +375,23 @@ static int decode_service_port(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 	bool has_node_port = false;
 
 	p->name = "";
-	TRY(wf_k8s_get_str(d, item, "name", &p->name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "name", &p->name));
 	if (*p->name && (why = wf_k8s_check_dns_label(p->name)))
 		return wf_k8s_fail_key(d, "name", -WF_E_INVALID, "invalid port name \"%s\": %s",
 				       p->name, why);
-	TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
-	TRY(wf_k8s_get_port(d, item, "port", true, &p->port));
-	TRY(wf_k8s_get_port_or_name(d, item, "targetPort", false, &p->target_port));
+	WF_K8S_TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
+	WF_K8S_TRY(wf_k8s_get_port(d, item, "port", true, &p->port));
+	WF_K8S_TRY(wf_k8s_get_port_or_name(d, item, "targetPort", false, &p->target_port));
 	/* ServicePort: targetPort defaults to port. */
 	if (!p->target_port.set)
 		p->target_port = (struct wf_k8s_int_or_string){.set = true, .num = p->port};
-	TRY(wf_k8s_get_i32(d, item, "nodePort", 0, 65535, &p->node_port, &has_node_port));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "nodePort", 0, 65535, &p->node_port, &has_node_port));
 	if (p->node_port && sc->type != WF_K8S_SVC_NODE_PORT &&
 	    sc->type != WF_K8S_SVC_LOAD_BALANCER)
 		return wf_k8s_fail_key(
 			d, "nodePort", -WF_E_INVALID,
 			"may only be used when type is 'NodePort' or 'LoadBalancer'");
-	TRY(wf_k8s_get_str(d, item, "appProtocol", &p->app_protocol));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "appProtocol", &p->app_protocol));
 	return 0;
 }
 
@@ -411,8 +400,8 @@ static int decode_lb_ingress(struct wf_k8s_dctx *d, json_t *item, void *elem, vo
 	struct wf_k8s_lb_ingress *in = elem;
 	struct wf_ip ip;
 
-	TRY(wf_k8s_get_str(d, item, "ip", &in->ip));
-	TRY(wf_k8s_get_str(d, item, "hostname", &in->hostname));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "ip", &in->ip));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "hostname", &in->hostname));
 	if (in->ip && wf_ip_parse(in->ip, &ip) < 0)
 		return wf_k8s_fail_key(d, "ip", -WF_E_INVALID, "invalid IP address \"%s\"", in->ip);
 	return 0;
@@ -424,8 +413,8 @@ static int parse_ip_list(struct wf_k8s_dctx *d, json_t *o, const char *key, size
 	const char **strs = NULL;
 	size_t n = 0;
 
-	TRY(wf_k8s_get_str_array(d, o, key, &n, &strs));
-	TRY(wf_k8s_alloc_array(d, n, sizeof(**ret), (void **)ret));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, o, key, &n, &strs));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, n, sizeof(**ret), (void **)ret));
 	for (size_t i = 0; i < n; i++)
 		if (wf_ip_parse(strs[i], &(*ret)[i]) < 0) {
 			wf_k8s_push_key(d, key);
@@ -441,8 +430,8 @@ static int decode_cluster_ips(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8s
 	const char *ip = NULL, **ips = NULL;
 	size_t n = 0;
 
-	TRY(wf_k8s_get_str(d, spec, "clusterIP", &ip));
-	TRY(wf_k8s_get_str_array(d, spec, "clusterIPs", &n, &ips));
+	WF_K8S_TRY(wf_k8s_get_str(d, spec, "clusterIP", &ip));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, spec, "clusterIPs", &n, &ips));
 	if (n > 0 && ip && *ip && strcmp(ip, ips[0]) != 0)
 		return wf_k8s_fail_key(d, "clusterIPs", -WF_E_INVALID,
 				       "element [0] must match clusterIP \"%s\"", ip);
@@ -460,7 +449,7 @@ static int decode_cluster_ips(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8s
 		s->headless = true;
 		return 0;
 	}
-	TRY(wf_k8s_alloc_array(d, n, sizeof(*s->cluster_ips), (void **)&s->cluster_ips));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, n, sizeof(*s->cluster_ips), (void **)&s->cluster_ips));
 	for (size_t i = 0; i < n; i++)
 		if (wf_ip_parse(ips[i], &s->cluster_ips[i]) < 0) {
 			if (ips == &ip)
@@ -497,12 +486,12 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 	size_t n_fams = 0, n_ranges = 0;
 	const char *why;
 
-	TRY(wf_k8s_get_enum(d, spec, "type", types, &type));
+	WF_K8S_TRY(wf_k8s_get_enum(d, spec, "type", types, &type));
 	s->type = (enum wf_k8s_service_type)type;
 	sc.type = s->type;
-	TRY(decode_cluster_ips(d, spec, s));
-	TRY(wf_k8s_get_list(d, spec, "ports", sizeof(*s->ports), decode_service_port, &sc,
-			    &s->n_ports, (void **)&s->ports));
+	WF_K8S_TRY(decode_cluster_ips(d, spec, s));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "ports", sizeof(*s->ports), decode_service_port, &sc,
+				   &s->n_ports, (void **)&s->ports));
 	if (s->n_ports == 0 && !s->headless && s->type != WF_K8S_SVC_EXTERNAL_NAME)
 		return wf_k8s_fail_key(d, "ports", -WF_E_INVALID, "required value");
 	/* Service validation: names required with several ports, unique; (port, protocol)
@@ -541,16 +530,16 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 			}
 		}
 	}
-	TRY(wf_k8s_get_map(d, spec, "selector", WF_K8S_MAP_LABELS, &s->selector));
+	WF_K8S_TRY(wf_k8s_get_map(d, spec, "selector", WF_K8S_MAP_LABELS, &s->selector));
 	s->has_selector = s->selector.n > 0;
-	TRY(wf_k8s_get_str(d, spec, "externalName", &s->external_name));
+	WF_K8S_TRY(wf_k8s_get_str(d, spec, "externalName", &s->external_name));
 	if (s->type == WF_K8S_SVC_EXTERNAL_NAME) {
 		if (!s->external_name || !*s->external_name)
 			return wf_k8s_fail_key(d, "externalName", -WF_E_INVALID, "required value");
 		/* A trailing dot (absolute name) is allowed. */
 		char *name = wf_k8s_dup(d, s->external_name);
 		if (!name)
-			return oom(d);
+			return wf_k8s_oom(d);
 		size_t l = strlen(name);
 		if (l > 1 && name[l - 1] == '.')
 			name[l - 1] = '\0';
@@ -558,18 +547,18 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 			return wf_k8s_fail_key(d, "externalName", -WF_E_INVALID,
 					       "invalid name \"%s\": %s", s->external_name, why);
 	}
-	TRY(parse_ip_list(d, spec, "externalIPs", &s->n_external_ips, &s->external_ips));
+	WF_K8S_TRY(parse_ip_list(d, spec, "externalIPs", &s->n_external_ips, &s->external_ips));
 
-	TRY(wf_k8s_get_enum(d, spec, "sessionAffinity", affinity, &aff));
+	WF_K8S_TRY(wf_k8s_get_enum(d, spec, "sessionAffinity", affinity, &aff));
 	s->session_affinity_client_ip = aff == 1;
-	TRY(wf_k8s_get_obj(d, spec, "sessionAffinityConfig", &cfg));
+	WF_K8S_TRY(wf_k8s_get_obj(d, spec, "sessionAffinityConfig", &cfg));
 	if (cfg) {
 		wf_k8s_push_key(d, "sessionAffinityConfig");
-		TRY(wf_k8s_get_obj(d, cfg, "clientIP", &cip));
+		WF_K8S_TRY(wf_k8s_get_obj(d, cfg, "clientIP", &cip));
 		wf_k8s_push_key(d, "clientIP");
 		s->session_affinity_timeout = 10800;
-		TRY(wf_k8s_get_i32(d, cip, "timeoutSeconds", 1, 86400, &s->session_affinity_timeout,
-				   &cfg_set));
+		WF_K8S_TRY(wf_k8s_get_i32(d, cip, "timeoutSeconds", 1, 86400,
+					  &s->session_affinity_timeout, &cfg_set));
 		wf_k8s_pop(d);
 		wf_k8s_pop(d);
 		if (!s->session_affinity_client_ip && cip)
@@ -584,8 +573,8 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		  !json_is_null(json_object_get(spec, "externalTrafficPolicy"));
 	has_itp = json_object_get(spec, "internalTrafficPolicy") &&
 		  !json_is_null(json_object_get(spec, "internalTrafficPolicy"));
-	TRY(wf_k8s_get_enum(d, spec, "externalTrafficPolicy", policies, &etp));
-	TRY(wf_k8s_get_enum(d, spec, "internalTrafficPolicy", policies, &itp));
+	WF_K8S_TRY(wf_k8s_get_enum(d, spec, "externalTrafficPolicy", policies, &etp));
+	WF_K8S_TRY(wf_k8s_get_enum(d, spec, "internalTrafficPolicy", policies, &itp));
 	bool external = s->type == WF_K8S_SVC_NODE_PORT || s->type == WF_K8S_SVC_LOAD_BALANCER;
 	if (has_etp && etp && !external)
 		return wf_k8s_fail_key(d, "externalTrafficPolicy", -WF_E_INVALID,
@@ -597,21 +586,21 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 	if (s->type != WF_K8S_SVC_EXTERNAL_NAME)
 		s->internal_traffic_policy =
 			has_itp && itp ? (enum wf_k8s_traffic_policy)itp : WF_K8S_POLICY_CLUSTER;
-	TRY(wf_k8s_get_i32(d, spec, "healthCheckNodePort", 0, 65535, &s->health_check_node_port,
-			   NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, spec, "healthCheckNodePort", 0, 65535,
+				  &s->health_check_node_port, NULL));
 	if (s->health_check_node_port && !(s->type == WF_K8S_SVC_LOAD_BALANCER &&
 					   s->external_traffic_policy == WF_K8S_POLICY_LOCAL))
 		return wf_k8s_fail_key(
 			d, "healthCheckNodePort", -WF_E_INVALID,
 			"may only be set when type is 'LoadBalancer' and externalTrafficPolicy is 'Local'");
-	TRY(wf_k8s_get_bool(d, spec, "publishNotReadyAddresses", &s->publish_not_ready_addresses,
-			    NULL));
+	WF_K8S_TRY(wf_k8s_get_bool(d, spec, "publishNotReadyAddresses",
+				   &s->publish_not_ready_addresses, NULL));
 
-	TRY(wf_k8s_get_str_array(d, spec, "ipFamilies", &n_fams, &fams));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, spec, "ipFamilies", &n_fams, &fams));
 	if (n_fams > 2)
 		return wf_k8s_fail_key(d, "ipFamilies", -WF_E_INVALID,
 				       "may have at most 2 entries");
-	TRY(wf_k8s_alloc_array(d, n_fams, sizeof(int), (void **)&s->ip_families));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, n_fams, sizeof(int), (void **)&s->ip_families));
 	for (size_t i = 0; i < n_fams; i++) {
 		int f = -1;
 		for (int k = 0; families[k]; k++)
@@ -629,14 +618,14 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		s->ip_families[i] = f ? AF_INET6 : AF_INET;
 	}
 	s->n_ip_families = n_fams;
-	TRY(wf_k8s_get_enum(d, spec, "ipFamilyPolicy", family_policies, &fp));
+	WF_K8S_TRY(wf_k8s_get_enum(d, spec, "ipFamilyPolicy", family_policies, &fp));
 	s->ip_family_policy = (enum wf_k8s_ip_family_policy)fp;
 
-	TRY(wf_k8s_get_ip(d, spec, "loadBalancerIP", &s->load_balancer_ip,
-			  &s->has_load_balancer_ip));
-	TRY(wf_k8s_get_str_array(d, spec, "loadBalancerSourceRanges", &n_ranges, &ranges));
-	TRY(wf_k8s_alloc_array(d, n_ranges, sizeof(*s->load_balancer_source_ranges),
-			       (void **)&s->load_balancer_source_ranges));
+	WF_K8S_TRY(wf_k8s_get_ip(d, spec, "loadBalancerIP", &s->load_balancer_ip,
+				 &s->has_load_balancer_ip));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, spec, "loadBalancerSourceRanges", &n_ranges, &ranges));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, n_ranges, sizeof(*s->load_balancer_source_ranges),
+				      (void **)&s->load_balancer_source_ranges));
 	for (size_t i = 0; i < n_ranges; i++)
 		if (wf_cidr_parse(ranges[i], false, &s->load_balancer_source_ranges[i]) < 0) {
 			wf_k8s_push_key(d, "loadBalancerSourceRanges");
@@ -645,35 +634,35 @@ static int decode_service_spec(struct wf_k8s_dctx *d, json_t *spec, struct wf_k8
 		}
 	s->n_load_balancer_source_ranges = n_ranges;
 	s->allocate_load_balancer_node_ports = s->type == WF_K8S_SVC_LOAD_BALANCER;
-	TRY(wf_k8s_get_bool(d, spec, "allocateLoadBalancerNodePorts",
-			    &s->allocate_load_balancer_node_ports, NULL));
-	TRY(wf_k8s_get_str(d, spec, "loadBalancerClass", &s->load_balancer_class));
+	WF_K8S_TRY(wf_k8s_get_bool(d, spec, "allocateLoadBalancerNodePorts",
+				   &s->allocate_load_balancer_node_ports, NULL));
+	WF_K8S_TRY(wf_k8s_get_str(d, spec, "loadBalancerClass", &s->load_balancer_class));
 	if (s->load_balancer_class && s->type != WF_K8S_SVC_LOAD_BALANCER)
 		return wf_k8s_fail_key(d, "loadBalancerClass", -WF_E_INVALID,
 				       "may only be used when type is 'LoadBalancer'");
-	TRY(wf_k8s_get_str(d, spec, "trafficDistribution", &s->traffic_distribution));
+	WF_K8S_TRY(wf_k8s_get_str(d, spec, "trafficDistribution", &s->traffic_distribution));
 	return 0;
 }
 
 int wf_k8s_decode_service(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_service *s = zalloc(d, sizeof(*s));
+	struct wf_k8s_service *s = wf_k8s_zalloc(d, sizeof(*s));
 	json_t *spec = NULL, *status = NULL, *lb = NULL;
 
 	if (!s)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(decode_service_spec(d, spec, s));
+	WF_K8S_TRY(decode_service_spec(d, spec, s));
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_obj(d, o, "status", &status));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "status", &status));
 	wf_k8s_push_key(d, "status");
-	TRY(wf_k8s_get_obj(d, status, "loadBalancer", &lb));
+	WF_K8S_TRY(wf_k8s_get_obj(d, status, "loadBalancer", &lb));
 	wf_k8s_push_key(d, "loadBalancer");
-	TRY(wf_k8s_get_list(d, lb, "ingress", sizeof(*s->lb_ingress), decode_lb_ingress, NULL,
-			    &s->n_lb_ingress, (void **)&s->lb_ingress));
+	WF_K8S_TRY(wf_k8s_get_list(d, lb, "ingress", sizeof(*s->lb_ingress), decode_lb_ingress,
+				   NULL, &s->n_lb_ingress, (void **)&s->lb_ingress));
 	wf_k8s_pop(d);
 	wf_k8s_pop(d);
 	obj->service = s;
@@ -698,13 +687,14 @@ static int decode_endpoint(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 	json_t *cond = NULL, *hints = NULL, *ref = NULL;
 	const char *why;
 
-	TRY(wf_k8s_get_str_array(d, item, "addresses", &e->n_addresses, &e->addresses));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, item, "addresses", &e->n_addresses, &e->addresses));
 	if (e->n_addresses == 0 || e->n_addresses > 100)
 		return wf_k8s_fail_key(d, "addresses", -WF_E_INVALID,
 				       e->n_addresses ? "must have at most 100 items"
 						      : "must contain at least 1 address");
 	if (ec->type != WF_K8S_ADDR_FQDN) {
-		TRY(wf_k8s_alloc_array(d, e->n_addresses, sizeof(*e->ips), (void **)&e->ips));
+		WF_K8S_TRY(
+			wf_k8s_alloc_array(d, e->n_addresses, sizeof(*e->ips), (void **)&e->ips));
 		for (size_t i = 0; i < e->n_addresses; i++) {
 			int want = ec->type == WF_K8S_ADDR_IPV4 ? AF_INET : AF_INET6;
 			if (wf_ip_parse(e->addresses[i], &e->ips[i]) < 0 ||
@@ -726,31 +716,31 @@ static int decode_endpoint(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 			}
 	}
 	/* EndpointConditions are pointers: unset is kept apart from false. */
-	TRY(wf_k8s_get_obj(d, item, "conditions", &cond));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "conditions", &cond));
 	wf_k8s_push_key(d, "conditions");
-	TRY(wf_k8s_get_tristate(d, cond, "ready", &e->ready));
-	TRY(wf_k8s_get_tristate(d, cond, "serving", &e->serving));
-	TRY(wf_k8s_get_tristate(d, cond, "terminating", &e->terminating));
+	WF_K8S_TRY(wf_k8s_get_tristate(d, cond, "ready", &e->ready));
+	WF_K8S_TRY(wf_k8s_get_tristate(d, cond, "serving", &e->serving));
+	WF_K8S_TRY(wf_k8s_get_tristate(d, cond, "terminating", &e->terminating));
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_str(d, item, "hostname", &e->hostname));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "hostname", &e->hostname));
 	if (e->hostname && (why = wf_k8s_check_dns_label(e->hostname)))
 		return wf_k8s_fail_key(d, "hostname", -WF_E_INVALID, "invalid hostname \"%s\": %s",
 				       e->hostname, why);
-	TRY(wf_k8s_get_str(d, item, "nodeName", &e->node_name));
-	TRY(wf_k8s_get_str(d, item, "zone", &e->zone));
-	TRY(wf_k8s_get_obj(d, item, "hints", &hints));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "nodeName", &e->node_name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "zone", &e->zone));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "hints", &hints));
 	wf_k8s_push_key(d, "hints");
-	TRY(wf_k8s_get_list(d, hints, "forZones", sizeof(*e->hint_zones), decode_zone_hint, NULL,
-			    &e->n_hint_zones, (void **)&e->hint_zones));
+	WF_K8S_TRY(wf_k8s_get_list(d, hints, "forZones", sizeof(*e->hint_zones), decode_zone_hint,
+				   NULL, &e->n_hint_zones, (void **)&e->hint_zones));
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_obj(d, item, "targetRef", &ref));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "targetRef", &ref));
 	if (ref) {
 		e->has_target_ref = true;
 		wf_k8s_push_key(d, "targetRef");
-		TRY(wf_k8s_get_str(d, ref, "kind", &e->target_ref.kind));
-		TRY(wf_k8s_get_str(d, ref, "namespace", &e->target_ref.namespace));
-		TRY(wf_k8s_get_str(d, ref, "name", &e->target_ref.name));
-		TRY(wf_k8s_get_str(d, ref, "uid", &e->target_ref.uid));
+		WF_K8S_TRY(wf_k8s_get_str(d, ref, "kind", &e->target_ref.kind));
+		WF_K8S_TRY(wf_k8s_get_str(d, ref, "namespace", &e->target_ref.namespace));
+		WF_K8S_TRY(wf_k8s_get_str(d, ref, "name", &e->target_ref.name));
+		WF_K8S_TRY(wf_k8s_get_str(d, ref, "uid", &e->target_ref.uid));
 		wf_k8s_pop(d);
 	}
 	return 0;
@@ -761,37 +751,37 @@ static int decode_endpoint_port(struct wf_k8s_dctx *d, json_t *item, void *elem,
 	struct wf_k8s_endpoint_port *p = elem;
 	const char *why;
 
-	TRY(wf_k8s_get_str(d, item, "name", &p->name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "name", &p->name));
 	if (p->name && *p->name && (why = wf_k8s_check_dns_label(p->name)))
 		return wf_k8s_fail_key(d, "name", -WF_E_INVALID, "invalid port name \"%s\": %s",
 				       p->name, why);
-	TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
-	TRY(wf_k8s_get_i32(d, item, "port", 1, 65535, &p->port, &p->has_port));
-	TRY(wf_k8s_get_str(d, item, "appProtocol", &p->app_protocol));
+	WF_K8S_TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "port", 1, 65535, &p->port, &p->has_port));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "appProtocol", &p->app_protocol));
 	return 0;
 }
 
 int wf_k8s_decode_endpointslice(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
 	static const char *const types[] = {"IPv4", "IPv6", "FQDN", NULL};
-	struct wf_k8s_endpointslice *s = zalloc(d, sizeof(*s));
+	struct wf_k8s_endpointslice *s = wf_k8s_zalloc(d, sizeof(*s));
 	struct eps_ctx ec;
 	int type = -1;
 
 	if (!s)
-		return oom(d);
-	TRY(wf_k8s_get_enum(d, o, "addressType", types, &type));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_enum(d, o, "addressType", types, &type));
 	if (type < 0)
 		return wf_k8s_fail_key(d, "addressType", -WF_E_INVALID, "required value");
 	s->address_type = (enum wf_k8s_address_type)type;
 	ec.type = s->address_type;
-	TRY(wf_k8s_get_list(d, o, "endpoints", sizeof(*s->endpoints), decode_endpoint, &ec,
-			    &s->n_endpoints, (void **)&s->endpoints));
+	WF_K8S_TRY(wf_k8s_get_list(d, o, "endpoints", sizeof(*s->endpoints), decode_endpoint, &ec,
+				   &s->n_endpoints, (void **)&s->endpoints));
 	if (s->n_endpoints > 1000)
 		return wf_k8s_fail_key(d, "endpoints", -WF_E_INVALID,
 				       "must have at most 1000 items");
-	TRY(wf_k8s_get_list(d, o, "ports", sizeof(*s->ports), decode_endpoint_port, NULL,
-			    &s->n_ports, (void **)&s->ports));
+	WF_K8S_TRY(wf_k8s_get_list(d, o, "ports", sizeof(*s->ports), decode_endpoint_port, NULL,
+				   &s->n_ports, (void **)&s->ports));
 	if (s->n_ports > 100)
 		return wf_k8s_fail_key(d, "ports", -WF_E_INVALID, "must have at most 100 items");
 	for (size_t i = 0; i < s->n_ports; i++)
@@ -817,19 +807,19 @@ static int decode_ip_block(struct wf_k8s_dctx *d, json_t *peer, struct wf_k8s_ne
 	struct wf_k8s_ip_block *b;
 	size_t n = 0;
 
-	TRY(wf_k8s_get_obj(d, peer, "ipBlock", &o));
+	WF_K8S_TRY(wf_k8s_get_obj(d, peer, "ipBlock", &o));
 	if (!o)
 		return 0;
-	b = zalloc(d, sizeof(*b));
+	b = wf_k8s_zalloc(d, sizeof(*b));
 	if (!b)
-		return oom(d);
+		return wf_k8s_oom(d);
 	wf_k8s_push_key(d, "ipBlock");
-	TRY(wf_k8s_get_req_str(d, o, "cidr", &cidr));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, o, "cidr", &cidr));
 	if (wf_cidr_parse(cidr, false, &b->cidr) < 0)
 		return wf_k8s_fail_key(d, "cidr", -WF_E_INVALID, "invalid CIDR \"%s\"", cidr);
 	wf_cidr_network(&b->cidr, &b->cidr.ip);
-	TRY(wf_k8s_get_str_array(d, o, "except", &n, &except));
-	TRY(wf_k8s_alloc_array(d, n, sizeof(*b->except), (void **)&b->except));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, o, "except", &n, &except));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, n, sizeof(*b->except), (void **)&b->except));
 	for (size_t i = 0; i < n; i++) {
 		struct wf_cidr *e = &b->except[i];
 		bool ok = wf_cidr_parse(except[i], false, e) == 0;
@@ -857,9 +847,9 @@ static int decode_peer(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ct
 {
 	struct wf_k8s_netpol_peer *p = elem;
 
-	TRY(wf_k8s_get_selector(d, item, "podSelector", &p->pod_selector));
-	TRY(wf_k8s_get_selector(d, item, "namespaceSelector", &p->namespace_selector));
-	TRY(decode_ip_block(d, item, p));
+	WF_K8S_TRY(wf_k8s_get_selector(d, item, "podSelector", &p->pod_selector));
+	WF_K8S_TRY(wf_k8s_get_selector(d, item, "namespaceSelector", &p->namespace_selector));
+	WF_K8S_TRY(decode_ip_block(d, item, p));
 	bool sel = p->pod_selector.present || p->namespace_selector.present;
 	if (p->ip_block && sel)
 		return wf_k8s_fail(
@@ -877,9 +867,9 @@ static int decode_policy_port(struct wf_k8s_dctx *d, json_t *item, void *elem, v
 	struct wf_k8s_netpol_port *p = elem;
 	bool has_end = false;
 
-	TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
-	TRY(wf_k8s_get_port_or_name(d, item, "port", false, &p->port));
-	TRY(wf_k8s_get_i32(d, item, "endPort", 1, 65535, &p->end_port, &has_end));
+	WF_K8S_TRY(wf_k8s_get_protocol(d, item, "protocol", &p->protocol));
+	WF_K8S_TRY(wf_k8s_get_port_or_name(d, item, "port", false, &p->port));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "endPort", 1, 65535, &p->end_port, &has_end));
 	/* NetworkPolicyPort: endPort needs a numeric port and may not be below it. */
 	if (has_end && (!p->port.set || p->port.is_str))
 		return wf_k8s_fail_key(d, "endPort", -WF_E_INVALID,
@@ -895,35 +885,35 @@ static int decode_rule(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ct
 	struct wf_k8s_netpol_rule *rule = elem;
 	const char *peers = ctx;
 
-	TRY(wf_k8s_get_list(d, item, peers, sizeof(*rule->peers), decode_peer, NULL, &rule->n_peers,
-			    (void **)&rule->peers));
-	TRY(wf_k8s_get_list(d, item, "ports", sizeof(*rule->ports), decode_policy_port, NULL,
-			    &rule->n_ports, (void **)&rule->ports));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, peers, sizeof(*rule->peers), decode_peer, NULL,
+				   &rule->n_peers, (void **)&rule->peers));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "ports", sizeof(*rule->ports), decode_policy_port, NULL,
+				   &rule->n_ports, (void **)&rule->ports));
 	return 0;
 }
 
 int wf_k8s_decode_networkpolicy(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_networkpolicy *np = zalloc(d, sizeof(*np));
+	struct wf_k8s_networkpolicy *np = wf_k8s_zalloc(d, sizeof(*np));
 	json_t *spec = NULL, *types = NULL, *egress = NULL;
 	const char **pt = NULL;
 	size_t n_pt = 0;
 
 	if (!np)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
 	/* spec.podSelector is a struct, not a pointer: absent is {} (every pod). */
 	np->pod_selector.present = true;
-	TRY(wf_k8s_get_selector(d, spec, "podSelector", &np->pod_selector));
-	TRY(wf_k8s_get_list(d, spec, "ingress", sizeof(*np->ingress), decode_rule, "from",
-			    &np->n_ingress, (void **)&np->ingress));
-	TRY(wf_k8s_get_list(d, spec, "egress", sizeof(*np->egress), decode_rule, "to",
-			    &np->n_egress, (void **)&np->egress));
-	TRY(wf_k8s_get_arr(d, spec, "policyTypes", &types));
-	TRY(wf_k8s_get_str_array(d, spec, "policyTypes", &n_pt, &pt));
+	WF_K8S_TRY(wf_k8s_get_selector(d, spec, "podSelector", &np->pod_selector));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "ingress", sizeof(*np->ingress), decode_rule, "from",
+				   &np->n_ingress, (void **)&np->ingress));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "egress", sizeof(*np->egress), decode_rule, "to",
+				   &np->n_egress, (void **)&np->egress));
+	WF_K8S_TRY(wf_k8s_get_arr(d, spec, "policyTypes", &types));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, spec, "policyTypes", &n_pt, &pt));
 	if (types && n_pt > 0) {
 		for (size_t i = 0; i < n_pt; i++) {
 			bool in = strcmp(pt[i], "Ingress") == 0, eg = strcmp(pt[i], "Egress") == 0;
@@ -944,7 +934,7 @@ int wf_k8s_decode_networkpolicy(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 	} else {
 		/* policyTypes unset: Ingress always, Egress when the policy has egress rules
 		 * (the field's presence counts, even an empty list). */
-		TRY(wf_k8s_get_arr(d, spec, "egress", &egress));
+		WF_K8S_TRY(wf_k8s_get_arr(d, spec, "egress", &egress));
 		np->policy_ingress = true;
 		np->policy_egress = egress != NULL;
 	}
@@ -957,18 +947,18 @@ int wf_k8s_decode_networkpolicy(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 
 int wf_k8s_decode_deployment(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_deployment *dep = zalloc(d, sizeof(*dep));
+	struct wf_k8s_deployment *dep = wf_k8s_zalloc(d, sizeof(*dep));
 	json_t *spec = NULL, *tmpl = NULL, *md = NULL, *pspec = NULL;
 
 	if (!dep)
-		return oom(d);
+		return wf_k8s_oom(d);
 	dep->replicas = 1;
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(wf_k8s_get_i32(d, spec, "replicas", 0, INT32_MAX, &dep->replicas, NULL));
-	TRY(wf_k8s_get_selector(d, spec, "selector", &dep->selector));
+	WF_K8S_TRY(wf_k8s_get_i32(d, spec, "replicas", 0, INT32_MAX, &dep->replicas, NULL));
+	WF_K8S_TRY(wf_k8s_get_selector(d, spec, "selector", &dep->selector));
 	/* apps/v1: the selector is required and may not be empty. */
 	if (!dep->selector.present ||
 	    (dep->selector.match_labels.n == 0 && dep->selector.n_exprs == 0))
@@ -976,24 +966,24 @@ int wf_k8s_decode_deployment(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_obj
 				       dep->selector.present
 					       ? "empty selector is invalid for deployment"
 					       : "required value");
-	TRY(wf_k8s_get_obj(d, spec, "template", &tmpl));
+	WF_K8S_TRY(wf_k8s_get_obj(d, spec, "template", &tmpl));
 	if (!tmpl)
 		return wf_k8s_fail_key(d, "template", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "template");
-	TRY(wf_k8s_get_obj(d, tmpl, "metadata", &md));
+	WF_K8S_TRY(wf_k8s_get_obj(d, tmpl, "metadata", &md));
 	wf_k8s_push_key(d, "metadata");
-	TRY(wf_k8s_get_map(d, md, "labels", WF_K8S_MAP_LABELS, &dep->template_labels));
-	TRY(wf_k8s_get_map(d, md, "annotations", WF_K8S_MAP_ANNOTATIONS,
-			   &dep->template_annotations));
+	WF_K8S_TRY(wf_k8s_get_map(d, md, "labels", WF_K8S_MAP_LABELS, &dep->template_labels));
+	WF_K8S_TRY(wf_k8s_get_map(d, md, "annotations", WF_K8S_MAP_ANNOTATIONS,
+				  &dep->template_annotations));
 	if (!wf_k8s_selector_matches(&dep->selector, &dep->template_labels))
 		return wf_k8s_fail_key(d, "labels", -WF_E_INVALID,
 				       "`selector` does not match template `labels`");
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_obj(d, tmpl, "spec", &pspec));
+	WF_K8S_TRY(wf_k8s_get_obj(d, tmpl, "spec", &pspec));
 	if (!pspec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(decode_pod_spec(d, pspec, &dep->template_spec));
+	WF_K8S_TRY(decode_pod_spec(d, pspec, &dep->template_spec));
 	if (strcmp(dep->template_spec.restart_policy, "Always") != 0)
 		return wf_k8s_fail_key(d, "restartPolicy", -WF_E_INVALID,
 				       "unsupported value \"%s\": supported values: \"Always\"",

@@ -15,23 +15,6 @@
 #include "lib/error.h"
 #include "lib/ip.h"
 
-#define TRY(expr)                  \
-	do {                       \
-		int r_ = (expr);   \
-		if (r_ < 0)        \
-			return r_; \
-	} while (0)
-
-static void *zalloc(struct wf_k8s_dctx *d, size_t size)
-{
-	return wf_arena_zalloc(d->a, size);
-}
-
-static int oom(struct wf_k8s_dctx *d)
-{
-	return wf_k8s_fail(d, -ENOMEM, "out of memory");
-}
-
 /* A host name as Ingress rules and Gateway listeners take it: a DNS subdomain, optionally
  * "*." + subdomain (wildcard in the first label only), never an IP address. */
 static const char *check_host(const char *host, bool *wildcard)
@@ -52,22 +35,22 @@ static int decode_backend(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_ingres
 {
 	json_t *svc = NULL, *port = NULL, *res = NULL, *num, *name;
 
-	TRY(wf_k8s_get_obj(d, o, "service", &svc));
-	TRY(wf_k8s_get_obj(d, o, "resource", &res));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "service", &svc));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "resource", &res));
 	if (!!svc == !!res)
 		return wf_k8s_fail(d, -WF_E_INVALID,
 				   svc ? "cannot set both service and resource backends"
 				       : "one backend (service or resource) must be specified");
 	if (res) {
 		wf_k8s_push_key(d, "resource");
-		TRY(wf_k8s_get_req_str(d, res, "kind", &b->resource_kind));
-		TRY(wf_k8s_get_req_str(d, res, "name", &b->resource_name));
+		WF_K8S_TRY(wf_k8s_get_req_str(d, res, "kind", &b->resource_kind));
+		WF_K8S_TRY(wf_k8s_get_req_str(d, res, "name", &b->resource_name));
 		wf_k8s_pop(d);
 		return 0;
 	}
 	wf_k8s_push_key(d, "service");
-	TRY(wf_k8s_get_req_str(d, svc, "name", &b->service_name));
-	TRY(wf_k8s_get_obj(d, svc, "port", &port));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, svc, "name", &b->service_name));
+	WF_K8S_TRY(wf_k8s_get_obj(d, svc, "port", &port));
 	if (!port)
 		return wf_k8s_fail_key(d, "port", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "port");
@@ -77,10 +60,10 @@ static int decode_backend(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_ingres
 		return wf_k8s_fail(d, -WF_E_INVALID, "cannot set both port name and port number");
 	if (num && !json_is_null(num)) {
 		b->port.set = true;
-		TRY(wf_k8s_get_port(d, port, "number", true, &b->port.num));
+		WF_K8S_TRY(wf_k8s_get_port(d, port, "number", true, &b->port.num));
 	} else {
 		const char *why;
-		TRY(wf_k8s_get_str(d, port, "name", &b->port.str));
+		WF_K8S_TRY(wf_k8s_get_str(d, port, "name", &b->port.str));
 		if (!b->port.str)
 			return wf_k8s_fail(d, -WF_E_INVALID, "port name or number is required");
 		if ((why = wf_k8s_check_port_name(b->port.str)))
@@ -100,8 +83,8 @@ static int decode_ingress_path(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 	json_t *backend = NULL;
 	int type = -1;
 
-	TRY(wf_k8s_get_str(d, item, "path", &p->path));
-	TRY(wf_k8s_get_enum(d, item, "pathType", types, &type));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "path", &p->path));
+	WF_K8S_TRY(wf_k8s_get_enum(d, item, "pathType", types, &type));
 	if (type < 0)
 		return wf_k8s_fail_key(d, "pathType", -WF_E_INVALID,
 				       "required value (Exact, Prefix or ImplementationSpecific)");
@@ -114,11 +97,11 @@ static int decode_ingress_path(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 		if (strstr(p->path, "//"))
 			return wf_k8s_fail_key(d, "path", -WF_E_INVALID, "must not contain '//'");
 	}
-	TRY(wf_k8s_get_obj(d, item, "backend", &backend));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "backend", &backend));
 	if (!backend)
 		return wf_k8s_fail_key(d, "backend", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "backend");
-	TRY(decode_backend(d, backend, &p->backend));
+	WF_K8S_TRY(decode_backend(d, backend, &p->backend));
 	wf_k8s_pop(d);
 	return 0;
 }
@@ -129,16 +112,16 @@ static int decode_ingress_rule(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 	json_t *http = NULL;
 	const char *why;
 
-	TRY(wf_k8s_get_str(d, item, "host", &rule->host));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "host", &rule->host));
 	if (rule->host && !*rule->host)
 		rule->host = NULL;
 	if (rule->host && (why = check_host(rule->host, &rule->wildcard)))
 		return wf_k8s_fail_key(d, "host", -WF_E_INVALID, "invalid host \"%s\": %s",
 				       rule->host, why);
-	TRY(wf_k8s_get_obj(d, item, "http", &http));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "http", &http));
 	wf_k8s_push_key(d, "http");
-	TRY(wf_k8s_get_list(d, http, "paths", sizeof(*rule->paths), decode_ingress_path, NULL,
-			    &rule->n_paths, (void **)&rule->paths));
+	WF_K8S_TRY(wf_k8s_get_list(d, http, "paths", sizeof(*rule->paths), decode_ingress_path,
+				   NULL, &rule->n_paths, (void **)&rule->paths));
 	if (http && rule->n_paths == 0)
 		return wf_k8s_fail_key(d, "paths", -WF_E_INVALID, "required value");
 	wf_k8s_pop(d);
@@ -149,7 +132,7 @@ static int decode_ingress_tls(struct wf_k8s_dctx *d, json_t *item, void *elem, v
 {
 	struct wf_k8s_ingress_tls *t = elem;
 
-	TRY(wf_k8s_get_str_array(d, item, "hosts", &t->n_hosts, &t->hosts));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, item, "hosts", &t->n_hosts, &t->hosts));
 	for (size_t i = 0; i < t->n_hosts; i++) {
 		bool wild;
 		const char *why = check_host(t->hosts[i], &wild);
@@ -160,42 +143,42 @@ static int decode_ingress_tls(struct wf_k8s_dctx *d, json_t *item, void *elem, v
 					   why);
 		}
 	}
-	TRY(wf_k8s_get_str(d, item, "secretName", &t->secret_name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "secretName", &t->secret_name));
 	return 0;
 }
 
 int wf_k8s_decode_ingress(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_ingress *in = zalloc(d, sizeof(*in));
+	struct wf_k8s_ingress *in = wf_k8s_zalloc(d, sizeof(*in));
 	json_t *spec = NULL, *def = NULL;
 
 	if (!in)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(wf_k8s_get_str(d, spec, "ingressClassName", &in->class_name));
+	WF_K8S_TRY(wf_k8s_get_str(d, spec, "ingressClassName", &in->class_name));
 	/* The deprecated annotation still names the class when the field is absent. */
 	if (!in->class_name)
 		in->class_name = wf_k8s_map_get(&obj->annotations, "kubernetes.io/ingress.class");
-	TRY(wf_k8s_get_obj(d, spec, "defaultBackend", &def));
+	WF_K8S_TRY(wf_k8s_get_obj(d, spec, "defaultBackend", &def));
 	if (def) {
-		struct wf_k8s_ingress_backend *b = zalloc(d, sizeof(*b));
+		struct wf_k8s_ingress_backend *b = wf_k8s_zalloc(d, sizeof(*b));
 		if (!b)
-			return oom(d);
+			return wf_k8s_oom(d);
 		wf_k8s_push_key(d, "defaultBackend");
-		TRY(decode_backend(d, def, b));
+		WF_K8S_TRY(decode_backend(d, def, b));
 		wf_k8s_pop(d);
 		in->default_backend = b;
 	}
-	TRY(wf_k8s_get_list(d, spec, "rules", sizeof(*in->rules), decode_ingress_rule, NULL,
-			    &in->n_rules, (void **)&in->rules));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "rules", sizeof(*in->rules), decode_ingress_rule, NULL,
+				   &in->n_rules, (void **)&in->rules));
 	if (!def && in->n_rules == 0)
 		return wf_k8s_fail(d, -WF_E_INVALID,
 				   "either `defaultBackend` or `rules` must be specified");
-	TRY(wf_k8s_get_list(d, spec, "tls", sizeof(*in->tls), decode_ingress_tls, NULL, &in->n_tls,
-			    (void **)&in->tls));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "tls", sizeof(*in->tls), decode_ingress_tls, NULL,
+				   &in->n_tls, (void **)&in->tls));
 	wf_k8s_pop(d);
 	obj->ingress = in;
 	return 0;
@@ -203,17 +186,17 @@ int wf_k8s_decode_ingress(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object
 
 int wf_k8s_decode_ingressclass(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_ingressclass *ic = zalloc(d, sizeof(*ic));
+	struct wf_k8s_ingressclass *ic = wf_k8s_zalloc(d, sizeof(*ic));
 	json_t *spec = NULL;
 	const char *def;
 
 	if (!ic)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(wf_k8s_get_req_str(d, spec, "controller", &ic->controller));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, spec, "controller", &ic->controller));
 	if (strlen(ic->controller) > 250)
 		return wf_k8s_fail_key(d, "controller", -WF_E_INVALID,
 				       "must be no more than 250 characters");
@@ -294,17 +277,17 @@ static int item_cmp(const void *a, const void *b)
 
 int wf_k8s_decode_secret(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_secret *s = zalloc(d, sizeof(*s));
+	struct wf_k8s_secret *s = wf_k8s_zalloc(d, sizeof(*s));
 	struct wf_k8s_map data = {0}, sdata = {0};
 	size_t n = 0;
 
 	if (!s)
-		return oom(d);
+		return wf_k8s_oom(d);
 	s->type = "Opaque";
-	TRY(wf_k8s_get_str(d, o, "type", &s->type));
-	TRY(wf_k8s_get_map(d, o, "data", WF_K8S_MAP_ANY, &data));
-	TRY(wf_k8s_get_map(d, o, "stringData", WF_K8S_MAP_ANY, &sdata));
-	TRY(wf_k8s_alloc_array(d, data.n + sdata.n, sizeof(*s->items), (void **)&s->items));
+	WF_K8S_TRY(wf_k8s_get_str(d, o, "type", &s->type));
+	WF_K8S_TRY(wf_k8s_get_map(d, o, "data", WF_K8S_MAP_ANY, &data));
+	WF_K8S_TRY(wf_k8s_get_map(d, o, "stringData", WF_K8S_MAP_ANY, &sdata));
+	WF_K8S_TRY(wf_k8s_alloc_array(d, data.n + sdata.n, sizeof(*s->items), (void **)&s->items));
 	for (size_t i = 0; i < data.n + sdata.n; i++) {
 		bool str = i >= data.n;
 		const struct wf_k8s_label *kv = str ? &sdata.items[i - data.n] : &data.items[i];
@@ -319,7 +302,7 @@ int wf_k8s_decode_secret(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object 
 		size_t len = strlen(kv->value);
 		uint8_t *v = wf_arena_alloc(d->a, len + 1);
 		if (!v)
-			return oom(d);
+			return wf_k8s_oom(d);
 		ssize_t got = (ssize_t)len;
 		if (str)
 			memcpy(v, kv->value, len);
@@ -361,10 +344,10 @@ static int decode_secret_ref(struct wf_k8s_dctx *d, json_t *item, void *elem, vo
 
 	r->group = "";
 	r->kind = "Secret";
-	TRY(wf_k8s_get_str(d, item, "group", &r->group));
-	TRY(wf_k8s_get_str(d, item, "kind", &r->kind));
-	TRY(wf_k8s_get_str(d, item, "namespace", &r->namespace));
-	TRY(wf_k8s_get_req_str(d, item, "name", &r->name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "group", &r->group));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "kind", &r->kind));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "namespace", &r->namespace));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &r->name));
 	return 0;
 }
 
@@ -382,27 +365,27 @@ static int decode_listener(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 	const char *why;
 	int mode = 0, from = 0;
 
-	TRY(wf_k8s_get_req_str(d, item, "name", &l->name));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &l->name));
 	if ((why = wf_k8s_check_dns_label(l->name)))
 		return wf_k8s_fail_key(d, "name", -WF_E_INVALID, "invalid name \"%s\": %s", l->name,
 				       why);
-	TRY(wf_k8s_get_str(d, item, "hostname", &l->hostname));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "hostname", &l->hostname));
 	if (l->hostname) {
 		bool wild;
 		if ((why = check_host(l->hostname, &wild)))
 			return wf_k8s_fail_key(d, "hostname", -WF_E_INVALID,
 					       "invalid hostname \"%s\": %s", l->hostname, why);
 	}
-	TRY(wf_k8s_get_port(d, item, "port", true, &l->port));
-	TRY(wf_k8s_get_req_str(d, item, "protocol", &l->protocol));
-	TRY(wf_k8s_get_obj(d, item, "tls", &tls));
+	WF_K8S_TRY(wf_k8s_get_port(d, item, "port", true, &l->port));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "protocol", &l->protocol));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "tls", &tls));
 	if (tls) {
 		wf_k8s_push_key(d, "tls");
-		TRY(wf_k8s_get_enum(d, tls, "mode", modes, &mode));
+		WF_K8S_TRY(wf_k8s_get_enum(d, tls, "mode", modes, &mode));
 		l->tls_mode = modes[mode];
-		TRY(wf_k8s_get_list(d, tls, "certificateRefs", sizeof(*l->certificate_refs),
-				    decode_secret_ref, NULL, &l->n_certificate_refs,
-				    (void **)&l->certificate_refs));
+		WF_K8S_TRY(wf_k8s_get_list(d, tls, "certificateRefs", sizeof(*l->certificate_refs),
+					   decode_secret_ref, NULL, &l->n_certificate_refs,
+					   (void **)&l->certificate_refs));
 		wf_k8s_pop(d);
 	}
 	/* GatewayTLSConfig: HTTPS and TLS-terminating listeners need a certificate. */
@@ -410,37 +393,37 @@ static int decode_listener(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 	    (!tls || (mode == 0 && l->n_certificate_refs == 0)))
 		return wf_k8s_fail_key(d, "tls", -WF_E_INVALID,
 				       "an HTTPS listener needs tls.certificateRefs");
-	TRY(wf_k8s_get_obj(d, item, "allowedRoutes", &allowed));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "allowedRoutes", &allowed));
 	wf_k8s_push_key(d, "allowedRoutes");
-	TRY(wf_k8s_get_obj(d, allowed, "namespaces", &ns));
+	WF_K8S_TRY(wf_k8s_get_obj(d, allowed, "namespaces", &ns));
 	wf_k8s_push_key(d, "namespaces");
-	TRY(wf_k8s_get_enum(d, ns, "from", froms, &from));
+	WF_K8S_TRY(wf_k8s_get_enum(d, ns, "from", froms, &from));
 	l->routes_from = (enum wf_k8s_routes_from)from;
-	TRY(wf_k8s_get_selector(d, ns, "selector", &l->routes_selector));
+	WF_K8S_TRY(wf_k8s_get_selector(d, ns, "selector", &l->routes_selector));
 	if (l->routes_from == WF_K8S_FROM_SELECTOR && !l->routes_selector.present)
 		return wf_k8s_fail_key(d, "selector", -WF_E_INVALID,
 				       "required value when from is Selector");
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_list(d, allowed, "kinds", sizeof(*l->route_kinds), decode_route_kind, NULL,
-			    &l->n_route_kinds, (void **)&l->route_kinds));
+	WF_K8S_TRY(wf_k8s_get_list(d, allowed, "kinds", sizeof(*l->route_kinds), decode_route_kind,
+				   NULL, &l->n_route_kinds, (void **)&l->route_kinds));
 	wf_k8s_pop(d);
 	return 0;
 }
 
 int wf_k8s_decode_gateway(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_gateway *g = zalloc(d, sizeof(*g));
+	struct wf_k8s_gateway *g = wf_k8s_zalloc(d, sizeof(*g));
 	json_t *spec = NULL;
 
 	if (!g)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(wf_k8s_get_req_str(d, spec, "gatewayClassName", &g->gateway_class_name));
-	TRY(wf_k8s_get_list(d, spec, "listeners", sizeof(*g->listeners), decode_listener, NULL,
-			    &g->n_listeners, (void **)&g->listeners));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, spec, "gatewayClassName", &g->gateway_class_name));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "listeners", sizeof(*g->listeners), decode_listener,
+				   NULL, &g->n_listeners, (void **)&g->listeners));
 	if (g->n_listeners == 0 || g->n_listeners > 64)
 		return wf_k8s_fail_key(d, "listeners", -WF_E_INVALID,
 				       g->n_listeners ? "must have at most 64 items"
@@ -503,10 +486,10 @@ static int decode_kv_match(struct wf_k8s_dctx *d, json_t *item, void *elem, void
 	struct wf_k8s_http_kv_match *m = elem;
 	int type = 0;
 
-	TRY(wf_k8s_get_enum(d, item, "type", types, &type));
+	WF_K8S_TRY(wf_k8s_get_enum(d, item, "type", types, &type));
 	m->type = (enum wf_k8s_http_value_match)type;
-	TRY(wf_k8s_get_req_str(d, item, "name", &m->name));
-	TRY(wf_k8s_get_req_str(d, item, "value", &m->value));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &m->name));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "value", &m->value));
 	return 0;
 }
 
@@ -520,20 +503,21 @@ static int decode_http_match(struct wf_k8s_dctx *d, json_t *item, void *elem, vo
 	int type = 0, method = -1;
 
 	m->path = "/";
-	TRY(wf_k8s_get_obj(d, item, "path", &path));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "path", &path));
 	wf_k8s_push_key(d, "path");
-	TRY(wf_k8s_get_enum(d, path, "type", types, &type));
+	WF_K8S_TRY(wf_k8s_get_enum(d, path, "type", types, &type));
 	m->path_type = (enum wf_k8s_http_path_match)type;
-	TRY(wf_k8s_get_str(d, path, "value", &m->path));
+	WF_K8S_TRY(wf_k8s_get_str(d, path, "value", &m->path));
 	if (m->path_type != WF_K8S_HTTP_PATH_REGEX && m->path[0] != '/')
 		return wf_k8s_fail_key(d, "value", -WF_E_INVALID,
 				       "must be an absolute path (start with '/')");
 	wf_k8s_pop(d);
-	TRY(wf_k8s_get_list(d, item, "headers", sizeof(*m->headers), decode_kv_match, NULL,
-			    &m->n_headers, (void **)&m->headers));
-	TRY(wf_k8s_get_list(d, item, "queryParams", sizeof(*m->query_params), decode_kv_match, NULL,
-			    &m->n_query_params, (void **)&m->query_params));
-	TRY(wf_k8s_get_enum(d, item, "method", methods, &method));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "headers", sizeof(*m->headers), decode_kv_match, NULL,
+				   &m->n_headers, (void **)&m->headers));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "queryParams", sizeof(*m->query_params),
+				   decode_kv_match, NULL, &m->n_query_params,
+				   (void **)&m->query_params));
+	WF_K8S_TRY(wf_k8s_get_enum(d, item, "method", methods, &method));
 	if (method >= 0)
 		m->method = methods[method];
 	return 0;
@@ -543,8 +527,8 @@ static int decode_header(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 {
 	struct wf_k8s_http_header *h = elem;
 
-	TRY(wf_k8s_get_req_str(d, item, "name", &h->name));
-	TRY(wf_k8s_get_req_str(d, item, "value", &h->value));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &h->name));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "value", &h->value));
 	return 0;
 }
 
@@ -556,16 +540,16 @@ static int decode_backend_ref(struct wf_k8s_dctx *d, json_t *item, void *elem, v
 	b->group = "";
 	b->kind = "Service";
 	b->weight = 1;
-	TRY(wf_k8s_get_str(d, item, "group", &b->group));
-	TRY(wf_k8s_get_str(d, item, "kind", &b->kind));
-	TRY(wf_k8s_get_str(d, item, "namespace", &b->namespace));
-	TRY(wf_k8s_get_req_str(d, item, "name", &b->name));
-	TRY(wf_k8s_get_i32(d, item, "port", 1, 65535, &b->port, &has_port));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "group", &b->group));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "kind", &b->kind));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "namespace", &b->namespace));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &b->name));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "port", 1, 65535, &b->port, &has_port));
 	/* BackendRef: port is required when the referent is a Kubernetes Service. */
 	if (!has_port && !*b->group && strcmp(b->kind, "Service") == 0)
 		return wf_k8s_fail_key(d, "port", -WF_E_INVALID,
 				       "required value when the backend is a Service");
-	TRY(wf_k8s_get_i32(d, item, "weight", 0, 1000000, &b->weight, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "weight", 0, 1000000, &b->weight, NULL));
 	return 0;
 }
 
@@ -575,16 +559,16 @@ static int decode_path_modifier(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 	json_t *path = NULL;
 	int type = -1;
 
-	TRY(wf_k8s_get_obj(d, o, "path", &path));
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "path", &path));
 	if (!path)
 		return 0;
 	wf_k8s_push_key(d, "path");
-	TRY(wf_k8s_get_enum(d, path, "type", types, &type));
+	WF_K8S_TRY(wf_k8s_get_enum(d, path, "type", types, &type));
 	if (type < 0)
 		return wf_k8s_fail_key(d, "type", -WF_E_INVALID, "required value");
 	f->path_modifier = type == 0 ? WF_K8S_HTTP_PATH_MOD_FULL : WF_K8S_HTTP_PATH_MOD_PREFIX;
 	const char *key = type == 0 ? "replaceFullPath" : "replacePrefixMatch";
-	TRY(wf_k8s_get_req_str(d, path, key, &f->path_value));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, path, key, &f->path_value));
 	wf_k8s_pop(d);
 	return 0;
 }
@@ -606,11 +590,11 @@ static int decode_filter(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 	json_t *o = NULL, *ref = NULL;
 	int type = -1, scheme = -1;
 
-	TRY(wf_k8s_get_enum(d, item, "type", types, &type));
+	WF_K8S_TRY(wf_k8s_get_enum(d, item, "type", types, &type));
 	if (type < 0)
 		return wf_k8s_fail_key(d, "type", -WF_E_INVALID, "required value");
 	f->type = (enum wf_k8s_http_filter_type)type;
-	TRY(wf_k8s_get_obj(d, item, fields[type], &o));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, fields[type], &o));
 	/* HTTPRouteFilter: the field named by type must be set. */
 	if (!o)
 		return wf_k8s_fail_key(d, fields[type], -WF_E_INVALID,
@@ -619,32 +603,32 @@ static int decode_filter(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 	switch (f->type) {
 	case WF_K8S_HTTP_FILTER_REQUEST_HEADER_MODIFIER:
 	case WF_K8S_HTTP_FILTER_RESPONSE_HEADER_MODIFIER:
-		TRY(wf_k8s_get_list(d, o, "set", sizeof(*f->set), decode_header, NULL, &f->n_set,
-				    (void **)&f->set));
-		TRY(wf_k8s_get_list(d, o, "add", sizeof(*f->add), decode_header, NULL, &f->n_add,
-				    (void **)&f->add));
-		TRY(wf_k8s_get_str_array(d, o, "remove", &f->n_remove, &f->remove));
+		WF_K8S_TRY(wf_k8s_get_list(d, o, "set", sizeof(*f->set), decode_header, NULL,
+					   &f->n_set, (void **)&f->set));
+		WF_K8S_TRY(wf_k8s_get_list(d, o, "add", sizeof(*f->add), decode_header, NULL,
+					   &f->n_add, (void **)&f->add));
+		WF_K8S_TRY(wf_k8s_get_str_array(d, o, "remove", &f->n_remove, &f->remove));
 		break;
 	case WF_K8S_HTTP_FILTER_REQUEST_REDIRECT:
 		f->status_code = 302;
-		TRY(wf_k8s_get_enum(d, o, "scheme", schemes, &scheme));
+		WF_K8S_TRY(wf_k8s_get_enum(d, o, "scheme", schemes, &scheme));
 		if (scheme >= 0)
 			f->scheme = schemes[scheme];
-		TRY(wf_k8s_get_str(d, o, "hostname", &f->hostname));
-		TRY(decode_path_modifier(d, o, f));
-		TRY(wf_k8s_get_i32(d, o, "port", 1, 65535, &f->port, NULL));
-		TRY(wf_k8s_get_i32(d, o, "statusCode", 301, 302, &f->status_code, NULL));
+		WF_K8S_TRY(wf_k8s_get_str(d, o, "hostname", &f->hostname));
+		WF_K8S_TRY(decode_path_modifier(d, o, f));
+		WF_K8S_TRY(wf_k8s_get_i32(d, o, "port", 1, 65535, &f->port, NULL));
+		WF_K8S_TRY(wf_k8s_get_i32(d, o, "statusCode", 301, 302, &f->status_code, NULL));
 		break;
 	case WF_K8S_HTTP_FILTER_URL_REWRITE:
-		TRY(wf_k8s_get_str(d, o, "hostname", &f->hostname));
-		TRY(decode_path_modifier(d, o, f));
+		WF_K8S_TRY(wf_k8s_get_str(d, o, "hostname", &f->hostname));
+		WF_K8S_TRY(decode_path_modifier(d, o, f));
 		break;
 	case WF_K8S_HTTP_FILTER_REQUEST_MIRROR:
-		TRY(wf_k8s_get_obj(d, o, "backendRef", &ref));
+		WF_K8S_TRY(wf_k8s_get_obj(d, o, "backendRef", &ref));
 		if (!ref)
 			return wf_k8s_fail_key(d, "backendRef", -WF_E_INVALID, "required value");
 		wf_k8s_push_key(d, "backendRef");
-		TRY(decode_backend_ref(d, ref, &f->mirror, NULL));
+		WF_K8S_TRY(decode_backend_ref(d, ref, &f->mirror, NULL));
 		wf_k8s_pop(d);
 		break;
 	case WF_K8S_HTTP_FILTER_EXTENSION_REF:
@@ -657,9 +641,9 @@ static int decode_filter(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 static int default_match(struct wf_k8s_dctx *d, struct wf_k8s_http_rule *rule)
 {
 	/* HTTPRouteRule: matches default to [{path: {type: PathPrefix, value: /}}]. */
-	rule->matches = zalloc(d, sizeof(*rule->matches));
+	rule->matches = wf_k8s_zalloc(d, sizeof(*rule->matches));
 	if (!rule->matches)
-		return oom(d);
+		return wf_k8s_oom(d);
 	rule->matches[0].path_type = WF_K8S_HTTP_PATH_PREFIX;
 	rule->matches[0].path = "/";
 	rule->n_matches = 1;
@@ -670,7 +654,7 @@ static int get_duration(struct wf_k8s_dctx *d, json_t *o, const char *key, const
 			int64_t *ms)
 {
 	*ms = -1;
-	TRY(wf_k8s_get_str(d, o, key, str));
+	WF_K8S_TRY(wf_k8s_get_str(d, o, key, str));
 	if (*str && (*ms = parse_duration(*str)) < 0)
 		return wf_k8s_fail_key(
 			d, key, -WF_E_INVALID,
@@ -683,20 +667,22 @@ static int decode_http_rule(struct wf_k8s_dctx *d, json_t *item, void *elem, voi
 	struct wf_k8s_http_rule *rule = elem;
 	json_t *t = NULL;
 
-	TRY(wf_k8s_get_list(d, item, "matches", sizeof(*rule->matches), decode_http_match, NULL,
-			    &rule->n_matches, (void **)&rule->matches));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "matches", sizeof(*rule->matches), decode_http_match,
+				   NULL, &rule->n_matches, (void **)&rule->matches));
 	if (rule->n_matches == 0)
-		TRY(default_match(d, rule));
-	TRY(wf_k8s_get_list(d, item, "filters", sizeof(*rule->filters), decode_filter, NULL,
-			    &rule->n_filters, (void **)&rule->filters));
-	TRY(wf_k8s_get_list(d, item, "backendRefs", sizeof(*rule->backend_refs), decode_backend_ref,
-			    NULL, &rule->n_backend_refs, (void **)&rule->backend_refs));
+		WF_K8S_TRY(default_match(d, rule));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "filters", sizeof(*rule->filters), decode_filter, NULL,
+				   &rule->n_filters, (void **)&rule->filters));
+	WF_K8S_TRY(wf_k8s_get_list(d, item, "backendRefs", sizeof(*rule->backend_refs),
+				   decode_backend_ref, NULL, &rule->n_backend_refs,
+				   (void **)&rule->backend_refs));
 	rule->timeout_request_ms = rule->timeout_backend_request_ms = -1;
-	TRY(wf_k8s_get_obj(d, item, "timeouts", &t));
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "timeouts", &t));
 	wf_k8s_push_key(d, "timeouts");
-	TRY(get_duration(d, t, "request", &rule->timeout_request, &rule->timeout_request_ms));
-	TRY(get_duration(d, t, "backendRequest", &rule->timeout_backend_request,
-			 &rule->timeout_backend_request_ms));
+	WF_K8S_TRY(
+		get_duration(d, t, "request", &rule->timeout_request, &rule->timeout_request_ms));
+	WF_K8S_TRY(get_duration(d, t, "backendRequest", &rule->timeout_backend_request,
+				&rule->timeout_backend_request_ms));
 	/* HTTPRouteTimeouts: backendRequest may not exceed request (0 = no timeout). */
 	if (rule->timeout_request_ms > 0 && rule->timeout_backend_request_ms > 0 &&
 	    rule->timeout_backend_request_ms > rule->timeout_request_ms)
@@ -712,29 +698,30 @@ static int decode_parent_ref(struct wf_k8s_dctx *d, json_t *item, void *elem, vo
 
 	p->group = "gateway.networking.k8s.io";
 	p->kind = "Gateway";
-	TRY(wf_k8s_get_str(d, item, "group", &p->group));
-	TRY(wf_k8s_get_str(d, item, "kind", &p->kind));
-	TRY(wf_k8s_get_str(d, item, "namespace", &p->namespace));
-	TRY(wf_k8s_get_req_str(d, item, "name", &p->name));
-	TRY(wf_k8s_get_str(d, item, "sectionName", &p->section_name));
-	TRY(wf_k8s_get_i32(d, item, "port", 1, 65535, &p->port, NULL));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "group", &p->group));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "kind", &p->kind));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "namespace", &p->namespace));
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &p->name));
+	WF_K8S_TRY(wf_k8s_get_str(d, item, "sectionName", &p->section_name));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "port", 1, 65535, &p->port, NULL));
 	return 0;
 }
 
 int wf_k8s_decode_httproute(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
-	struct wf_k8s_httproute *hr = zalloc(d, sizeof(*hr));
+	struct wf_k8s_httproute *hr = wf_k8s_zalloc(d, sizeof(*hr));
 	json_t *spec = NULL;
 
 	if (!hr)
-		return oom(d);
-	TRY(wf_k8s_get_obj(d, o, "spec", &spec));
+		return wf_k8s_oom(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "spec", &spec));
 	if (!spec)
 		return wf_k8s_fail_key(d, "spec", -WF_E_INVALID, "required value");
 	wf_k8s_push_key(d, "spec");
-	TRY(wf_k8s_get_list(d, spec, "parentRefs", sizeof(*hr->parent_refs), decode_parent_ref,
-			    NULL, &hr->n_parent_refs, (void **)&hr->parent_refs));
-	TRY(wf_k8s_get_str_array(d, spec, "hostnames", &hr->n_hostnames, &hr->hostnames));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "parentRefs", sizeof(*hr->parent_refs),
+				   decode_parent_ref, NULL, &hr->n_parent_refs,
+				   (void **)&hr->parent_refs));
+	WF_K8S_TRY(wf_k8s_get_str_array(d, spec, "hostnames", &hr->n_hostnames, &hr->hostnames));
 	for (size_t i = 0; i < hr->n_hostnames; i++) {
 		bool wild;
 		const char *why = check_host(hr->hostnames[i], &wild);
@@ -745,16 +732,16 @@ int wf_k8s_decode_httproute(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_obje
 					   hr->hostnames[i], why);
 		}
 	}
-	TRY(wf_k8s_get_list(d, spec, "rules", sizeof(*hr->rules), decode_http_rule, NULL,
-			    &hr->n_rules, (void **)&hr->rules));
+	WF_K8S_TRY(wf_k8s_get_list(d, spec, "rules", sizeof(*hr->rules), decode_http_rule, NULL,
+				   &hr->n_rules, (void **)&hr->rules));
 	if (hr->n_rules == 0) {
 		/* HTTPRouteSpec: rules default to one rule matching PathPrefix "/". */
-		hr->rules = zalloc(d, sizeof(*hr->rules));
+		hr->rules = wf_k8s_zalloc(d, sizeof(*hr->rules));
 		if (!hr->rules)
-			return oom(d);
+			return wf_k8s_oom(d);
 		hr->n_rules = 1;
 		hr->rules[0].timeout_request_ms = hr->rules[0].timeout_backend_request_ms = -1;
-		TRY(default_match(d, &hr->rules[0]));
+		WF_K8S_TRY(default_match(d, &hr->rules[0]));
 	}
 	wf_k8s_pop(d);
 	obj->httproute = hr;

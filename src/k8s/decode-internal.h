@@ -1,5 +1,5 @@
-/* Private to src/k8s: the decoding context and typed field readers that decode.c and
- * decode-kinds.c share. Not installed, not used by other modules. */
+/* Private to src/k8s: the decoding context and typed field readers that decode.c,
+ * decode-core.c and decode-http.c share. Not installed, not used by other modules. */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
@@ -33,6 +33,15 @@ struct wf_k8s_dctx {
 void wf_k8s_push_key(struct wf_k8s_dctx *d, const char *key);
 void wf_k8s_push_index(struct wf_k8s_dctx *d, size_t index);
 void wf_k8s_pop(struct wf_k8s_dctx *d);
+
+/* Returns from the calling decoder with expr's value when it is negative (an error; the diag
+ * is already filled). */
+#define WF_K8S_TRY(expr)           \
+	do {                       \
+		int r_ = (expr);   \
+		if (r_ < 0)        \
+			return r_; \
+	} while (0)
 
 /* Records an error at the current path; returns code. */
 int wf_k8s_fail(struct wf_k8s_dctx *d, int code, const char *fmt, ...)
@@ -86,6 +95,10 @@ int wf_k8s_get_ip(struct wf_k8s_dctx *d, json_t *o, const char *key, struct wf_i
 typedef int (*wf_k8s_item_fn)(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx);
 int wf_k8s_get_list(struct wf_k8s_dctx *d, json_t *o, const char *key, size_t elem_size,
 		    wf_k8s_item_fn fn, void *ctx, size_t *ret_n, void **ret_items);
+/* size zeroed bytes from the object's arena, or NULL (then return wf_k8s_oom(d)). */
+void *wf_k8s_zalloc(struct wf_k8s_dctx *d, size_t size);
+/* Records "out of memory" at the current path; returns -ENOMEM. */
+int wf_k8s_oom(struct wf_k8s_dctx *d);
 /* Allocates n zeroed elements (NULL when n == 0); -ENOMEM with a diag. */
 int wf_k8s_alloc_array(struct wf_k8s_dctx *d, size_t n, size_t size, void **out);
 char *wf_k8s_dup(struct wf_k8s_dctx *d, const char *s);

@@ -94,9 +94,14 @@ int wf_k8s_fail_key(struct wf_k8s_dctx *d, const char *key, int code, const char
 	return code;
 }
 
-static int oom(struct wf_k8s_dctx *d)
+int wf_k8s_oom(struct wf_k8s_dctx *d)
 {
 	return wf_k8s_fail(d, -ENOMEM, "out of memory");
+}
+
+void *wf_k8s_zalloc(struct wf_k8s_dctx *d, size_t size)
+{
+	return wf_arena_zalloc(d->a, size);
 }
 
 char *wf_k8s_dup(struct wf_k8s_dctx *d, const char *s)
@@ -111,9 +116,9 @@ int wf_k8s_alloc_array(struct wf_k8s_dctx *d, size_t n, size_t size, void **out)
 		return 0;
 	}
 	if (n > SIZE_MAX / size)
-		return oom(d);
+		return wf_k8s_oom(d);
 	*out = wf_arena_zalloc(d->a, n * size);
-	return *out ? 0 : oom(d);
+	return *out ? 0 : wf_k8s_oom(d);
 }
 
 /* ---- typed readers ---- */
@@ -190,7 +195,7 @@ int wf_k8s_get_str(struct wf_k8s_dctx *d, json_t *o, const char *key, const char
 	/* Strings are copied into the object's arena: the jansson tree is dropped after decoding. */
 	char *s = wf_arena_strndup(d->a, json_string_value(j), json_string_length(j));
 	if (!s)
-		return oom(d);
+		return wf_k8s_oom(d);
 	*out = s;
 	return 0;
 }
@@ -410,7 +415,7 @@ int wf_k8s_get_str_array(struct wf_k8s_dctx *d, json_t *o, const char *key, size
 		}
 		items[i] = wf_arena_strndup(d->a, json_string_value(v), json_string_length(v));
 		if (!items[i]) {
-			r = oom(d);
+			r = wf_k8s_oom(d);
 			goto out;
 		}
 	}
@@ -500,7 +505,7 @@ int wf_k8s_get_map(struct wf_k8s_dctx *d, json_t *o, const char *key, enum wf_k8
 		items[i].value =
 			wf_arena_strndup(d->a, json_string_value(v), json_string_length(v));
 		if (!items[i].key || !items[i].value) {
-			r = oom(d);
+			r = wf_k8s_oom(d);
 			goto out;
 		}
 		i++;
@@ -761,7 +766,7 @@ static int decode_metadata(struct wf_k8s_dctx *d, json_t *doc, struct wf_k8s_obj
 	}
 	obj->key = wf_arena_strndup(d->a, keybuf, (size_t)kl);
 	if (!obj->key)
-		r = oom(d);
+		r = wf_k8s_oom(d);
 out:
 	wf_k8s_pop(d);
 	return r;

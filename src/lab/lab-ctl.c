@@ -32,6 +32,10 @@
 #include "lib/log.h"
 
 #define CTL_MAX_CTRS 8
+/* The LoadBalancer pool, hosts of the underlay 172.30.<subnet>.0/24 (lab-manifest.c checks
+ * spec.loadBalancerIP against the same range). */
+#define WF_LAB_LB_FIRST 200
+#define WF_LAB_LB_LAST 249
 
 struct ctr {
 	json_t *spec; /* borrowed from pod->obj */
@@ -69,7 +73,7 @@ struct ctl {
 	json_t *manifests; /* array of objects */
 	struct pod **pods;
 	size_t n_pods;
-	json_t *svc_alloc; /* "ns/name" -> {clusterIP, nodePorts: {"i": n}} */
+	json_t *svc_alloc; /* "ns/name" -> {clusterIP, nodePorts: {"i": n}, lbIP} */
 	unsigned node_pods[WF_LAB_MAX_NODES + 1];
 	uint8_t ipam[WF_LAB_MAX_NODES + 1][256];
 	json_t *written;    /* file name -> text last written */
@@ -230,18 +234,6 @@ static struct pod *find_pod(struct ctl *c, const char *key, bool terminating)
 		if (!strcmp(c->pods[i]->key, key) && c->pods[i]->terminating == terminating)
 			return c->pods[i];
 	return NULL;
-}
-
-static int alloc_ip(struct ctl *c, struct pod *p)
-{
-	/* .0 network, .1 gateway (cni0), .255 broadcast */
-	for (unsigned h = 2; h < 255; h++)
-		if (!c->ipam[p->node_idx][h]) {
-			c->ipam[p->node_idx][h] = 1;
-			snprintf(p->ip, sizeof(p->ip), "10.244.%u.%u", p->node_idx, h);
-			return 0;
-		}
-	return -ENOSPC;
 }
 
 static void release_ip(struct ctl *c, struct pod *p)
@@ -483,34 +475,23 @@ static void pod_setup(struct ctl *c, struct pod *p)
 		p->failed = true;
 		return;
 	}
-	if (c->lab->cni[0]) {
-		/* lo is up already (wf_lab_netns_add_fast) */
-		r = cni_call(c, p, "ADD", &out);
-		if (r == 0) {
-			json_t *res = json_loads(out, 0, NULL);
-			const char *addr = json_string_value(json_object_get(
-				json_array_get(json_object_get(res, "ips"), 0), "address"));
+	/* lo is up already (wf_lab_netns_add_fast) */
+	r = cni_call(c, p, "ADD", &out);
+	if (r == 0) {
+		json_t *res = json_loads(out, 0, NULL);
+		const char *addr = json_string_value(
+			json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
 
-			if (addr) {
-				snprintf(p->ip, sizeof(p->ip), "%.*s", (int)strcspn(addr, "/"),
-					 addr);
-			} else {
-				snprintf(p->message, sizeof(p->message),
-					 "weft-cni ADD returned no address: %s", out);
-				r = -EIO;
-			}
-			json_decref(res);
+		if (addr) {
+			snprintf(p->ip, sizeof(p->ip), "%.*s", (int)strcspn(addr, "/"), addr);
+		} else {
+			snprintf(p->message, sizeof(p->message),
+				 "weft-cni ADD returned no address: %s", out);
+			r = -EIO;
 		}
-		wf_free(out);
-	} else {
-		r = alloc_ip(c, p);
-		if (r == 0)
-			r = wf_lab_temp_attach(c->lab, p->node_idx, p->netns, p->ip,
-					       c->lab->fabric == WF_LAB_FABRIC_VXLAN ? 1450 : 1500);
-		if (r < 0)
-			snprintf(p->message, sizeof(p->message), "attaching the pod to cni0: %s",
-				 strerror(-r));
+		json_decref(res);
 	}
+	wf_free(out);
 	if (r < 0) {
 		snprintf(p->reason, sizeof(p->reason), "FailedCreatePodSandBox");
 		p->failed = true;
@@ -995,6 +976,59 @@ static bool ip_used(struct ctl *c, const char *ip, const char *self)
 	return false;
 }
 
+/* The LoadBalancer pool: WF_LAB_LB_FIRST..WF_LAB_LB_LAST of the underlay /24 (nodes use
+ * .11-.60, the outside host .250; lab-manifest.c refuses spec.loadBalancerIP outside it). */
+static bool lb_used(struct ctl *c, const char *ip, const char *self)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(c->svc_alloc, k, v)
+	{
+		const char *a = json_string_value(json_object_get(v, "lbIP"));
+
+		if (a && !strcmp(a, ip) && strcmp(k, self))
+			return true;
+	}
+	return false;
+}
+
+/* LB IPAM, as MetalLB and Cilium LB IPAM do where no cloud exists: a LoadBalancer Service
+ * without spec.loadBalancerClass gets an address of the pool, spec.loadBalancerIP when it is in
+ * the pool and free; the address stays the Service's until it is deleted or changes type. */
+static void lb_allocate(struct ctl *c, json_t *spec, json_t *a, const char *key)
+{
+	const char *want = json_string_value(json_object_get(spec, "loadBalancerIP"));
+	const char *have = json_string_value(json_object_get(a, "lbIP"));
+	unsigned span = WF_LAB_LB_LAST - WF_LAB_LB_FIRST + 1;
+	char ip[20];
+
+	if (want && *want) {
+		unsigned a0, a1, a2, a3;
+		char tail;
+
+		if (have && !strcmp(have, want))
+			return;
+		/* apply refused an out-of-pool or taken one; a race leaves the Service pending */
+		json_object_del(a, "lbIP");
+		if (sscanf(want, "%u.%u.%u.%u%c", &a0, &a1, &a2, &a3, &tail) == 4 && a0 == 172 &&
+		    a1 == 30 && a2 == c->lab->subnet && a3 >= WF_LAB_LB_FIRST &&
+		    a3 <= WF_LAB_LB_LAST && !lb_used(c, want, key))
+			json_object_set_new(a, "lbIP", json_string(want));
+		return;
+	}
+	if (have)
+		return;
+	for (unsigned n = 0, start = wf_lab_hash(key) % span; n < span; n++) {
+		snprintf(ip, sizeof(ip), "172.30.%u.%u", c->lab->subnet,
+			 WF_LAB_LB_FIRST + (start + n) % span);
+		if (!lb_used(c, ip, key)) {
+			json_object_set_new(a, "lbIP", json_string(ip));
+			return;
+		}
+	}
+}
+
 static bool port_used(struct ctl *c, long port, const char *self, size_t idx)
 {
 	const char *k, *pk;
@@ -1012,8 +1046,9 @@ static bool port_used(struct ctl *c, long port, const char *self, size_t idx)
 	return false;
 }
 
-/* ClusterIP and NodePort allocation (Service: "Choosing your own IP address", NodePort range
- * 30000-32767); spec values are honoured (apply refused taken or out-of-range ones). */
+/* ClusterIP, NodePort and LoadBalancer address allocation (Service: "Choosing your own IP
+ * address", NodePort range 30000-32767); spec values are honoured (apply refused taken or
+ * out-of-range ones). */
 static json_t *service_object(struct ctl *c, json_t *m)
 {
 	json_t *o = json_deep_copy(m), *spec = json_object_get(o, "spec"), *ports, *p, *a;
@@ -1109,7 +1144,27 @@ static json_t *service_object(struct ctl *c, json_t *m)
 	if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))
 		if (!json_object_get(spec, "externalTrafficPolicy"))
 			json_object_set_new(spec, "externalTrafficPolicy", json_string("Cluster"));
-	json_object_set_new(o, "status", json_pack("{s:{}}", "loadBalancer"));
+	/* a loadBalancerClass names another implementation: the lab's pool stays out of it */
+	if (!strcmp(type, "LoadBalancer") && !json_object_get(spec, "loadBalancerClass"))
+		lb_allocate(c, spec, a, key);
+	else
+		json_object_del(a, "lbIP");
+	if (json_object_get(a, "lbIP")) {
+		json_t *md = json_object_get(o, "metadata"),
+		       *ann = json_object_get(md, "annotations");
+
+		/* the agents announce only what an IPAM of weft's allocated (agent/l2announce.h) */
+		if (!json_is_object(ann)) {
+			ann = json_object();
+			json_object_set_new(md, "annotations", ann);
+		}
+		json_object_set_new(ann, "weft.dev/ip-allocated-from-pool", json_string("lab"));
+		json_object_set_new(o, "status",
+				    json_pack("{s:{s:[{s:O, s:s}]}}", "loadBalancer", "ingress",
+					      "ip", json_object_get(a, "lbIP"), "ipMode", "VIP"));
+	} else {
+		json_object_set_new(o, "status", json_pack("{s:{}}", "loadBalancer"));
+	}
 	return o;
 }
 
@@ -1434,9 +1489,18 @@ static void write_status(struct ctl *c)
 		else
 			pending++;
 	}
-	json_t *st = json_pack("{s:I, s:i, s:i, s:i, s:i, s:o}", "gen", (json_int_t)c->seen_gen,
-			       "running", running, "pending", pending, "failed", failed,
-			       "terminating", terminating, "failures", fails);
+	json_t *lbs = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(c->svc_alloc, k, v)
+	{
+		if (json_object_get(v, "lbIP"))
+			json_object_set(lbs, k, json_object_get(v, "lbIP"));
+	}
+	json_t *st =
+		json_pack("{s:I, s:i, s:i, s:i, s:i, s:o, s:o}", "gen", (json_int_t)c->seen_gen,
+			  "running", running, "pending", pending, "failed", failed, "terminating",
+			  terminating, "failures", fails, "loadBalancers", lbs);
 	text = json_dumps(st, JSON_COMPACT);
 	json_decref(st);
 	if (text) {

@@ -154,13 +154,6 @@ pid_t wf_lab_spawn(const struct wf_lab_spawn *s);
 /* The same in the calling process (for `lab exec`): does not return on success. */
 int wf_lab_enter_exec(const struct wf_lab_spawn *s);
 
-/* ---- lab-temp.c: stand-ins used only until weft-cni and weft agent exist ---- */
-int wf_lab_temp_fabric_up(const struct wf_lab *lab);
-int wf_lab_temp_node_bridge(const struct wf_lab *lab, unsigned node);
-/* Attaches pod netns to node's cni0 with ip/prefix 24 and default route via .1. */
-int wf_lab_temp_attach(const struct wf_lab *lab, unsigned node, const char *pod_netns,
-		       const char *ip, unsigned mtu);
-
 /* ---- lab-show.c ---- */
 int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv);
 int wf_lab_cmd_status(const struct wf_lab *lab);

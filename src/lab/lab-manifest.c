@@ -422,11 +422,58 @@ static int check_cluster_ip(struct vctx *c, json_t *current, const char *self, c
 	return 0;
 }
 
+/* The lab's LoadBalancer pool, hosts of the underlay /24 (lab-ctl.c allocates from it). */
+#define LB_POOL_FIRST 200
+#define LB_POOL_LAST 249
+
+/* The LB IPAM: spec.loadBalancerIP (deprecated upstream, still what MetalLB and Cilium honour)
+ * must be in the pool and not held by another Service, requested or allocated. */
+static int check_lb_ip(struct vctx *c, json_t *current, const char *self, const char *want)
+{
+	char owner[300], lo[20], hi[20];
+	unsigned a0, a1, a2, a3;
+	size_t i;
+	json_t *o;
+	char tail;
+
+	snprintf(lo, sizeof(lo), "172.30.%u.%u", c->lab->subnet, LB_POOL_FIRST);
+	snprintf(hi, sizeof(hi), "172.30.%u.%u", c->lab->subnet, LB_POOL_LAST);
+	if (sscanf(want, "%u.%u.%u.%u%c", &a0, &a1, &a2, &a3, &tail) != 4 || a0 != 172 ||
+	    a1 != 30 || a2 != c->lab->subnet || a3 < LB_POOL_FIRST || a3 > LB_POOL_LAST)
+		return verr(c, -WF_E_INVALID, "spec.loadBalancerIP",
+			    "Invalid value: \"%s\": provided IP is not in the LoadBalancer pool. "
+			    "The range of valid IPs is %s-%s",
+			    want, lo, hi);
+	json_array_foreach(current, i, o)
+	{
+		json_t *spec = json_object_get(o, "spec"), *ing;
+		const char *held;
+
+		if (strcmp(json_string_value(json_object_get(o, "kind")) ?: "", "Service"))
+			continue;
+		service_key(o, owner, sizeof(owner));
+		if (!strcmp(owner, self))
+			continue;
+		ing = json_object_get(json_object_get(json_object_get(o, "status"), "loadBalancer"),
+				      "ingress");
+		held = json_string_value(json_object_get(json_array_get(ing, 0), "ip"));
+		if ((held && !strcmp(held, want)) ||
+		    !strcmp(json_string_value(json_object_get(spec, "loadBalancerIP")) ?: "", want))
+			return verr(
+				c, -WF_E_CONFLICT, "spec.loadBalancerIP",
+				"Invalid value: \"%s\": provided IP is already allocated (to %s)",
+				want, owner);
+	}
+	return 0;
+}
+
 /* The NodePort allocator: in range, not taken. (nodePort 0 is unset: the lab allocates.) */
 static int check_service(struct vctx *c, json_t *obj, json_t *current)
 {
 	json_t *spec = json_object_get(obj, "spec"), *p;
 	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
+	const char *lbip = json_string_value(json_object_get(spec, "loadBalancerIP"));
+	const char *type = json_string_value(json_object_get(spec, "type")) ?: "";
 	char self[300], owner[300], sub[128];
 	size_t i;
 	int r;
@@ -434,6 +481,12 @@ static int check_service(struct vctx *c, json_t *obj, json_t *current)
 	service_key(obj, self, sizeof(self));
 	if (cip && *cip) {
 		r = check_cluster_ip(c, current, self, cip);
+		if (r < 0)
+			return r;
+	}
+	if (lbip && *lbip && !strcmp(type, "LoadBalancer") &&
+	    !json_object_get(spec, "loadBalancerClass")) {
+		r = check_lb_ip(c, current, self, lbip);
 		if (r < 0)
 			return r;
 	}

@@ -682,9 +682,8 @@ int wf_lab_cmd_status(const struct wf_lab *lab)
 		else if (!strcmp(k, "Service"))
 			json_array_append(svcs, o);
 	}
-	printf("lab %s: %zu nodes, fabric %s%s, state in %s\n\n", lab->name, json_array_size(nodes),
-	       lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan",
-	       lab->agent ? "" : " (built-in routes: no weft agent in this build)", lab->dir);
+	printf("lab %s: %zu nodes, fabric %s, state in %s\n\n", lab->name, json_array_size(nodes),
+	       lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan", lab->dir);
 	t.ncol = 4;
 	tab_add(&t, "NODE");
 	tab_add(&t, "INTERNAL-IP");

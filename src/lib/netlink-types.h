@@ -12,6 +12,11 @@ struct wf_nl {
 	uint32_t seq;
 	uint32_t portid;
 	uint8_t *buf; /* request/reply buffer, WF_NL_BUFSIZE bytes */
+	/* wf_nl_batch_begin() .. wf_nl_batch_end(): requests queued in buf, not yet sent */
+	bool batching;
+	unsigned batch_n;   /* requests queued */
+	size_t batch_len;   /* bytes queued */
+	uint32_t batch_seq; /* sequence number of the first one */
 };
 
 #define WF_NL_BUFSIZE 16384

@@ -28,13 +28,19 @@ struct req {
 	bool overflow;
 };
 
+#define BATCH_SLACK 256
+
 static void *req_start(struct wf_nl *nl, struct req *r, uint16_t type, uint16_t flags,
 		       size_t hdrlen)
 {
-	memset(nl->buf, 0, NLMSG_SPACE(hdrlen));
-	r->h = (struct nlmsghdr *)nl->buf;
-	r->cap = WF_NL_BUFSIZE;
-	r->overflow = false;
+	/* In a batch the request goes after the ones queued. Queued requests may fill the buffer
+	 * only up to WF_NL_BUFSIZE - BATCH_SLACK, so that the header of one more always has room
+	 * (it is then flagged as overflowing, and not queued). */
+	size_t base = nl->batching ? nl->batch_len : 0;
+	r->h = (struct nlmsghdr *)(nl->buf + base);
+	r->cap = nl->batching ? WF_NL_BUFSIZE - BATCH_SLACK - base : WF_NL_BUFSIZE;
+	r->overflow = NLMSG_SPACE(hdrlen) > r->cap;
+	memset(r->h, 0, NLMSG_SPACE(hdrlen));
 	r->h->nlmsg_len = NLMSG_LENGTH(hdrlen);
 	r->h->nlmsg_type = type;
 	r->h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
@@ -84,8 +90,26 @@ static void nest_end(struct req *r, struct rtattr *a)
  * Returns 0, the callback's first negative value, or the kernel's -errno. */
 typedef int (*reply_fn)(const struct nlmsghdr *h, void *arg);
 
+/* In a batch: queues the request (see wf_nl_batch_begin()). */
+static int queue(struct wf_nl *nl, struct req *r, reply_fn cb)
+{
+	if (cb || r->overflow) {
+		/* not queued: give its sequence number back, so that the queued ones stay
+		 * consecutive and wf_nl_batch_end() can match ACKs by number */
+		nl->seq--;
+		return cb ? -EBUSY : -EMSGSIZE;
+	}
+	if (nl->batch_n == 0)
+		nl->batch_seq = r->h->nlmsg_seq;
+	nl->batch_len += NLMSG_ALIGN(r->h->nlmsg_len);
+	nl->batch_n++;
+	return 0;
+}
+
 static int transact(struct wf_nl *nl, struct req *r, reply_fn cb, void *arg)
 {
+	if (nl->batching)
+		return queue(nl, r, cb);
 	if (r->overflow)
 		return -EMSGSIZE;
 	uint32_t seq = r->h->nlmsg_seq;
@@ -144,6 +168,9 @@ int wf_nl_init(struct wf_nl *nl)
 	}
 	nl->portid = sa.nl_pid;
 	nl->seq = 0;
+	nl->batching = false;
+	nl->batch_n = 0;
+	nl->batch_len = 0;
 	return 0;
 err_fd:
 	close(nl->fd);
@@ -152,6 +179,50 @@ err_buf:
 	wf_free(nl->buf);
 	nl->buf = NULL;
 	return ret;
+}
+
+void wf_nl_batch_begin(struct wf_nl *nl)
+{
+	nl->batching = true;
+	nl->batch_n = 0;
+	nl->batch_len = 0;
+}
+
+int wf_nl_batch_end(struct wf_nl *nl, int *ret_errs, unsigned n)
+{
+	unsigned count = nl->batch_n, got = 0;
+	size_t len = nl->batch_len;
+	uint32_t seq0 = nl->batch_seq;
+	nl->batching = false;
+	nl->batch_n = 0;
+	nl->batch_len = 0;
+	if (count == 0)
+		return 0;
+	for (unsigned i = 0; i < n && i < count; i++)
+		ret_errs[i] = 0;
+	/* netlink_rcv_skb() walks every nlmsghdr in the datagram and ACKs each (NLM_F_ACK) */
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	if (sendto(nl->fd, nl->buf, len, 0, (struct sockaddr *)&sa, sizeof(sa)) == -1)
+		return -errno;
+	while (got < count) {
+		ssize_t r = recv(nl->fd, nl->buf, WF_NL_BUFSIZE, 0);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)nl->buf; NLMSG_OK(h, (size_t)r);
+		     h = NLMSG_NEXT(h, r)) {
+			uint32_t i = h->nlmsg_seq - seq0;
+			if (h->nlmsg_type != NLMSG_ERROR || i >= count)
+				continue;
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+			if (i < n)
+				ret_errs[i] = e->error;
+			got++;
+		}
+	}
+	return (int)count;
 }
 
 int wf_nl_init_in(struct wf_nl *nl, int nsfd)
@@ -408,6 +479,25 @@ int wf_nl_brport_hairpin(struct wf_nl *nl, int index, bool on)
 	uint8_t mode = on;
 	put(&r, IFLA_BRPORT_MODE, &mode, 1);
 	nest_end(&r, p);
+	return transact(nl, &r, NULL, NULL);
+}
+
+int wf_nl_brport_hairpin_name(struct wf_nl *nl, const char *name, bool on)
+{
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENODEV;
+	struct req r;
+	struct ifinfomsg *ifi = req_start(nl, &r, RTM_NEWLINK, 0, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	put_str(&r, IFLA_IFNAME, name);
+	/* rtnl_newlink() on an existing port hands IFLA_INFO_SLAVE_DATA to the master's
+	 * slave_changelink (br_port_slave_changelink); no IFLA_INFO_KIND needed */
+	struct rtattr *info = nest_start(&r, IFLA_LINKINFO);
+	struct rtattr *sd = nest_start(&r, IFLA_INFO_SLAVE_DATA);
+	uint8_t mode = on;
+	put(&r, IFLA_BRPORT_MODE, &mode, 1);
+	nest_end(&r, sd);
+	nest_end(&r, info);
 	return transact(nl, &r, NULL, NULL);
 }
 

@@ -18,6 +18,19 @@ int wf_nl_init_in(struct wf_nl *nl, int nsfd);
 /* Closes the socket; safe on a zeroed or already-done struct. */
 void wf_nl_done(struct wf_nl *nl);
 
+/* Batching (several requests, one sendmsg). Between wf_nl_batch_begin() and
+ * wf_nl_batch_end(), every call that only expects an ACK (the _add, _del, _set and
+ * _hairpin calls) is queued in nl->buf instead of sent, and returns 0, or -EMSGSIZE when the
+ * buffer is full (that request is not queued); lookups (_get, _has) return -EBUSY.
+ * wf_nl_batch_end() sends the queued requests in one sendmsg and reads one ACK per request:
+ * the kernel handles them one after another, in order, each seeing the effects of the ones
+ * before it, and goes on after a failure. It stores request i's result (0 or -errno) in
+ * ret_errs[i] for i < n and returns the number of requests sent, or -errno when the batch
+ * could not be sent or its ACKs not read (nothing is known then about the requests). A batch
+ * of zero requests sends nothing and returns 0. */
+void wf_nl_batch_begin(struct wf_nl *nl);
+int wf_nl_batch_end(struct wf_nl *nl, int *ret_errs, unsigned n);
+
 /* Looks a link up by name. -ENODEV when there is none. */
 int wf_nl_link_get(struct wf_nl *nl, const char *name, struct wf_nl_link *ret);
 int wf_nl_link_get_index(struct wf_nl *nl, int index, struct wf_nl_link *ret);
@@ -44,6 +57,10 @@ int wf_nl_link_set(struct wf_nl *nl, int index, bool up, unsigned mtu, int maste
 int wf_nl_link_set_netns(struct wf_nl *nl, int index, int nsfd);
 /* Sets a bridge port's hairpin mode (IFLA_BRPORT_MODE). */
 int wf_nl_brport_hairpin(struct wf_nl *nl, int index, bool on);
+/* The same, naming the port (RTM_NEWLINK with IFLA_INFO_SLAVE_DATA, as `ip link set NAME type
+ * bridge_slave hairpin on`): usable in a batch right after the request that creates the port,
+ * whose index is not known yet. -EOPNOTSUPP when the link is not a bridge port. */
+int wf_nl_brport_hairpin_name(struct wf_nl *nl, const char *name, bool on);
 
 /* Adds ip/prefix to the link. IPv6 addresses are added without DAD (IFA_F_NODAD). -EEXIST
  * when present. */

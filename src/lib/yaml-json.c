@@ -809,7 +809,8 @@ out:
 	return r;
 }
 
-static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
+/* skip: documents the fast path has handed to fn already (converted again, not handed over). */
+static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata, unsigned skip)
 {
 	yaml_event_t ev;
 	unsigned index = 0;
@@ -863,7 +864,7 @@ static int load_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata)
 			info.item_lines = c->item_lines;
 			info.item_columns = c->item_columns;
 		}
-		if (!json_is_null(doc))
+		if (!json_is_null(doc) && info.index >= skip)
 			r = fn(userdata, doc, &info);
 		tree_drop(c, doc);
 		if (r < 0)
@@ -878,6 +879,679 @@ out:
 	wf_free(c->item_lines);
 	wf_free(c->item_columns);
 	yaml_parser_delete(&c->parser);
+	return r;
+}
+
+/* ---- YAML fast path ----
+ *
+ * libyaml's scanner and its malloc per event are most of the cost of loading a large YAML
+ * stream. Kubernetes manifests use a small block-style subset of YAML: this parser reads that
+ * subset in one pass over the buffer and builds the same jansson values the libyaml converter
+ * builds (same scalar resolution, resolve_plain), with the same document positions and List
+ * item positions. It accepts only printable ASCII and '\n' (anything else - a tab, CR, a
+ * BOM, UTF-8 - is declined before it starts), `---` document separators, block mappings and
+ * sequences (compact `- key: v`, sequences at their parent key's indent), one-line plain
+ * scalars, one-line quoted scalars without escapes (no '\' in double quotes, no '' in single
+ * quotes), `#` comments, empty values and the empty flow collections `{}` and `[]`. On anything
+ * else (flow collections, anchors, aliases, tags, block scalars, multi-line scalars,
+ * directives, `...`, complex keys, merge keys, duplicate keys, empty sequence items, depth near
+ * the limit, a document near max_doc, any syntax error) it declines, and libyaml parses the
+ * whole input again: documents the fast path handed over already are not handed over twice.
+ * So values, diagnostics and positions are always libyaml's. */
+
+enum {
+	FY_BAIL = 0,
+	FY_OK = 1
+};
+
+/* f->ccol, the column of the next content line, or one of these. */
+#define FY_EOF (-1)
+#define FY_DOC (-2) /* a "---" line */
+
+struct fy {
+	struct yconv *c;
+	const char *p, *end;
+	const char *bol; /* start of the current line */
+	size_t line;	 /* 0-based, of p */
+	long ccol;	 /* after fy_content(): column of p, FY_EOF or FY_DOC */
+	char tmp[256];	 /* NUL-terminated copy of a plain scalar for resolve_plain */
+};
+
+static inline bool fy_blankz(const struct fy *f, const char *q)
+{
+	return q >= f->end || *q == ' ' || *q == '\n';
+}
+
+/* From the start of a line: skips blank and comment lines, stops at the first content
+ * character and sets f->ccol. Returns FY_BAIL on a line libyaml would read as something the
+ * fast path does not handle ("...", a directive, "---" followed by content). */
+static int fy_content(struct fy *f)
+{
+	for (;;) {
+		const char *q = f->p;
+		while (q < f->end && *q == ' ')
+			q++;
+		if (q >= f->end) {
+			f->p = q;
+			f->ccol = FY_EOF;
+			return FY_OK;
+		}
+		if (*q == '\n') {
+			f->p = f->bol = q + 1;
+			f->line++;
+			continue;
+		}
+		if (*q == '#') {
+			q = memchr(q, '\n', (size_t)(f->end - q));
+			if (!q) {
+				f->p = f->end;
+				f->ccol = FY_EOF;
+				return FY_OK;
+			}
+			f->p = f->bol = q + 1;
+			f->line++;
+			continue;
+		}
+		f->p = q;
+		f->ccol = q - f->bol;
+		if (f->ccol == 0 && f->end - q >= 3 &&
+		    (memcmp(q, "---", 3) == 0 || memcmp(q, "...", 3) == 0)) {
+			if (q[0] == '.' || !fy_blankz(f, q + 3))
+				return FY_BAIL;
+			f->ccol = FY_DOC;
+		} else if (f->ccol == 0 && *q == '%') {
+			return FY_BAIL;
+		}
+		return FY_OK;
+	}
+}
+
+/* After a value: spaces, an optional comment (after a space), the end of the line; then on
+ * to the next content line. */
+static int fy_eol(struct fy *f)
+{
+	const char *q = f->p;
+
+	while (q < f->end && *q == ' ')
+		q++;
+	if (q < f->end && *q == '#' && q > f->p)
+		q = memchr(q, '\n', (size_t)(f->end - q));
+	if (q && q < f->end && *q != '\n')
+		return FY_BAIL;
+	if (!q || q >= f->end) {
+		f->p = f->end;
+		f->ccol = FY_EOF;
+		return FY_OK;
+	}
+	f->p = f->bol = q + 1;
+	f->line++;
+	return fy_content(f);
+}
+
+enum fy_tok {
+	FY_PLAIN,
+	FY_QUOTED
+};
+
+/* A one-line block scalar at f->p: its text in *s / *n; f->p moves past it. */
+static int fy_token(struct fy *f, enum fy_tok *ret, const char **s, size_t *n)
+{
+	const char *q = f->p, *start;
+	char ch = *q;
+
+	switch (ch) {
+	case '"':
+	case '\'':
+		start = ++q;
+		for (;; q++) {
+			if (q >= f->end || *q == '\n' || (ch == '"' && *q == '\\'))
+				return FY_BAIL;
+			if (*q == ch)
+				break;
+		}
+		if (ch == '\'' && q + 1 < f->end && q[1] == '\'')
+			return FY_BAIL; /* '' escape */
+		*s = start;
+		*n = (size_t)(q - start);
+		f->p = q + 1;
+		/* then a blank, or ':' + blank (a key); anything else: libyaml decides */
+		if (!fy_blankz(f, f->p) && !(*f->p == ':' && fy_blankz(f, f->p + 1)))
+			return FY_BAIL;
+		*ret = FY_QUOTED;
+		return FY_OK;
+	case '-':
+		if (fy_blankz(f, q + 1))
+			return FY_BAIL; /* a sequence entry where the caller expects a scalar */
+		break;
+	case '?':
+	case ':':
+	case ',':
+	case '[':
+	case ']':
+	case '{':
+	case '}':
+	case '#':
+	case '&':
+	case '*':
+	case '!':
+	case '|':
+	case '>':
+	case '%':
+	case '@':
+	case '`':
+		return FY_BAIL;
+	default:
+		break;
+	}
+	/* Plain, on this line: up to ": ", " #" or the end of the line (libyaml's scanner in
+	 * block context); trailing spaces are not part of it. */
+	start = q;
+	for (; q < f->end && *q != '\n'; q++) {
+		if (*q == ':' && fy_blankz(f, q + 1))
+			break;
+		if (*q == ' ' && q + 1 < f->end && q[1] == '#')
+			break;
+	}
+	f->p = q;
+	while (q > start && q[-1] == ' ')
+		q--;
+	*s = start;
+	*n = (size_t)(q - start);
+	*ret = FY_PLAIN;
+	return FY_OK;
+}
+
+/* A key token is followed by optional spaces and ':' + blank: moves past the ':'. */
+static bool fy_colon(struct fy *f)
+{
+	const char *q = f->p;
+
+	while (q < f->end && *q == ' ')
+		q++;
+	if (q < f->end && *q == ':' && fy_blankz(f, q + 1)) {
+		f->p = q + 1;
+		return true;
+	}
+	return false;
+}
+
+static int fy_scalar(struct fy *f, enum fy_tok t, const char *s, size_t n, json_t **ret)
+{
+	json_t *j;
+
+	switch (t) {
+	case FY_QUOTED:
+		j = json_stringn_nocheck(s, n);
+		break;
+	default:
+		if (n < sizeof(f->tmp)) {
+			memcpy(f->tmp, s, n);
+			f->tmp[n] = '\0';
+			j = resolve_plain(f->tmp, n);
+		} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) {
+			/* resolve_plain: no keyword is this long, no number starts so */
+			j = json_stringn_nocheck(s, n);
+		} else {
+			return FY_BAIL;
+		}
+	}
+	if (!j)
+		return -ENOMEM;
+	*ret = j;
+	return FY_OK;
+}
+
+/* Flow collections: only on one line, with entries separated by ',', keys followed by ": ",
+ * quoted scalars as in block context and plain scalars of [A-Za-z0-9._/-] only (so none of
+ * the flow context's special cases - ':' without a space, '#', spaces inside - arise: the
+ * scanner stops at anything else and the caller declines unless it is a separator). */
+static inline bool fy_flow_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '/' || ch == '-';
+}
+
+static inline void fy_flow_ws(struct fy *f)
+{
+	while (f->p < f->end && *f->p == ' ')
+		f->p++;
+}
+
+static int fy_flow_scalar(struct fy *f, enum fy_tok *ret, const char **s, size_t *n)
+{
+	const char *q = f->p;
+
+	if (q >= f->end)
+		return FY_BAIL;
+	if (*q == '"' || *q == '\'') {
+		char ch = *q;
+		const char *start = ++q;
+		for (;; q++) {
+			if (q >= f->end || *q == '\n' || (ch == '"' && *q == '\\'))
+				return FY_BAIL;
+			if (*q == ch)
+				break;
+		}
+		if (ch == '\'' && q + 1 < f->end && q[1] == '\'')
+			return FY_BAIL;
+		*s = start;
+		*n = (size_t)(q - start);
+		f->p = q + 1;
+		*ret = FY_QUOTED;
+		return FY_OK;
+	}
+	/* '-' starts a plain scalar only before a non-blank */
+	if (!fy_flow_char(*q) || (*q == '-' && (q + 1 >= f->end || !fy_flow_char(q[1]))))
+		return FY_BAIL;
+	while (q < f->end && fy_flow_char(*q))
+		q++;
+	*s = f->p;
+	*n = (size_t)(q - f->p);
+	f->p = q;
+	*ret = FY_PLAIN;
+	return FY_OK;
+}
+
+/* A flow collection at f->p ('{' or '['), a node at depth. */
+static int fy_flow(struct fy *f, unsigned depth, json_t **ret)
+{
+	bool map = *f->p == '{';
+	char close = map ? '}' : ']';
+	json_t *coll;
+	int r;
+
+	if (depth + 1 >= f->c->max_depth)
+		return FY_BAIL;
+	coll = map ? json_object() : json_array();
+	if (!coll)
+		return -ENOMEM;
+	f->p++;
+	fy_flow_ws(f);
+	if (f->p < f->end && *f->p == close) {
+		f->p++;
+		*ret = coll;
+		return FY_OK;
+	}
+	for (;;) {
+		enum fy_tok t;
+		const char *k = NULL, *v;
+		size_t kn = 0, vn;
+		json_t *val = NULL;
+
+		if (map) {
+			r = fy_flow_scalar(f, &t, &k, &kn);
+			if (r != FY_OK)
+				goto fail;
+			fy_flow_ws(f);
+			r = FY_BAIL;
+			if (f->end - f->p < 2 || f->p[0] != ':' || f->p[1] != ' ' ||
+			    (kn == 2 && k[0] == '<' && k[1] == '<'))
+				goto fail;
+			f->p += 2;
+			fy_flow_ws(f);
+		}
+		if (f->p < f->end && (*f->p == '{' || *f->p == '[')) {
+			r = fy_flow(f, depth + 1, &val);
+		} else {
+			r = fy_flow_scalar(f, &t, &v, &vn);
+			if (r == FY_OK)
+				r = fy_scalar(f, t, v, vn, &val);
+		}
+		if (r != FY_OK)
+			goto fail;
+		if (map) {
+			size_t before = json_object_size(coll);
+			if (json_object_setn_new_nocheck(coll, k, kn, val) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			r = FY_BAIL;
+			if (json_object_size(coll) == before)
+				goto fail; /* duplicate key */
+		} else if (json_array_append_new(coll, val) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		fy_flow_ws(f);
+		r = FY_BAIL;
+		if (f->p >= f->end)
+			goto fail;
+		if (*f->p == close) {
+			f->p++;
+			*ret = coll;
+			return FY_OK;
+		}
+		if (*f->p != ',')
+			goto fail; /* "[a: 1]", "{a}", a newline, ... */
+		f->p++;
+		fy_flow_ws(f);
+		if (f->p < f->end && *f->p == close)
+			goto fail; /* a trailing comma */
+	}
+fail:
+	json_decref(coll);
+	return r;
+}
+
+/* A flow collection as a block node's value: then the end of the token (not a key). */
+static int fy_flow_value(struct fy *f, unsigned depth, json_t **ret)
+{
+	json_t *j;
+	int r = fy_flow(f, depth, &j);
+
+	if (r != FY_OK)
+		return r;
+	if (!fy_blankz(f, f->p) || fy_colon(f)) {
+		json_decref(j);
+		return FY_BAIL;
+	}
+	*ret = j;
+	return FY_OK;
+}
+
+static int fy_node(struct fy *f, long parent, unsigned depth, json_t **ret);
+static int fy_seq(struct fy *f, long col, unsigned depth, bool items, json_t **ret);
+
+/* A block mapping whose first key is at f->p, column col (not necessarily at the start of
+ * the line: "- key: v"). Returns with f->ccol < col. */
+static int fy_map(struct fy *f, long col, unsigned depth, json_t **ret)
+{
+	struct yconv *c = f->c;
+	json_t *obj;
+	int r;
+
+	if (depth >= c->max_depth)
+		return FY_BAIL;
+	obj = json_object();
+	if (!obj)
+		return -ENOMEM;
+	for (;;) {
+		enum fy_tok t;
+		const char *k, *kstart = f->p;
+		size_t kn;
+		json_t *val = NULL;
+
+		r = fy_token(f, &t, &k, &kn);
+		if (r != FY_OK)
+			goto fail;
+		/* a simple key is at most 1024 characters long (libyaml) */
+		r = FY_BAIL;
+		if (!fy_colon(f) || f->p - kstart > 1000 || (kn == 2 && k[0] == '<' && k[1] == '<'))
+			goto fail;
+		while (f->p < f->end && *f->p == ' ')
+			f->p++;
+		bool items = depth == 1 && c->items_key && strlen(c->items_key) == kn &&
+			     memcmp(c->items_key, k, kn) == 0;
+		if (f->p >= f->end || *f->p == '\n' || *f->p == '#') {
+			/* the value is on the next lines, or empty */
+			r = fy_eol(f);
+			if (r != FY_OK)
+				goto fail;
+			if (f->ccol > col) {
+				if (items && *f->p == '-' && fy_blankz(f, f->p + 1))
+					r = fy_seq(f, f->ccol, depth + 1, true, &val);
+				else
+					r = fy_node(f, col, depth + 1, &val);
+			} else if (f->ccol == col && *f->p == '-' && fy_blankz(f, f->p + 1)) {
+				r = fy_seq(f, col, depth + 1, items, &val);
+			} else {
+				val = json_null();
+				r = FY_OK;
+			}
+		} else if (*f->p == '{' || *f->p == '[') {
+			r = fy_flow_value(f, depth + 1, &val);
+			/* a List's items in flow style: only "[]" (no item positions to record) */
+			if (r == FY_OK && items && json_is_array(val)) {
+				if (json_array_size(val))
+					r = FY_BAIL;
+				c->has_items = true;
+				c->n_items = 0;
+			}
+			if (r == FY_OK)
+				r = fy_eol(f);
+		} else {
+			enum fy_tok vt;
+			const char *v;
+			size_t vn;
+			r = fy_token(f, &vt, &v, &vn);
+			if (r == FY_OK && fy_colon(f))
+				r = FY_BAIL; /* "a: b: c" */
+			if (r == FY_OK && depth + 1 >= c->max_depth)
+				r = FY_BAIL;
+			if (r == FY_OK)
+				r = fy_scalar(f, vt, v, vn, &val);
+			if (r == FY_OK)
+				r = fy_eol(f);
+		}
+		if (r != FY_OK) {
+			json_decref(val);
+			goto fail;
+		}
+		size_t before = json_object_size(obj);
+		if (json_object_setn_new_nocheck(obj, k, kn, val) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		r = FY_BAIL;
+		if (json_object_size(obj) == before)
+			goto fail; /* duplicate key: libyaml's path reports it */
+		if (f->ccol < col)
+			break;
+		/* the next key, at this mapping's column; deeper is a continuation line or an
+		 * error, a sequence entry here an error */
+		if (f->ccol > col || (*f->p == '-' && fy_blankz(f, f->p + 1)))
+			goto fail;
+	}
+	*ret = obj;
+	return FY_OK;
+fail:
+	json_decref(obj);
+	return r;
+}
+
+/* A block sequence whose first "-" is at f->p, column col. items: record where each item
+ * starts (the root's items_key sequence). Returns with f->ccol < col, or == col on a line
+ * that is not an entry. */
+static int fy_seq(struct fy *f, long col, unsigned depth, bool items, json_t **ret)
+{
+	struct yconv *c = f->c;
+	json_t *arr;
+	int r;
+
+	if (depth >= c->max_depth)
+		return FY_BAIL;
+	arr = json_array();
+	if (!arr)
+		return -ENOMEM;
+	if (items) {
+		c->has_items = true;
+		c->n_items = 0;
+	}
+	for (;;) {
+		json_t *val = NULL;
+
+		f->p++; /* '-' */
+		while (f->p < f->end && *f->p == ' ')
+			f->p++;
+		if (f->p >= f->end || *f->p == '\n' || *f->p == '#') {
+			r = fy_eol(f);
+			if (r != FY_OK)
+				goto fail;
+			r = FY_BAIL;
+			if (f->ccol <= col)
+				goto fail; /* an empty item */
+		} else if (*f->p == '-' && fy_blankz(f, f->p + 1)) {
+			r = FY_BAIL; /* "- - a" */
+			goto fail;
+		} else {
+			f->ccol = f->p - f->bol;
+		}
+		if (items) {
+			yaml_mark_t m = {.line = f->line, .column = (size_t)f->ccol};
+			if (record_item(c, m) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+		r = fy_node(f, col, depth + 1, &val);
+		if (r == FY_OK && json_array_append_new(arr, val) < 0)
+			r = -ENOMEM;
+		if (r != FY_OK)
+			goto fail;
+		if (f->ccol > col) {
+			r = FY_BAIL;
+			goto fail;
+		}
+		if (f->ccol < col || *f->p != '-' || !fy_blankz(f, f->p + 1))
+			break;
+	}
+	*ret = arr;
+	return FY_OK;
+fail:
+	json_decref(arr);
+	return r;
+}
+
+/* The node at f->p (column f->ccol), inside a collection at column parent (-1: the root).
+ * Returns with f->ccol <= parent. */
+static int fy_node(struct fy *f, long parent, unsigned depth, json_t **ret)
+{
+	long col = f->ccol;
+	const char *at = f->p;
+	enum fy_tok t;
+	const char *s;
+	size_t n;
+	int r;
+
+	if (depth >= f->c->max_depth)
+		return FY_BAIL;
+	if (*at == '-' && fy_blankz(f, at + 1))
+		return fy_seq(f, col, depth, false, ret);
+	json_t *j;
+	if (*at == '{' || *at == '[') {
+		r = fy_flow_value(f, depth, &j);
+		if (r != FY_OK)
+			return r;
+	} else {
+		r = fy_token(f, &t, &s, &n);
+		if (r != FY_OK)
+			return r;
+		if (fy_colon(f)) {
+			f->p = at;
+			return fy_map(f, col, depth, ret);
+		}
+		r = fy_scalar(f, t, s, n, &j);
+		if (r != FY_OK)
+			return r;
+	}
+	r = fy_eol(f);
+	/* a deeper line would continue a plain scalar (or be an error) */
+	if (r == FY_OK && f->ccol > parent)
+		r = FY_BAIL;
+	if (r != FY_OK) {
+		json_decref(j);
+		return r;
+	}
+	*ret = j;
+	return FY_OK;
+}
+
+/* Returns FY_OK (all parsed), the callback's negative value, -ENOMEM, or FY_BAIL with
+ * *done = documents seen (and handed over when not empty) so far. */
+static int fast_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata, unsigned *done)
+{
+	struct fy f = {.c = c, .p = c->buf, .end = c->buf + c->len, .bol = c->buf};
+	unsigned *index = done; /* documents seen (and handed over) so far */
+	bool explicit = false;
+	int r;
+
+	*index = 0;
+	/* Printable ASCII and '\n' only: columns are bytes, nothing to validate, no tabs. A
+	 * document near max_doc: libyaml counts it. */
+	if (c->len > c->max_doc)
+		return FY_BAIL;
+	for (size_t i = 0; i < c->len; i++) {
+		unsigned char ch = (unsigned char)c->buf[i];
+		if ((ch < 0x20 && ch != '\n') || ch > 0x7e)
+			return FY_BAIL;
+	}
+	r = fy_content(&f);
+	for (;;) {
+		json_t *doc = NULL;
+
+		if (r != FY_OK)
+			return r;
+		if (f.ccol == FY_EOF && !explicit)
+			break;
+		if (f.ccol == FY_DOC && !explicit) {
+			/* "---": skip it and its comment; the document starts on the next line */
+			explicit = true;
+			f.p += 3;
+			r = fy_eol(&f);
+			continue;
+		}
+		/* A document: explicit (after "---") or implicit (content before any "---"). */
+		struct wf_yj_docinfo info = {.index = *index};
+		c->has_items = false;
+		building(c, true);
+		if (f.ccol >= 0) {
+			info.line = (unsigned)f.line + 1;
+			info.column = (unsigned)f.ccol + 1;
+			info.offset = (size_t)(f.p - c->buf);
+			r = fy_node(&f, -1, 1, &doc);
+			if (r == FY_OK && f.ccol >= 0) {
+				json_decref(doc);
+				r = FY_BAIL; /* content after the root node */
+			}
+		} else {
+			doc = json_null(); /* empty document */
+			r = FY_OK;
+		}
+		building(c, false);
+		if (r != FY_OK) {
+			if (c->arena)
+				scratch_reset(c->arena);
+			if (c->arena && c->arena->oom)
+				r = -ENOMEM;
+			return r;
+		}
+		(*index)++;
+		if (c->has_items) {
+			info.n_items = c->n_items;
+			info.item_lines = c->item_lines;
+			info.item_columns = c->item_columns;
+		}
+		r = json_is_null(doc) ? 0 : fn(userdata, doc, &info);
+		tree_drop(c, doc);
+		if (r < 0)
+			return r;
+		explicit = false;
+		r = FY_OK;
+	}
+	return FY_OK;
+}
+
+static int load_yaml_auto(struct yconv *c, wf_yj_doc_fn fn, void *userdata,
+			  enum wf_yj_yaml_mode mode)
+{
+	unsigned done;
+	int r;
+
+	if (mode == WF_YJ_YAML_LIBYAML)
+		return load_yaml(c, fn, userdata, 0);
+	r = fast_yaml(c, fn, userdata, &done);
+	if (r == FY_BAIL && mode == WF_YJ_YAML_FAST_ONLY)
+		r = -ENOTSUP;
+	else if (r == FY_BAIL)
+		return load_yaml(c, fn, userdata, done);
+	if (r == FY_OK)
+		r = 0;
+	if (r == -ENOMEM)
+		wf_diag_set(c->diag, c->file, 0, 0, NULL, "out of memory");
+	wf_free(c->item_lines);
+	wf_free(c->item_columns);
+	c->item_lines = c->item_columns = NULL;
+	c->n_items = c->cap_items = 0;
 	return r;
 }
 
@@ -1426,7 +2100,7 @@ int wf_yj_load(const char *buf, size_t len, const char *file, const struct wf_yj
 		c.len -= bom;
 		r = load_json(&c, fn, userdata);
 	} else {
-		r = load_yaml(&c, fn, userdata);
+		r = load_yaml_auto(&c, fn, userdata, limits ? limits->yaml_mode : WF_YJ_YAML_AUTO);
 	}
 	if (c.arena)
 		scratch_end(c.arena);

@@ -1,6 +1,8 @@
 /* YAML and JSON text to jansson values, with source positions and guard rails. No Kubernetes
  * knowledge. YAML goes through libyaml (YAML 1.1 scalar resolution as go-yaml v2 - and so
- * kubectl - does it: yes/no/on/off are booleans, 0777 is octal); JSON goes through jansson.
+ * kubectl - does it: yes/no/on/off are booleans, 0777 is octal), after a one-pass fast path
+ * for the block-style subset manifests use that builds the same values or declines; JSON
+ * goes through a fast path and jansson.
  * Input whose first non-blank byte is '{' or '[' is JSON, anything else YAML.
  *
  * Positions: loading keeps no per-node position table (that would cost memory on the success
@@ -14,6 +16,16 @@
 #include <stddef.h>
 
 #include "lib/diag.h"
+
+enum wf_yj_yaml_mode {
+	/* The fast path for the block-style subset manifests use; libyaml parses the whole
+	 * input when it declines (results and errors are always libyaml's). */
+	WF_YJ_YAML_AUTO = 0,
+	WF_YJ_YAML_LIBYAML, /* libyaml only */
+	/* The fast path only: wf_yj_load() returns -ENOTSUP where it would decline (documents
+	 * before that point have been handed to the callback). */
+	WF_YJ_YAML_FAST_ONLY,
+};
 
 struct wf_yj_limits {
 	size_t max_file_bytes;	/* whole input; 0 = 64 MiB */
@@ -31,6 +43,8 @@ struct wf_yj_limits {
 	 * the callback must copy what it keeps and must not json_incref the tree to keep it.
 	 * Values the callback creates itself are ordinary jansson values. */
 	bool scratch_arena;
+	/* Which YAML reader runs (tests and benchmarks; 0 for everyone else). */
+	enum wf_yj_yaml_mode yaml_mode;
 };
 
 struct wf_yj_docinfo {

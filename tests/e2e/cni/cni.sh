@@ -558,6 +558,76 @@ case_hairpin_service() {
 	cni DEL hp a eth0 "$C4"
 }
 
+case_del_async() {
+	# DEL returns once the kernel has announced the veth's removal, while a child process
+	# waits out the rest (docs/cni.md, "DEL and the kernel's veth removal"): what the runtime
+	# can observe must already be true when DEL returns
+	local ipa ipb hv i pid c
+	pod a
+	pod b
+	cni ADD ca a eth0 "$C4"
+	ipa=$(jqo '.ips[0].address' | cut -d/ -f1)
+	hv=$(jqo '.interfaces[1].name')
+	cni ADD cb b eth0 "$C4"
+	ipb=$(jqo '.ips[0].address' | cut -d/ -f1)
+	check "b reaches a before DEL" in_pod b ping -c1 -W2 "$ipa"
+	cni DEL ca a eth0 "$C4"
+	check "DEL a succeeds" test "$RC" = 0
+	# no sleep between DEL and these checks
+	check "pod end gone at once" sh -c "! ip netns exec $(podns a) ip link show eth0"
+	check "host end gone at once" sh -c "! ip netns exec $NODE ip link show $hv"
+	check "no address left in the pod at once" sh -c \
+		"! ip netns exec $(podns a) ip -o addr show | grep -q '$ipa'"
+	check "the address is free at once" test ! -e "$DIR/ipam/n4/$ipa"
+	check "the bridge lost the port at once" sh -c \
+		"! ip netns exec $NODE bridge link show | grep -q '$hv'"
+	check "no traffic reaches a's old address" sh -c "! ip netns exec $(podns b) ping -c1 -W1 $ipa"
+	# an ADD of the same attachment right after DEL, many times over
+	local bad=0
+	for i in $(seq 1 20); do
+		cni DEL ca a eth0 "$C4"
+		[ "$RC" = 0 ] || bad=$((bad + 1))
+		cni ADD ca a eth0 "$C4"
+		[ "$RC" = 0 ] || { bad=$((bad + 1)); echo "ADD after DEL: $OUT" >&2; }
+	done
+	check "20 x DEL then immediate ADD of the same attachment" test "$bad" = 0
+	ipa=$(jqo '.ips[0].address' | cut -d/ -f1)
+	check "b reaches the re-added a" in_pod b ping -c1 -W2 "$ipa"
+	# the child killed before it asks the kernel: DEL removes the pair itself
+	hv=$(jqo '.interfaces[1].name')
+	cni DEL ca a eth0 "$C4" WEFT_CNI_TEST_UNLINK_KILL=1
+	check "DEL succeeds when its child is killed" test "$RC" = 0
+	check "host end gone after the child was killed" sh -c \
+		"! ip netns exec $NODE ip link show $hv"
+	check "pod end gone after the child was killed" sh -c \
+		"! ip netns exec $(podns a) ip link show eth0"
+	cni ADD ca a eth0 "$C4"
+	check "ADD after a DEL whose child was killed" test "$RC" = 0
+	cni DEL ca a eth0 "$C4"
+	cni DEL cb b eth0 "$C4"
+	check "store empty" test "$(store_count n4)" = 0
+	# kill -9 of DEL (and so of its child's parent) at many points; GC then leaves nothing
+	c=$C4
+	for i in $(seq 1 12); do
+		pod "d$i"
+		cni ADD "d$i" "d$i" eth0 "$c"
+	done
+	for i in $(seq 1 12); do
+		printf '%s' "$c" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=DEL \
+			CNI_CONTAINERID="d$i" CNI_NETNS="/run/netns/$(podns "d$i")" CNI_IFNAME=eth0 \
+			"$BIN" >/dev/null 2>&1 &
+		pid=$!
+		sleep "0.00$((RANDOM % 4))"
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	cni GC "" "" "" "$(printf '%s' "$c" | jq -c '. + {"cni.dev/valid-attachments":[]}')"
+	check "GC after killed DELs succeeds" test "$RC" = 0
+	check "no reservation left" test "$(store_count n4)" = 0
+	check "no state file left" sh -c "! ls '$DIR/ipam/n4' | grep -q '^weft:'"
+	check "no host veth left" test "$(ip netns exec "$NODE" ip -o link show | grep -c '@')" = 0
+}
+
 case_podman() {
 	bash "$(dirname "$0")/podman.sh" "$BIN" "$IPAM_BIN"
 	FAILS=$?

@@ -11,9 +11,18 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "lib/alloc.h"
 #include "lib/error.h"
 #include "lib/yaml-json.h"
+
+#include "../../../fuzz/k8s/yaml-diff.h"
 
 struct docs {
 	json_t *items[8];
@@ -574,6 +583,178 @@ static void test_scratch_off_when_replaced(void **state)
 	dumps_done(&d);
 }
 
+/* The YAML fast path builds exactly what the libyaml converter builds (values, docinfo, List
+ * item positions, errors), or declines: yaml-diff.h compares the three modes. want: 1 = the
+ * fast path must take it, 0 = it must decline, -1 = either. */
+static void test_yaml_fast_path_same_as_libyaml(void **state)
+{
+	static const struct {
+		const char *in;
+		int want;
+	} cases[] = {
+		{"a: 1\nb: two\n", 1},
+		{"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels:\n    app: web\n",
+		 1},
+		{"kind: List\nitems:\n- a: 1\n  b: 2\n-\n  c: 3\n- - x\n", 0},
+		{"kind: List\nitems:\n- a: 1\n  b: 2\n-\n  c: 3\n", 1},
+		{"kind: List\nitems:\n  - a: 1\n  -   b: 2\n", 1},
+		{"kind: List\nitems: []\n", 1},
+		{"kind: List\nitems: [a]\n", 0},
+		{"a:\n- 1\n- 2\nb: 3\n", 1},
+		{"- a\n- b: 1\n  c: [1, 'x', \"y\", {d: e}]\n", 1},
+		{"a: {}\nb: []\nc: { }\nd: [ a ,b ]\n", 1},
+		{"a: yes\nb: No\nc: ~\nd: null\ne: 0x1f\nf: 0777\ng: 1_000\nh: 1.5e3\ni: .inf\n",
+		 1},
+		{"a: -1\nb: +2\nc: -x\nd: --flag=1\ne: 10.0.0.1\nf: 1e400\ng: 99999999999999999999\n",
+		 1},
+		{"a: 'it''s'\n", 0},
+		{"a: \"tab\\there\"\n", 0},
+		{"a: 'x'\nb: \"y z\"\n'c': 1\n\"d e\" : 2\n", 1},
+		{"a: b # comment\n# line\nc: d#not\n", 1},
+		{"a: b\n  c\n", 0},
+		{"a: b\n\n  c\n", 0},
+		{"a: b\n# c\n  d: e\n", 0},
+		{"a:\n  b: 1\n c: 2\n", 0},
+		{"a: 1\na: 2\n", 0},
+		{"a: &x 1\nb: *x\n", 0},
+		{"a: !!str 1\n", 0},
+		{"a: |\n  x\n", 0},
+		{"a: >\n  x\n", 0},
+		{"%YAML 1.1\n---\na: 1\n", 0},
+		{"? a\n: b\n", 0},
+		{"a:\tb\n", 0},
+		{"a: b\r\n", 0},
+		{"a: caf\xc3\xa9\n", 0},
+		{"<<: {a: 1}\n", 0},
+		{"a: 1\n...\n", 0},
+		{"a: b: c\n", 0},
+		{"a: [1, 2\n", 0},
+		{"a: [1,]\n", 0},
+		{"a: [b: 1]\n", 0},
+		{"a: {b}\n", 0},
+		{"a: [x y]\n", 0},
+		{"a: [x:y]\n", 0},
+		{"- \n- a\n", 0},
+		{"key: value\n  - x\n", 0},
+		{"a:\n  - x\n  b: y\n", 0},
+		{"a:\n- x\n  - y\n", 0},
+		{"---\n---\na: 1\n---\n", 1},
+		{"# only a comment\n", 1},
+		{"", 1},
+		{"---\n", 1},
+		{"scalar\n", 1},
+		{"scalar\nmore\n", 0},
+		{"  a: 1\n  b: 2\n", 1},
+		{"  a: 1\nb: 2\n", 0},
+		{"--- # c\na: 1\n--- x\n", 0},
+		{"a: 1\n---\nb: [\n", 0},
+		{"a: 1\n--- \n- 1\n---\nnull\n---\n~\n", 1},
+		{"a:\n  b:\n    c:\n      d: [[[[1]]]]\n", 1},
+		{"a: 1\n---a\n", 0},
+		{"'a\nb': 1\n", 0},
+		{"a: \"x\"y\n", 0},
+		{"a: 'x'#c\n", 0},
+		{"a: - b\n", 0},
+		{"a: @x\n", 0},
+		{"a: `x\n", 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char why[768];
+		int r = yd_check(cases[i].in, strlen(cases[i].in), why, sizeof(why));
+		if (r < 0)
+			fail_msg("case %zu \"%s\": %s", i, cases[i].in, why);
+		if (cases[i].want >= 0 && r != cases[i].want)
+			fail_msg("case %zu \"%s\": fast path %s", i, cases[i].in,
+				 r ? "took it" : "declined");
+	}
+}
+
+/* A depth limit: the fast path declines near it, libyaml reports it. */
+static void test_yaml_fast_path_limits(void **state)
+{
+	const char *in = "a:\n  b:\n    c: 1\n";
+	struct wf_yj_limits lim = {.max_depth = 2, .yaml_mode = WF_YJ_YAML_FAST_ONLY};
+	struct docs d = {0};
+
+	assert_int_equal(wf_yj_load(in, strlen(in), "t", &lim, keep, &d, NULL), -ENOTSUP);
+	lim.yaml_mode = WF_YJ_YAML_AUTO;
+	assert_int_equal(wf_yj_load(in, strlen(in), "t", &lim, keep, &d, NULL), -WF_E_PARSE);
+	lim = (struct wf_yj_limits){.max_doc_bytes = 8, .yaml_mode = WF_YJ_YAML_FAST_ONLY};
+	assert_int_equal(wf_yj_load(in, strlen(in), "t", &lim, keep, &d, NULL), -ENOTSUP);
+	docs_done(&d);
+}
+
+struct walk {
+	unsigned files, fast;
+	char why[768];
+	char bad[PATH_MAX];
+};
+
+static void walk_dir(const char *dir, struct walk *w)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) == -1)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			walk_dir(path, w);
+			continue;
+		}
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			continue;
+		char *buf = malloc((size_t)st.st_size + 1);
+		size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+		fclose(f);
+		int r = buf ? yd_check(buf, n, w->why, sizeof(w->why)) : 0;
+		free(buf);
+		w->files++;
+		w->fast += r > 0;
+		if (r < 0 && !w->bad[0])
+			snprintf(w->bad, sizeof(w->bad), "%s", path);
+	}
+	closedir(d);
+}
+
+/* Every file of the repository's manifests, examples and fuzz corpora (which hold the bench
+ * generators' output at small scale): the fast path agrees with libyaml or declines. */
+static void test_yaml_fast_path_repo_files(void **state)
+{
+	static const char *const dirs[] = {"tests/data", "examples", "fuzz"};
+	char exe[PATH_MAX], root[PATH_MAX * 2], src[PATH_MAX];
+	struct walk w = {0};
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	/* The sources, from the build tree: this file's path is relative to the build root
+	 * (exe: BUILD/tests/unit/k8s/k8s-yaml-json), or absolute. */
+	assert_true(n > 0);
+	exe[n] = '\0';
+	snprintf(src, sizeof(src), "%s", __FILE__);
+	if (src[0] == '/')
+		snprintf(root, sizeof(root), "%s/../../..", dirname(src));
+	else
+		snprintf(root, sizeof(root), "%s/../../../%s/../../..", dirname(exe), dirname(src));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char dir[sizeof(root) + 32];
+		snprintf(dir, sizeof(dir), "%s/%s", root, dirs[i]);
+		walk_dir(dir, &w);
+	}
+	if (w.bad[0])
+		fail_msg("%s: %s", w.bad, w.why);
+	print_message("%u files, fast path took %u\n", w.files, w.fast);
+	assert_true(w.files > 300);
+	assert_true(w.fast > 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +771,9 @@ int main(void)
 		cmocka_unit_test(test_scratch_threads),
 		cmocka_unit_test(test_json_fast_path_same_as_jansson),
 		cmocka_unit_test(test_json_items_positions),
+		cmocka_unit_test(test_yaml_fast_path_same_as_libyaml),
+		cmocka_unit_test(test_yaml_fast_path_limits),
+		cmocka_unit_test(test_yaml_fast_path_repo_files),
 		cmocka_unit_test(test_scratch_off_when_replaced),
 	};
 
