@@ -570,7 +570,7 @@ struct tnode {
 };
 
 static int tree_add(struct wf_dns_live *l, struct wf_hash *h, const struct subtree *t,
-		    const struct gen_rec *r, bool with_recs)
+		    const struct gen_rec *r)
 {
 	const uint8_t *name = r->owner;
 	size_t len = r->owner_len;
@@ -593,8 +593,6 @@ static int tree_add(struct wf_dns_live *l, struct wf_hash *h, const struct subtr
 			p += 1 + (size_t)name[p];
 		}
 	}
-	if (!with_recs)
-		return 0;
 	if (tn->n == tn->cap) {
 		size_t cap = tn->cap ? tn->cap * 2 : 4;
 		struct wf_dns_zone_rec *nr = wf_arena_alloc(l->mem, cap * sizeof(*nr));
@@ -611,7 +609,7 @@ static int tree_add(struct wf_dns_live *l, struct wf_hash *h, const struct subtr
 
 /* The subtree names of g (NULL: none) into a new map. */
 static int tree_of(struct wf_dns_live *l, const struct subtree *t, const struct gen *g,
-		   bool with_recs, struct wf_hash **ret)
+		   struct wf_hash **ret)
 {
 	struct wf_hash *h = wf_hash_new(16);
 	int rc = 0;
@@ -620,7 +618,7 @@ static int tree_of(struct wf_dns_live *l, const struct subtree *t, const struct 
 		return -ENOMEM;
 	for (size_t i = 0; g && i < g->n && rc == 0; i++)
 		if (in_subtree(t, g->recs[i].owner, g->recs[i].owner_len))
-			rc = tree_add(l, h, t, &g->recs[i], with_recs);
+			rc = tree_add(l, h, t, &g->recs[i]);
 	if (rc < 0) {
 		wf_hash_free(h);
 		return rc;
@@ -651,9 +649,9 @@ static int tree_write(struct wf_dns_live *l, struct wf_dns_zone *z, const struct
 	void *v;
 	int rc;
 
-	rc = tree_of(l, t, old, false, &ot);
+	rc = tree_of(l, t, old, &ot);
 	if (rc == 0)
-		rc = tree_of(l, t, new, true, &nt);
+		rc = tree_of(l, t, new, &nt);
 	while (rc == 0 && wf_hash_next(ot, &it, &k, &kl, &v)) {
 		if (wf_hash_get(nt, k, kl))
 			continue;
@@ -662,7 +660,9 @@ static int tree_write(struct wf_dns_live *l, struct wf_dns_zone *z, const struct
 	}
 	it = 0;
 	while (rc == 0 && wf_hash_next(nt, &it, &k, &kl, &v)) {
-		struct tnode *tn = v;
+		struct tnode *tn = v, *was = wf_hash_get(ot, k, kl);
+		if (!tn->n && was && !was->n)
+			continue; /* an empty non-terminal before and after */
 		rc = wf_dns_zone_set_node(z, k, kl, false, tn->recs, tn->n);
 		(*n_names)++;
 	}

@@ -1,4 +1,5 @@
-/* YAML (libyaml events) and JSON (jansson) to jansson values, with caps and positions. */
+/* YAML (a fast path for the block-style subset manifests use, libyaml events for the rest) and
+ * JSON (a fast path, jansson for the rest) to jansson values, with caps and positions. */
 #include "lib/yaml-json.h"
 
 #include <errno.h>
