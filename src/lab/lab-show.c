@@ -227,6 +227,13 @@ static json_t *jget(const json_t *o, const char *path)
 	return (json_t *)cur;
 }
 
+/* status.loadBalancer.ingress[0].ip (the lab's LB IPAM fills it), or NULL. */
+static const char *lb_ip(const json_t *svc)
+{
+	return json_string_value(
+		json_object_get(json_array_get(jget(svc, "status.loadBalancer.ingress"), 0), "ip"));
+}
+
 static void age(const json_t *o, char *buf, size_t size)
 {
 	const char *ts = sget(o, "metadata.creationTimestamp");
@@ -427,7 +434,8 @@ static void print_rows(const char *kind, json_t *items, bool wide, bool all_ns)
 			tab_add(&t, "%s",
 				!strcmp(type, "ExternalName")
 					? (sget(o, "spec.externalName") ?: "<none>")
-					: (!strcmp(type, "LoadBalancer") ? "<pending>" : "<none>"));
+					: (!strcmp(type, "LoadBalancer") ? (lb_ip(o) ?: "<pending>")
+									 : "<none>"));
 			tab_add(&t, "%s", ports);
 			tab_add(&t, "%s", a);
 			if (wide) {
@@ -732,11 +740,12 @@ int wf_lab_cmd_status(const struct wf_lab *lab)
 		printf("(no pods)\n");
 	}
 	putchar('\n');
-	t.ncol = 5;
+	t.ncol = 6;
 	tab_add(&t, "NAMESPACE");
 	tab_add(&t, "SERVICE");
 	tab_add(&t, "TYPE");
 	tab_add(&t, "CLUSTER-IP");
+	tab_add(&t, "EXTERNAL-IP");
 	tab_add(&t, "PORT(S)");
 	json_array_foreach(svcs, i, o)
 	{
@@ -747,6 +756,7 @@ int wf_lab_cmd_status(const struct wf_lab *lab)
 		tab_add(&t, "%s", sget(o, "metadata.name"));
 		tab_add(&t, "%s", sget(o, "spec.type") ?: "ClusterIP");
 		tab_add(&t, "%s", sget(o, "spec.clusterIP") ?: "<none>");
+		tab_add(&t, "%s", lb_ip(o) ?: "<none>");
 		tab_add(&t, "%s", ports);
 	}
 	tab_print(&t);

@@ -57,6 +57,8 @@ WEB=$(lbip web)
 LOC=$(lbip loc)
 check "the two addresses differ" test "$WEB" != "$LOC"
 check "get svc shows LoadBalancer" bash -c "\"$WEFT\" lab --name $LAB get svc web | grep -q LoadBalancer"
+check "get svc shows the address as EXTERNAL-IP" bash -c "\"$WEFT\" lab --name $LAB get svc web | grep -q \"LoadBalancer .* $WEB \""
+check "status shows the address" bash -c "\"$WEFT\" lab --name $LAB status | grep -q \" $WEB \""
 
 # owners IP: the nodes holding IP (the announcer's /32 on eth0)
 owners() {
