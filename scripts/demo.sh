@@ -72,6 +72,16 @@ node1=$("$WEFT" lab get node node-1 -o json | grep -m1 -o '172\.30\.[0-9]*\.[0-9
 run "$WEFT" lab exec --outside -- curl -s -m 3 "http://$node1:30080/" ||
 	echo "(NodePorts need weft agent's service proxy)"
 
+say "from outside the cluster to the LoadBalancer Service storefront (layer-2 address from the lab's pool)"
+lb=$("$WEFT" lab get svc storefront -o json | python3 -c 'import json, sys
+s = json.load(sys.stdin)
+print(((s.get("status") or {}).get("loadBalancer") or {}).get("ingress", [{}])[0].get("ip", ""))' 2>/dev/null || true)
+if [ -n "$lb" ]; then
+	run "$WEFT" lab exec --outside -- curl -s -m 3 "http://$lb/" || true
+else
+	echo "(storefront has no address yet)"
+fi
+
 cat <<HINTS
 
 The lab keeps running. Try:
