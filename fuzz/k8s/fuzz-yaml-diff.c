@@ -17,7 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	if (yd_check(buf, size, why, sizeof(why)) < 0) {
+	/* default limits, then a document limit of about half the input (the per-document
+	 * max_doc_bytes check in multi-document streams) */
+	if (yd_check(buf, size, why, sizeof(why)) < 0 ||
+	    yd_check_max_doc(buf, size, size / 2 + 1, why, sizeof(why)) < 0) {
 		fprintf(stderr, "fast path differs from libyaml: %s\n", why);
 		abort();
 	}

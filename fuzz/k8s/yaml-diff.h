@@ -66,10 +66,12 @@ static void yd_run_done(struct yd_run *run)
 }
 
 static void yd_load(const char *buf, size_t len, enum wf_yj_yaml_mode mode, bool scratch,
-		    struct yd_run *run)
+		    size_t max_doc, struct yd_run *run)
 {
-	struct wf_yj_limits lim = {
-		.items_key = "items", .scratch_arena = scratch, .yaml_mode = mode};
+	struct wf_yj_limits lim = {.items_key = "items",
+				   .scratch_arena = scratch,
+				   .yaml_mode = mode,
+				   .max_doc_bytes = max_doc};
 
 	memset(run, 0, sizeof(*run));
 	run->r = wf_yj_load(buf, len, "d.yaml", &lim, yd_keep, run, &run->diag);
@@ -131,15 +133,16 @@ static bool yd_runs_equal(const struct yd_run *a, const struct yd_run *b, char *
 	return yd_docs_equal(a, b, a->n, why, whylen);
 }
 
-/* 1: the fast path parsed it, 0: it declined, -1: a difference (described in why). */
-static int yd_check(const char *buf, size_t len, char *why, size_t whylen)
+/* 1: the fast path parsed it, 0: it declined, -1: a difference (described in why). max_doc:
+ * limits->max_doc_bytes (0: the default). */
+static int yd_check_max_doc(const char *buf, size_t len, size_t max_doc, char *why, size_t whylen)
 {
 	struct yd_run lib, fast, def;
 	int ret = 1;
 
-	yd_load(buf, len, WF_YJ_YAML_LIBYAML, false, &lib);
-	yd_load(buf, len, WF_YJ_YAML_FAST_ONLY, false, &fast);
-	yd_load(buf, len, WF_YJ_YAML_AUTO, true, &def);
+	yd_load(buf, len, WF_YJ_YAML_LIBYAML, false, max_doc, &lib);
+	yd_load(buf, len, WF_YJ_YAML_FAST_ONLY, false, max_doc, &fast);
+	yd_load(buf, len, WF_YJ_YAML_AUTO, true, max_doc, &def);
 	if (!yd_runs_equal(&def, &lib, why, whylen)) {
 		ret = -1;
 	} else if (fast.r == -ENOTSUP) {
@@ -158,4 +161,9 @@ static int yd_check(const char *buf, size_t len, char *why, size_t whylen)
 	yd_run_done(&fast);
 	yd_run_done(&def);
 	return ret;
+}
+
+static int yd_check(const char *buf, size_t len, char *why, size_t whylen)
+{
+	return yd_check_max_doc(buf, len, 0, why, whylen);
 }

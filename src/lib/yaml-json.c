@@ -1291,6 +1291,8 @@ static int fy_map(struct fy *f, long col, unsigned depth, json_t **ret)
 			if (f->ccol > col) {
 				if (items && *f->p == '-' && fy_blankz(f, f->p + 1))
 					r = fy_seq(f, f->ccol, depth + 1, true, &val);
+				else if (items && *f->p == '[')
+					r = FY_BAIL; /* flow items: their positions */
 				else
 					r = fy_node(f, col, depth + 1, &val);
 			} else if (f->ccol == col && *f->p == '-' && fy_blankz(f, f->p + 1)) {
@@ -1464,13 +1466,11 @@ static int fast_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata, unsigned 
 	struct fy f = {.c = c, .p = c->buf, .end = c->buf + c->len, .bol = c->buf};
 	unsigned *index = done; /* documents seen (and handed over) so far */
 	bool explicit = false;
+	const char *dstart = c->buf; /* this document's "---", or the input's start */
 	int r;
 
 	*index = 0;
-	/* Printable ASCII and '\n' only: columns are bytes, nothing to validate, no tabs. A
-	 * document near max_doc: libyaml counts it. */
-	if (c->len > c->max_doc)
-		return FY_BAIL;
+	/* Printable ASCII and '\n' only: columns are bytes, nothing to validate, no tabs. */
 	for (size_t i = 0; i < c->len; i++) {
 		unsigned char ch = (unsigned char)c->buf[i];
 		if ((ch < 0x20 && ch != '\n') || ch > 0x7e)
@@ -1482,11 +1482,17 @@ static int fast_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata, unsigned 
 
 		if (r != FY_OK)
 			return r;
+		/* max_doc: libyaml checks the end of every event, the stream's end and a "---"
+		 * included, against the start of the current document (0 before the first) */
+		const char *ev_end = f.ccol == FY_DOC ? f.p + 3 : c->buf + c->len;
+		if (!explicit && f.ccol < 0 && (size_t)(ev_end - dstart) > c->max_doc)
+			return FY_BAIL;
 		if (f.ccol == FY_EOF && !explicit)
 			break;
 		if (f.ccol == FY_DOC && !explicit) {
 			/* "---": skip it and its comment; the document starts on the next line */
 			explicit = true;
+			dstart = f.p;
 			f.p += 3;
 			r = fy_eol(&f);
 			continue;
@@ -1507,6 +1513,13 @@ static int fast_yaml(struct yconv *c, wf_yj_doc_fn fn, void *userdata, unsigned 
 		} else {
 			doc = json_null(); /* empty document */
 			r = FY_OK;
+		}
+		/* max_doc: libyaml checks every event's end against the document's start; none
+		 * ends after the next "---" (or the input's end). */
+		const char *dend = f.ccol == FY_DOC ? f.p + 3 : c->buf + c->len;
+		if (r == FY_OK && (size_t)(dend - dstart) > c->max_doc) {
+			json_decref(doc);
+			r = FY_BAIL;
 		}
 		building(c, false);
 		if (r != FY_OK) {

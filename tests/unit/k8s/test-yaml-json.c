@@ -600,6 +600,9 @@ static void test_yaml_fast_path_same_as_libyaml(void **state)
 		{"kind: List\nitems:\n  - a: 1\n  -   b: 2\n", 1},
 		{"kind: List\nitems: []\n", 1},
 		{"kind: List\nitems: [a]\n", 0},
+		{"kind: List\nitems:\n  [a]\n", 0},
+		{"kind: List\nitems:\n  []\n", 0},
+		{"kind: List\nitems:\n  {}\n", 1},
 		{"a:\n- 1\n- 2\nb: 3\n", 1},
 		{"- a\n- b: 1\n  c: [1, 'x', \"y\", {d: e}]\n", 1},
 		{"a: {}\nb: []\nc: { }\nd: [ a ,b ]\n", 1},
@@ -682,6 +685,33 @@ static void test_yaml_fast_path_limits(void **state)
 	lim = (struct wf_yj_limits){.max_doc_bytes = 8, .yaml_mode = WF_YJ_YAML_FAST_ONLY};
 	assert_int_equal(wf_yj_load(in, strlen(in), "t", &lim, keep, &d, NULL), -ENOTSUP);
 	docs_done(&d);
+}
+
+/* max_doc_bytes: the fast path checks each document's extent as libyaml does, or declines;
+ * every threshold around every document of a few streams. */
+static void test_yaml_fast_path_max_doc(void **state)
+{
+	static const char *const inputs[] = {
+		"a: 1\n---\nb: [1, 2]\n---\n---\n# c\nc:\n- x\n- y: z\n",
+		"# head\n---\nkind: List\nitems:\n- a: 1\n- b: 2\n--- # c\n\nd: e\n\n# tail\n",
+		"x\n---\n---\n",
+		"# a comment before the first document\n---\n---\n# and after\n",
+		"# a comment before the first document\n---\na: 1\n",
+		"  a: b\n\n\n",
+	};
+	unsigned fast = 0;
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		size_t len = strlen(inputs[i]);
+		for (size_t max = 1; max <= len + 1; max++) {
+			char why[768];
+			int r = yd_check_max_doc(inputs[i], len, max, why, sizeof(why));
+			if (r < 0)
+				fail_msg("input %zu, max_doc %zu: %s", i, max, why);
+			fast += r > 0 && max < len; /* a document limit, not the input's */
+		}
+	}
+	assert_true(fast > 4);
 }
 
 struct walk {
@@ -773,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_json_items_positions),
 		cmocka_unit_test(test_yaml_fast_path_same_as_libyaml),
 		cmocka_unit_test(test_yaml_fast_path_limits),
+		cmocka_unit_test(test_yaml_fast_path_max_doc),
 		cmocka_unit_test(test_yaml_fast_path_repo_files),
 		cmocka_unit_test(test_scratch_off_when_replaced),
 	};
