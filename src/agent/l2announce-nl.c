@@ -19,15 +19,12 @@
 
 #include "agent/l2announce.h"
 #include "lib/alloc.h"
+#include "lib/mnl-session.h"
 #include "lib/ip.h"
-
-#define NL_BUFSIZE 65536
 
 struct nl_be {
 	struct wf_l2announce_backend be;
-	struct mnl_socket *mnl;
-	uint32_t portid, seq;
-	char *buf;
+	struct wf_mnl_session nl;
 };
 
 static struct nl_be *to_nl(struct wf_l2announce_backend *be)
@@ -35,38 +32,14 @@ static struct nl_be *to_nl(struct wf_l2announce_backend *be)
 	return (struct nl_be *)be;
 }
 
-/* Sends the message in b->buf, runs cb over the replies until the ACK or NLMSG_DONE. */
 static int transact(struct nl_be *b, mnl_cb_t cb, void *data)
 {
-	struct nlmsghdr *h = (struct nlmsghdr *)b->buf;
-	uint32_t seq = h->nlmsg_seq;
-
-	if (mnl_socket_sendto(b->mnl, h, h->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(b->mnl, b->buf, NL_BUFSIZE);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int ret = mnl_cb_run(b->buf, (size_t)n, seq, b->portid, cb, data);
-		if (ret == -1)
-			return -errno;
-		if (ret <= MNL_CB_STOP)
-			return 0;
-	}
+	return wf_mnl_session_transact(&b->nl, cb, data);
 }
 
 static struct nlmsghdr *msg_start(struct nl_be *b, uint16_t type, uint16_t flags)
 {
-	struct nlmsghdr *h = mnl_nlmsg_put_header(b->buf);
-
-	h->nlmsg_type = type;
-	h->nlmsg_flags = NLM_F_REQUEST | flags;
-	h->nlmsg_seq = ++b->seq;
-	return h;
+	return wf_mnl_session_msg(&b->nl, type, flags);
 }
 
 /* One IPv4 address of a dump: its IFA_LOCAL, prefix, interface and IFA_PROTO. */
@@ -284,9 +257,7 @@ static void nl_free(struct wf_l2announce_backend *be)
 
 	if (!b)
 		return;
-	if (b->mnl)
-		mnl_socket_close(b->mnl);
-	wf_free(b->buf);
+	wf_mnl_session_done(&b->nl);
 	wf_free(b);
 }
 
@@ -307,18 +278,9 @@ int wf_l2announce_nl_new(struct wf_l2announce_backend **ret)
 	if (!b)
 		return -ENOMEM;
 	b->be.ops = &nl_ops;
-	b->buf = wf_malloc(NL_BUFSIZE);
-	if (!b->buf) {
-		err = -ENOMEM;
+	err = wf_mnl_session_init(&b->nl);
+	if (err < 0)
 		goto err_b;
-	}
-	b->mnl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!b->mnl || mnl_socket_bind(b->mnl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto err_b;
-	}
-	b->portid = mnl_socket_get_portid(b->mnl);
-	b->seq = (uint32_t)time(NULL);
 	*ret = &b->be;
 	return 0;
 err_b:

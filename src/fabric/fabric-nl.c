@@ -19,18 +19,14 @@
 #include <net/if.h>
 
 #include "lib/alloc.h"
+#include "lib/mnl-session.h"
 #include "lib/ip.h"
 #include "lib/netlink.h"
-
-#define NL_BUFSIZE 65536 /* a dump message is at most 32 KiB */
 
 struct nl_be {
 	struct wf_fabric_backend be;
 	struct wf_nl nl;
-	struct mnl_socket *mnl;
-	uint32_t portid;
-	uint32_t seq;
-	char *buf;
+	struct wf_mnl_session mnl;
 };
 
 static struct nl_be *to_nl(struct wf_fabric_backend *be)
@@ -38,36 +34,14 @@ static struct nl_be *to_nl(struct wf_fabric_backend *be)
 	return (struct nl_be *)be;
 }
 
-/* Sends the message in b->buf and runs cb over the replies until the ACK or NLMSG_DONE.
- * Returns 0 or -errno. */
 static int transact(struct nl_be *b, mnl_cb_t cb, void *data)
 {
-	struct nlmsghdr *h = (struct nlmsghdr *)b->buf;
-	uint32_t seq = h->nlmsg_seq;
-	if (mnl_socket_sendto(b->mnl, h, h->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(b->mnl, b->buf, NL_BUFSIZE);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int ret = mnl_cb_run(b->buf, (size_t)n, seq, b->portid, cb, data);
-		if (ret == -1)
-			return -errno;
-		if (ret <= MNL_CB_STOP)
-			return 0;
-	}
+	return wf_mnl_session_transact(&b->mnl, cb, data);
 }
 
 static struct nlmsghdr *msg_start(struct nl_be *b, uint16_t type, uint16_t flags)
 {
-	struct nlmsghdr *h = mnl_nlmsg_put_header(b->buf);
-	h->nlmsg_type = type;
-	h->nlmsg_flags = NLM_F_REQUEST | flags;
-	h->nlmsg_seq = ++b->seq;
-	return h;
+	return wf_mnl_session_msg(&b->mnl, type, flags);
 }
 
 static void ip_from_attr(const struct nlattr *a, int family, struct wf_ip *ret)
@@ -510,9 +484,8 @@ static int nl_forwarding(struct wf_fabric_backend *be, int family)
 static void nl_free(struct wf_fabric_backend *be)
 {
 	struct nl_be *b = to_nl(be);
-	mnl_socket_close(b->mnl);
+	wf_mnl_session_done(&b->mnl);
 	wf_nl_done(&b->nl);
-	wf_free(b->buf);
 	wf_free(b);
 }
 
@@ -539,41 +512,16 @@ int wf_fabric_nl_new(struct wf_fabric_backend **ret)
 	if (!b)
 		return -ENOMEM;
 	b->be.ops = &nl_ops;
-	b->buf = wf_malloc(NL_BUFSIZE);
-	if (!b->buf) {
-		err = -ENOMEM;
-		goto err_b;
-	}
 	err = wf_nl_init(&b->nl);
 	if (err < 0)
-		goto err_buf;
-	b->mnl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!b->mnl) {
-		err = -errno;
+		goto err_b;
+	err = wf_mnl_session_init(&b->mnl);
+	if (err < 0)
 		goto err_nl;
-	}
-	if (mnl_socket_bind(b->mnl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto err_mnl;
-	}
-	int one = 1;
-	/* Without the request echoed in each error, ACKs stay small. */
-	mnl_socket_setsockopt(b->mnl, NETLINK_CAP_ACK, &one, sizeof(one));
-	/* The kernel always answers; a bounded wait keeps a bug from hanging the agent. */
-	struct timeval tv = {.tv_sec = 5};
-	if (setsockopt(mnl_socket_get_fd(b->mnl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
-		err = -errno;
-		goto err_mnl;
-	}
-	b->portid = mnl_socket_get_portid(b->mnl);
 	*ret = &b->be;
 	return 0;
-err_mnl:
-	mnl_socket_close(b->mnl);
 err_nl:
 	wf_nl_done(&b->nl);
-err_buf:
-	wf_free(b->buf);
 err_b:
 	wf_free(b);
 	return err;
