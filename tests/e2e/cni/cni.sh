@@ -442,7 +442,10 @@ case_portmap_masq() {
 	in_pod out ip addr add 198.51.100.2/24 dev eth0
 	in_pod out ip link set eth0 up
 	# no route back to the pod subnet: only masquerade lets the pod's traffic return
-	in_pod a busybox nc -ll -p 8080 -e echo hello-weft >/dev/null 2>&1 &
+	# Started with ip netns exec directly (it execs the server), not through the in_pod
+	# function: a backgrounded function is a subshell, and its pid is not the server's, so
+	# cleanup would leave the server running.
+	ip netns exec "$(podns a)" busybox nc -ll -p 8080 -e echo hello-weft >/dev/null 2>&1 &
 	PIDS+=($!)
 	sleep 0.3
 	local got
@@ -549,7 +552,7 @@ case_hairpin_service() {
 	in_node nft add chain ip wfhp post '{ type nat hook postrouting priority 100; }'
 	in_node nft add rule ip wfhp pre ip daddr 10.96.0.77 dnat to "$ipa"
 	in_node nft add rule ip wfhp post ip saddr "$ipa" ip daddr "$ipa" masquerade
-	in_pod a busybox nc -ll -p 7000 -e echo self >/dev/null 2>&1 &
+	ip netns exec "$(podns a)" busybox nc -ll -p 7000 -e echo self >/dev/null 2>&1 &
 	PIDS+=($!)
 	sleep 0.3
 	local got

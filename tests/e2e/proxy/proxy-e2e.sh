@@ -27,6 +27,9 @@ trap "exit 1" INT TERM
 ok() { echo "ok - $*"; }
 fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# Background processes are started with ip netns exec itself (it execs the command), not with
+# nsx: a backgrounded function is a subshell whose pid is not the command's, and cleanup would
+# leave the command running.
 
 # ---- topology ----
 for n in $NODE $PA $PB $PC $OUT; do ip netns add "$n" && nsx "$n" ip link set lo up; done
@@ -56,9 +59,9 @@ nsx $NODE ip route add default via 192.168.50.2
 # No cloud here: the outside host routes the LoadBalancer addresses to the node.
 nsx $OUT ip route add 192.168.50.100/30 via 192.168.50.1
 
-nsx $PA python3 "$SERVER" pod-a >"$DIR/a.log" 2>&1 &
+ip netns exec $PA python3 "$SERVER" pod-a >"$DIR/a.log" 2>&1 &
 pids+=($!)
-nsx $PB python3 "$SERVER" pod-b >"$DIR/b.log" 2>&1 &
+ip netns exec $PB python3 "$SERVER" pod-b >"$DIR/b.log" 2>&1 &
 pids+=($!)
 for i in $(seq 50); do
 	grep -q ready "$DIR/a.log" && grep -q ready "$DIR/b.log" && break
@@ -156,7 +159,7 @@ write_manifests "$DIR/m2" 2
 # ---- the driver: the real engine, fed over a fifo ----
 start_driver() {
 	mkfifo "$DIR/ctl.$1"
-	nsx $NODE "$APPLY" --node node-1 --node-ip 192.168.50.1 --cluster-cidr 10.244.0.0/16 \
+	ip netns exec $NODE "$APPLY" --node node-1 --node-ip 192.168.50.1 --cluster-cidr 10.244.0.0/16 \
 		<"$DIR/ctl.$1" >"$DIR/driver.$1.log" 2>&1 &
 	driver=$!
 	exec 7>"$DIR/ctl.$1"
@@ -266,7 +269,7 @@ r=$(get $PA http://10.96.0.50/)
 u1=$(nsx $PC python3 "$UDPC" 10.96.0.60 53 40000 | cut -d' ' -f1)
 
 # 10. Restart during a stream: start a stream, restart the driver, change endpoints
-nsx $PC bash -c 'exec 3<>/dev/tcp/10.96.0.70/9000; cat <&3' >"$DIR/stream.out" 2>/dev/null 7>&- &
+ip netns exec $PC bash -c 'exec 3<>/dev/tcp/10.96.0.70/9000; cat <&3' >"$DIR/stream.out" 2>/dev/null 7>&- &
 pids+=($!)
 sleep 1
 stop_driver
