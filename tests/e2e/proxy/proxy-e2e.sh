@@ -269,7 +269,7 @@ r=$(get $PA http://10.96.0.50/)
 u1=$(nsx $PC python3 "$UDPC" 10.96.0.60 53 40000 | cut -d' ' -f1)
 
 # 10. Restart during a stream: start a stream, restart the driver, change endpoints
-ip netns exec $PC bash -c 'exec 3<>/dev/tcp/10.96.0.70/9000; cat <&3' >"$DIR/stream.out" 2>/dev/null 7>&- &
+ip netns exec $PC bash -c 'exec 3<>/dev/tcp/10.96.0.70/9000; exec cat <&3' >"$DIR/stream.out" 2>/dev/null 7>&- &
 pids+=($!)
 sleep 1
 stop_driver
