@@ -1747,6 +1747,27 @@ static bool fj_delim(const struct fj *f)
 static int fj_value(struct fj *f, json_t **ret);
 static int fj_array(struct fj *f, json_t **ret, bool items);
 
+/* The step after '{' or '[' (first) or after a member: the closing bracket ends the container
+ * (returns 0); after a member, "," goes on (returns 1); first, anything else is a member
+ * (returns 1); otherwise -1: bail to jansson. */
+static int fj_next(struct fj *f, char close, bool first)
+{
+	fj_ws(f);
+	if (f->p < f->end && *f->p == close) {
+		f->p++;
+		f->depth--;
+		return 0;
+	}
+	if (first)
+		return 1;
+	if (f->p < f->end && *f->p == ',') {
+		f->p++;
+		fj_ws(f);
+		return 1;
+	}
+	return -1;
+}
+
 static int fj_object(struct fj *f, json_t **ret)
 {
 	json_t *obj;
@@ -1758,17 +1779,13 @@ static int fj_object(struct fj *f, json_t **ret)
 	if (!obj)
 		return -ENOMEM;
 	f->p++;
-	fj_ws(f);
-	if (f->p < f->end && *f->p == '}') {
-		f->p++;
-		f->depth--;
-		*ret = obj;
-		return FJ_OK;
-	}
-	for (;;) {
+	for (int more = fj_next(f, '}', true); more != 0; more = fj_next(f, '}', false)) {
 		const char *key;
 		size_t klen;
 		json_t *val;
+
+		if (more < 0)
+			goto bail;
 
 		if (f->p >= f->end || *f->p != '"' || fj_string(f, &key, &klen) != FJ_OK)
 			goto bail;
@@ -1795,20 +1812,9 @@ static int fj_object(struct fj *f, json_t **ret)
 		}
 		if (json_object_size(obj) == before)
 			goto bail; /* duplicate key: jansson reports it */
-		fj_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
-			fj_ws(f);
-			continue;
-		}
-		if (f->p < f->end && *f->p == '}') {
-			f->p++;
-			f->depth--;
-			*ret = obj;
-			return FJ_OK;
-		}
-		goto bail;
 	}
+	*ret = obj;
+	return FJ_OK;
 bail:
 	r = FJ_BAIL;
 fail:
@@ -1832,15 +1838,12 @@ static int fj_array(struct fj *f, json_t **ret, bool items)
 		f->c->n_items = 0;
 	}
 	f->p++;
-	fj_ws(f);
-	if (f->p < f->end && *f->p == ']') {
-		f->p++;
-		f->depth--;
-		*ret = arr;
-		return FJ_OK;
-	}
-	for (;;) {
+	for (int more = fj_next(f, ']', true); more != 0; more = fj_next(f, ']', false)) {
 		json_t *val;
+		if (more < 0) {
+			r = FJ_BAIL;
+			goto fail;
+		}
 		if (items) {
 			/* the offset for now; fast_json turns it into a position */
 			yaml_mark_t m = {.line = (size_t)(f->p - f->c->buf)};
@@ -1856,21 +1859,9 @@ static int fj_array(struct fj *f, json_t **ret, bool items)
 			r = -ENOMEM;
 			goto fail;
 		}
-		fj_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
-			fj_ws(f);
-			continue;
-		}
-		if (f->p < f->end && *f->p == ']') {
-			f->p++;
-			f->depth--;
-			*ret = arr;
-			return FJ_OK;
-		}
-		r = FJ_BAIL;
-		goto fail;
 	}
+	*ret = arr;
+	return FJ_OK;
 fail:
 	json_decref(arr);
 	return r;
