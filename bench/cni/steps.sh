@@ -38,7 +38,7 @@ import sys
 steps = {}
 for line in sys.stdin:
     f = line.split()
-    for kv in f[1:]:
+    for kv in (x for x in f[1:] if not x.startswith("@")):
         k, v = kv.split("=")
         steps.setdefault(f[0] + " " + k, []).append(int(v))
 print("%-28s %8s %8s %6s" % ("step (us)", "median", "p90", "n"))

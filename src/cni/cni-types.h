@@ -154,4 +154,7 @@ struct wf_cni_conf {
 struct wf_cni_ipam {
 	int dirfd;
 	int lockfd;
+	int hint_fd[WF_CNI_MAX_SETS];  /* last_reserved_ip.<set>, opened on first use; -1 */
+	int hint_len[WF_CNI_MAX_SETS]; /* its length as read */
+	int spares;		       /* files kept for reuse (the count in "lock"); -1: unread */
 };

@@ -55,14 +55,29 @@ int wf_cni_mkdir_p(const char *path);
 /* Opens (creating) the network's directory and takes its lock. */
 int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char *network);
 void wf_cni_ipam_close(struct wf_cni_ipam *ipam);
-/* Reserves one address per range set for (id, ifname), honouring requested addresses.
- * Returns the number of addresses written to ret_ips, or -1 with err set. */
+/* What an ADD stores with its reservation (docs/internals/cni.md, "The store"). text() is
+ * called with the addresses picked, before any is taken, and returns the attachment's record
+ * (malloc()ed; NULL: out of memory); the reservation file then holds the owner line, a newline
+ * and the record, and is named name (in the store's directory) before the addresses. */
+struct wf_cni_record {
+	char *(*text)(const struct wf_cni_ip *ips, unsigned n, void *arg);
+	void *arg;
+	const char *name;
+};
+
+/* Reserves one address per range set for (id, ifname), honouring requested addresses, in one
+ * file (rec NULL: host-local's content, no record). Returns the number of addresses written to
+ * ret_ips (ret_ips[s] for range set s), or -1 with err set. */
 int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 		      const struct wf_ip *req, unsigned n_req, const char *id, const char *ifname,
-		      struct wf_cni_ip *ret_ips, struct wf_cni_err *err);
+		      const struct wf_cni_record *rec, struct wf_cni_ip *ret_ips,
+		      struct wf_cni_err *err);
 /* Releases one address if (id, ifname) owns it. Returns 0 (also when it was free) or -errno. */
 int wf_cni_ipam_release_ip(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const char *id,
 			   const char *ifname);
+/* Removes a record of the store's directory that carried its reservations (their names
+ * released first), keeping its file for a later ADD. 0 (also when it is gone) or -errno. */
+int wf_cni_ipam_retire(struct wf_cni_ipam *ipam, const char *name);
 /* Releases every address (id, ifname) owns (a directory scan). */
 int wf_cni_ipam_release_all(struct wf_cni_ipam *ipam, const char *id, const char *ifname);
 /* True when ip is reserved by (id, ifname). */

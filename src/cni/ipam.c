@@ -3,21 +3,28 @@
  * last_reserved_ip.<set> remembers where round-robin continues, and "lock" is flock()ed for
  * the whole of an operation, so many processes may run at once.
  *
- * Crash safety: a reservation file is first written complete as an unnamed O_TMPFILE inode (or
- * under a temporary name), then link()ed to the address's name. link() either creates the name with the full content or
- * fails with EEXIST, so a kill -9 at any point leaves either a complete reservation (owned, and
- * released by DEL or GC) or none, never an empty or half-written one. flock() locks die with
- * their process. */
+ * One file per ADD: weft-cni's reservation carries the attachment's record after the owner
+ * line, and that one inode is linked under the record's name and under each address's
+ * (docs/internals/cni.md, "The store"). weft-ipam alone writes host-local's content exactly.
+ *
+ * Crash safety: the file is first written complete as an unnamed O_TMPFILE inode (or under a
+ * temporary name), then link()ed to its names, the record's first. link() either creates a
+ * name with the full content or fails with EEXIST, so a kill -9 at any point leaves complete
+ * names only: a record whose addresses are not all taken yet (DEL releases only those that
+ * name the attachment as owner), a record with its reservations, or nothing. flock() locks die
+ * with their process. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cni/cni.h"
+#include "lib/alloc.h"
 #include "lib/error.h"
 #include "lib/ip.h"
 
@@ -71,6 +78,9 @@ int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char 
 	}
 	ipam->dirfd = dirfd;
 	ipam->lockfd = lockfd;
+	for (unsigned i = 0; i < WF_CNI_MAX_SETS; i++)
+		ipam->hint_fd[i] = -1;
+	ipam->spares = -1;
 	return 0;
 err_lock:
 	close(lockfd);
@@ -81,6 +91,11 @@ err_dir:
 
 void wf_cni_ipam_close(struct wf_cni_ipam *ipam)
 {
+	for (unsigned i = 0; i < WF_CNI_MAX_SETS; i++) {
+		if (ipam->hint_fd[i] >= 0)
+			close(ipam->hint_fd[i]);
+		ipam->hint_fd[i] = -1;
+	}
 	if (ipam->lockfd >= 0)
 		close(ipam->lockfd); /* drops the flock */
 	if (ipam->dirfd >= 0)
@@ -94,7 +109,9 @@ static int owner_text(char *buf, size_t size, const char *id, const char *ifname
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }
 
-/* Reads a reservation file's content into buf (NUL-terminated). Returns length or -errno. */
+/* Reads a reservation file's owner into buf (NUL-terminated): the whole content of host-local's
+ * files, the first line of weft's ("<id>\r\n<ifname>\n<record>"; neither an id nor an
+ * interface name holds a space). Returns its length or -errno. */
 static int read_owner(int dirfd, const char *name, char *buf, size_t size)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -106,6 +123,12 @@ static int read_owner(int dirfd, const char *name, char *buf, size_t size)
 	if (n < 0)
 		return -e;
 	buf[n] = 0;
+	char *crlf = strstr(buf, "\r\n");
+	char *end = crlf ? strchr(crlf + 2, '\n') : NULL;
+	if (end) {
+		*end = 0;
+		n = end - buf;
+	}
 	return (int)n;
 }
 
@@ -130,45 +153,61 @@ static bool skip_addr(const struct wf_cni_range *r, const struct wf_ip *ip)
 	return wf_ip_equal(&r->subnet.ip, ip) || (ip->family == AF_INET && wf_ip_equal(&last, ip));
 }
 
-/* Tries to take ip: link the prepared file (tmpfd, an O_TMPFILE inode, or else TMP_NAME) to its
- * name. 1 taken, 0 busy, <0 error. */
-static int try_take(struct wf_cni_ipam *ipam, int tmpfd, const struct wf_ip *ip)
+/* Whether an address's name is free: 1 free, 0 taken, <0 error. Only a hint, taken under the
+ * lock: link() in commit() is what claims the name. */
+static int probe(struct wf_cni_ipam *ipam, const struct wf_ip *ip)
 {
 	char name[WF_IP_STRLEN];
-	int ret;
+	struct stat st;
 	wf_ip_format(ip, name);
-	if (tmpfd >= 0)
-		ret = linkat(tmpfd, "", ipam->dirfd, name, AT_EMPTY_PATH);
-	else
-		ret = linkat(ipam->dirfd, TMP_NAME, ipam->dirfd, name, 0);
-	if (ret == 0)
-		return 1;
-	return errno == EEXIST ? 0 : -errno;
+	if (fstatat(ipam->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	return errno == ENOENT ? 1 : -errno;
+}
+
+/* The round-robin hint of a range set: last_reserved_ip.<set>, kept open from the first read
+ * to the last write of an operation. */
+static int hint_open(struct wf_cni_ipam *ipam, unsigned set)
+{
+	char name[32];
+	if (ipam->hint_fd[set] < 0) {
+		snprintf(name, sizeof(name), "last_reserved_ip.%u", set);
+		ipam->hint_fd[set] = openat(ipam->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		ipam->hint_len[set] = 0;
+	}
+	return ipam->hint_fd[set];
 }
 
 static void write_last(struct wf_cni_ipam *ipam, unsigned set, const struct wf_ip *ip)
 {
-	char name[32], text[WF_IP_STRLEN];
-	snprintf(name, sizeof(name), "last_reserved_ip.%u", set);
+	char text[WF_IP_STRLEN];
+	int fd = hint_open(ipam, set);
+	if (fd == -1)
+		return;
 	/* rewritten in place, never truncated to zero first: no block is freed and allocated
 	 * again on every ADD. A crash may leave a torn hint; read_last() then fails to parse it
 	 * and round-robin restarts at the range start - harmless. */
-	int fd = openat(ipam->dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd == -1)
-		return;
 	wf_ip_format(ip, text);
-	size_t len = strlen(text);
-	if (pwrite(fd, text, len, 0) == (ssize_t)len)
-		(void)!ftruncate(fd, (off_t)len);
-	close(fd);
+	int len = (int)strlen(text);
+	if (pwrite(fd, text, (size_t)len, 0) == len && len < ipam->hint_len[set])
+		(void)!ftruncate(fd, len);
+	ipam->hint_len[set] = len;
 }
 
 static bool read_last(struct wf_cni_ipam *ipam, unsigned set, struct wf_ip *ret)
 {
-	char name[32], text[WF_IP_STRLEN + 1];
-	snprintf(name, sizeof(name), "last_reserved_ip.%u", set);
-	if (read_owner(ipam->dirfd, name, text, sizeof(text)) <= 0)
+	char text[WF_IP_STRLEN + 1];
+	int fd = hint_open(ipam, set);
+	if (fd == -1)
 		return false;
+	/* a longer file (another writer's) is cut at the next write */
+	ssize_t n = pread(fd, text, sizeof(text), 0);
+	if (n <= 0)
+		return false;
+	ipam->hint_len[set] = (int)n;
+	if (n == sizeof(text))
+		return false;
+	text[n] = 0;
 	return wf_ip_parse(text, ret) == 0;
 }
 
@@ -180,10 +219,18 @@ static int set_find(const struct wf_cni_rangeset *rs, const struct wf_ip *ip)
 	return -1;
 }
 
+static bool picked(const struct wf_cni_ip *ips, unsigned n, const struct wf_ip *ip)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (wf_ip_equal(&ips[i].ip, ip))
+			return true;
+	return false;
+}
+
 /* host-local's round-robin: continue after the last reservation, across the set's ranges,
- * wrapping once. */
-static int alloc_dynamic(struct wf_cni_ipam *ipam, int tmpfd, const struct wf_cni_rangeset *rs,
-			 unsigned set, struct wf_cni_ip *ret)
+ * wrapping once. Picks a free address (not one of the n already picked) without taking it. */
+static int pick_dynamic(struct wf_cni_ipam *ipam, const struct wf_cni_rangeset *rs, unsigned set,
+			const struct wf_cni_ip *ips, unsigned n, struct wf_cni_ip *ret)
 {
 	struct wf_ip last, cur;
 	int ri = 0;
@@ -212,35 +259,254 @@ static int alloc_dynamic(struct wf_cni_ipam *ipam, int tmpfd, const struct wf_cn
 		}
 		if (wf_ip_cmp(&cur, &r->start) < 0)
 			cur = r->start;
-		if (skip_addr(r, &cur))
+		if (skip_addr(r, &cur) || picked(ips, n, &cur))
 			continue;
-		int t = try_take(ipam, tmpfd, &cur);
+		int t = probe(ipam, &cur);
 		if (t < 0)
 			return t;
 		if (t == 1) {
 			ret->ip = cur;
 			ret->prefix = r->subnet.prefix;
 			ret->gw = r->gw;
-			write_last(ipam, set, &cur);
 			return 0;
 		}
 	}
 	return -WF_E_EXHAUSTED;
 }
 
+/* One address per range set, picked but not yet taken: the requested ones (req_of_set[s] >= 0)
+ * or round-robin. Returns the count or -1 with err set. */
+static int pick(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf, const struct wf_ip *req,
+		const int *req_of_set, struct wf_cni_ip *ips, struct wf_cni_err *err)
+{
+	char buf[WF_CIDR_STRLEN];
+	unsigned n = 0;
+	for (unsigned s = 0; s < conf->n_sets; s++) {
+		const struct wf_cni_rangeset *rs = &conf->sets[s];
+		struct wf_cni_ip *ip = &ips[n];
+		memset(ip, 0, sizeof(*ip));
+		if (req_of_set[s] >= 0) {
+			const struct wf_ip *want = &req[req_of_set[s]];
+			const struct wf_cni_range *r = &rs->r[set_find(rs, want)];
+			if (skip_addr(r, want))
+				return wf_cni_fail(
+					err, WF_CNI_E_CONFIG,
+					"requested IP %s is reserved (gateway or network)",
+					wf_ip_format(want, buf));
+			int t = picked(ips, n, want) ? 0 : probe(ipam, want);
+			if (t <= 0)
+				return wf_cni_fail(
+					err, t == 0 ? WF_CNI_E_AGAIN : WF_CNI_E_IO,
+					"requested IP address %s is not available in range set",
+					wf_ip_format(want, buf));
+			ip->ip = *want;
+			ip->prefix = r->subnet.prefix;
+			ip->gw = r->gw;
+		} else {
+			int e = pick_dynamic(ipam, rs, s, ips, n, ip);
+			if (e == -WF_E_EXHAUSTED)
+				return wf_cni_fail(err, WF_CNI_E_AGAIN,
+						   "no IP addresses available in range set %s",
+						   wf_cidr_format(&rs->r[0].subnet, buf));
+			if (e < 0)
+				return wf_cni_fail(err, WF_CNI_E_IO, "ipam store: %s",
+						   strerror(-e));
+		}
+		n++;
+	}
+	return (int)n;
+}
+
+/* Spare files. DEL keeps the file of a removed attachment (once the record's is its only name)
+ * as ".spare.<k>", and ADD rewrites and renames one rather than allocate an inode: on ext4
+ * without a journal, allocation steps over every recently freed inode and costs 0.1 ms and more
+ * where files come and go (docs/internals/cni.md, "The store"). "lock" holds the count. A
+ * kill -9 between a rename and the count's update leaves the count one off, which the next
+ * open that finds no file, or rename that finds the name taken, corrects. */
+#define SPARES_MAX 64
+
+static int spares_count(struct wf_cni_ipam *ipam)
+{
+	if (ipam->spares < 0) {
+		char buf[8];
+		ssize_t n = pread(ipam->lockfd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = 0;
+		ipam->spares = atoi(buf);
+		if (ipam->spares < 0 || ipam->spares > SPARES_MAX)
+			ipam->spares = 0;
+	}
+	return ipam->spares;
+}
+
+static void spares_store(struct wf_cni_ipam *ipam)
+{
+	char buf[8];
+	/* fixed width: rewritten in place, never truncated */
+	int len = snprintf(buf, sizeof(buf), "%-4d\n", ipam->spares);
+	(void)!pwrite(ipam->lockfd, buf, (size_t)len, 0);
+}
+
+static void spare_name(int k, char name[24])
+{
+	snprintf(name, 24, ".spare.%d", k);
+}
+
+/* Opens the last spare for writing: its fd (its name in name), or -1 when there is none. */
+static int spare_open(struct wf_cni_ipam *ipam, char name[24])
+{
+	while (spares_count(ipam) > 0) {
+		spare_name(ipam->spares - 1, name);
+		int fd = openat(ipam->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOENT)
+			break;
+		ipam->spares--; /* the count was high */
+	}
+	return -1;
+}
+
+int wf_cni_ipam_retire(struct wf_cni_ipam *ipam, const char *name)
+{
+	struct stat st;
+	char spare[24];
+	if (fstatat(ipam->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -errno;
+	/* only a file that no address names any more: a spare's content is rewritten */
+	for (unsigned tries = 0; S_ISREG(st.st_mode) && st.st_nlink == 1 && tries < 4; tries++) {
+		if (spares_count(ipam) >= SPARES_MAX)
+			break;
+		spare_name(ipam->spares, spare);
+		if (renameat2(ipam->dirfd, name, ipam->dirfd, spare, RENAME_NOREPLACE) == 0) {
+			ipam->spares++;
+			spares_store(ipam);
+			return 0;
+		}
+		if (errno != EEXIST)
+			break;	/* e.g. no RENAME_NOREPLACE here */
+		ipam->spares++; /* the count was low */
+	}
+	if (unlinkat(ipam->dirfd, name, 0) == -1 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Rewrites the open spare fd (named spare) with content and renames it to record_name.
+ * 0, -EEXIST when record_name exists, other -errno (the file is still the spare). */
+static int spare_fill(struct wf_cni_ipam *ipam, int fd, const char *spare, const char *content,
+		      size_t len, const char *record_name)
+{
+	struct stat st;
+	if (fstat(fd, &st) == -1)
+		return -errno;
+	ssize_t w = pwrite(fd, content, len, 0);
+	if (w != (ssize_t)len)
+		return w < 0 ? -errno : -EIO;
+	/* truncated only when it held more (ext4 does work for a truncate to the same size) */
+	if ((st.st_size > (off_t)len && ftruncate(fd, (off_t)len) == -1) ||
+	    renameat2(ipam->dirfd, spare, ipam->dirfd, record_name, RENAME_NOREPLACE) == -1)
+		return -errno;
+	ipam->spares--;
+	spares_store(ipam);
+	return 0;
+}
+
+static int unlink_ips(struct wf_cni_ipam *ipam, const struct wf_cni_ip *ips, unsigned n)
+{
+	char name[WF_IP_STRLEN];
+	for (unsigned i = 0; i < n; i++)
+		unlinkat(ipam->dirfd, wf_ip_format(&ips[i].ip, name), 0);
+	return 0;
+}
+
+/* Writes one file, content then names: the record's (record_name, in the store's directory)
+ * when given, then each address's. 0; -EEXIST when an address was taken meanwhile by a writer
+ * outside the lock (everything named so far is removed again); other -errno. */
+static int commit(struct wf_cni_ipam *ipam, const char *content, size_t len,
+		  const char *record_name, const struct wf_cni_ip *ips, unsigned n)
+{
+	char name[WF_IP_STRLEN], spare[24];
+	int ret = 0;
+	unsigned linked = 0;
+	bool named_tmp = false;
+	const char *rec_named = NULL; /* the record's name, once made */
+	int fd = record_name ? spare_open(ipam, spare) : -1;
+	if (fd >= 0) {
+		/* complete under the spare's name, then renamed: the record appears whole */
+		int e = spare_fill(ipam, fd, spare, content, len, record_name);
+		if (e == -EEXIST) {
+			close(fd);
+			return -EBUSY; /* the record exists: not an address, no retry */
+		}
+		if (e == 0) {
+			rec_named = record_name;
+			record_name = NULL;
+		} else {
+			close(fd); /* it stays a spare; a new file instead */
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		/* an unnamed inode (O_TMPFILE) that link() names once complete; a named
+		 * temporary file where the file system cannot do that (a stale one may be a link
+		 * of a live reservation: it is removed, never truncated) */
+		fd = openat(ipam->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd == -1) {
+			unlinkat(ipam->dirfd, TMP_NAME, 0);
+			fd = openat(ipam->dirfd, TMP_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				    0644);
+			if (fd == -1)
+				return -errno;
+			named_tmp = true;
+		}
+		ssize_t w = write(fd, content, len);
+		if (w != (ssize_t)len) {
+			ret = w < 0 ? -errno : -EIO;
+			goto out;
+		}
+	}
+	int from = named_tmp ? ipam->dirfd : fd;
+	const char *from_name = named_tmp ? TMP_NAME : "";
+	int flags = named_tmp ? 0 : AT_EMPTY_PATH;
+	if (record_name) {
+		if (linkat(from, from_name, ipam->dirfd, record_name, flags) == -1) {
+			ret = errno == EEXIST ? -EBUSY : -errno; /* not an address: no retry */
+			goto out;
+		}
+		rec_named = record_name;
+	}
+	for (; linked < n; linked++) {
+		wf_ip_format(&ips[linked].ip, name);
+		if (linkat(from, from_name, ipam->dirfd, name, flags) == -1) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (ret < 0) {
+		unlink_ips(ipam, ips, linked);
+		if (rec_named)
+			unlinkat(ipam->dirfd, rec_named, 0);
+	}
+out:
+	close(fd);
+	if (named_tmp)
+		unlinkat(ipam->dirfd, TMP_NAME, 0);
+	return ret;
+}
+
 int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 		      const struct wf_ip *req, unsigned n_req, const char *id, const char *ifname,
-		      struct wf_cni_ip *ret_ips, struct wf_cni_err *err)
+		      const struct wf_cni_record *rec, struct wf_cni_ip *ret_ips,
+		      struct wf_cni_err *err)
 {
-	char text[600], buf[WF_IP_STRLEN];
-	int set_req[WF_CNI_MAX_SETS];
-	unsigned n = 0;
-	int len = owner_text(text, sizeof(text), id, ifname);
+	char owner[600], buf[WF_IP_STRLEN];
+	int req_of_set[WF_CNI_MAX_SETS];
+	int len = owner_text(owner, sizeof(owner), id, ifname);
 
 	if (len < 0)
 		return wf_cni_fail(err, WF_CNI_E_ENV, "container id too long");
 	for (unsigned s = 0; s < conf->n_sets; s++)
-		set_req[s] = -1;
+		req_of_set[s] = -1;
 	for (unsigned i = 0; i < n_req; i++) {
 		unsigned s;
 		for (s = 0; s < conf->n_sets; s++)
@@ -250,79 +516,53 @@ int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 			return wf_cni_fail(err, WF_CNI_E_CONFIG,
 					   "requested IP %s is not in any configured range",
 					   wf_ip_format(&req[i], buf));
-		if (set_req[s] >= 0)
+		if (req_of_set[s] >= 0)
 			return wf_cni_fail(err, WF_CNI_E_CONFIG,
 					   "two requested IPs fall in the same range set");
-		set_req[s] = (int)i;
+		req_of_set[s] = (int)i;
 	}
 
-	/* an unnamed inode (O_TMPFILE) that link() gives a name once complete; a named
-	 * temporary file where the file system cannot do that */
-	int tmpfd = openat(ipam->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-	int fd = tmpfd;
-	if (tmpfd == -1)
-		fd = openat(ipam->dirfd, TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1)
-		return wf_cni_fail(err, WF_CNI_E_IO, "ipam store: %s", strerror(errno));
-	ssize_t w = write(fd, text, (size_t)len);
-	if (tmpfd == -1)
-		close(fd);
-	if (w != len) {
-		wf_cni_fail(err, WF_CNI_E_IO, "ipam store: short write");
-		goto fail;
-	}
-	for (unsigned s = 0; s < conf->n_sets; s++) {
-		const struct wf_cni_rangeset *rs = &conf->sets[s];
-		struct wf_cni_ip *ip = &ret_ips[n];
-		memset(ip, 0, sizeof(*ip));
-		if (set_req[s] >= 0) {
-			const struct wf_ip *want = &req[set_req[s]];
-			const struct wf_cni_range *r = &rs->r[set_find(rs, want)];
-			if (skip_addr(r, want)) {
-				wf_cni_fail(err, WF_CNI_E_CONFIG,
-					    "requested IP %s is reserved (gateway or network)",
-					    wf_ip_format(want, buf));
-				goto fail;
+	/* Picked under the lock, then taken by link(): EEXIST there means a writer that does
+	 * not take the lock got an address first; the next pick sees it taken. */
+	for (unsigned attempt = 0; attempt < 8; attempt++) {
+		int n = pick(ipam, conf, req, req_of_set, ret_ips, err);
+		if (n < 0)
+			return -1;
+		char *text = rec ? rec->text(ret_ips, (unsigned)n, rec->arg) : NULL;
+		if (rec && !text)
+			return wf_cni_fail(err, WF_CNI_E_INTERNAL, "out of memory");
+		char *content = owner;
+		size_t clen = (size_t)len;
+		if (text) {
+			/* host-local's owner line, then the attachment's record */
+			size_t tlen = strlen(text);
+			content = wf_malloc((size_t)len + 1 + tlen);
+			if (!content) {
+				free(text);
+				return wf_cni_fail(err, WF_CNI_E_INTERNAL, "out of memory");
 			}
-			int t = try_take(ipam, tmpfd, want);
-			if (t <= 0) {
-				wf_cni_fail(err, t == 0 ? WF_CNI_E_AGAIN : WF_CNI_E_IO,
-					    "requested IP address %s is not available in range set",
-					    wf_ip_format(want, buf));
-				goto fail;
-			}
-			ip->ip = *want;
-			ip->prefix = r->subnet.prefix;
-			ip->gw = r->gw;
-		} else {
-			int e = alloc_dynamic(ipam, tmpfd, rs, s, ip);
-			if (e == -WF_E_EXHAUSTED) {
-				char c[WF_CIDR_STRLEN];
-				wf_cni_fail(err, WF_CNI_E_AGAIN,
-					    "no IP addresses available in range set %s",
-					    wf_cidr_format(&rs->r[0].subnet, c));
-				goto fail;
-			}
-			if (e < 0) {
-				wf_cni_fail(err, WF_CNI_E_IO, "ipam store: %s", strerror(-e));
-				goto fail;
-			}
+			memcpy(content, owner, (size_t)len);
+			content[len] = '\n';
+			memcpy(content + len + 1, text, tlen);
+			clen = (size_t)len + 1 + tlen;
+			free(text);
 		}
-		n++;
+		int e = commit(ipam, content, clen, rec ? rec->name : NULL, ret_ips, (unsigned)n);
+		if (content != owner)
+			wf_free(content);
+		if (e == -EEXIST)
+			continue;
+		if (e == -EBUSY)
+			return wf_cni_fail(err, WF_CNI_E_IO, "ipam store: record %s exists",
+					   rec->name);
+		if (e < 0)
+			return wf_cni_fail(err, WF_CNI_E_IO, "ipam store: %s", strerror(-e));
+		for (unsigned s = 0; s < conf->n_sets; s++) /* ret_ips[s] is set s's */
+			if (req_of_set[s] < 0)
+				write_last(ipam, s, &ret_ips[s].ip);
+		return n;
 	}
-	if (tmpfd >= 0)
-		close(tmpfd);
-	else
-		unlinkat(ipam->dirfd, TMP_NAME, 0);
-	return (int)n;
-fail:
-	for (unsigned i = 0; i < n; i++)
-		wf_cni_ipam_release_ip(ipam, &ret_ips[i].ip, id, ifname);
-	if (tmpfd >= 0)
-		close(tmpfd);
-	else
-		unlinkat(ipam->dirfd, TMP_NAME, 0);
-	return -1;
+	return wf_cni_fail(err, WF_CNI_E_AGAIN, "ipam store: addresses taken concurrently");
 }
 
 int wf_cni_ipam_release_ip(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const char *id,

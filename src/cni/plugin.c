@@ -42,6 +42,8 @@ struct run {
 	char ifb[16]; /* bandwidth: egress shaping device, "" when none */
 	char state_path[4096];
 	char state_dir[4096];
+	char ipam_dir[4096]; /* the built-in store's directory of this network */
+	bool record_written; /* the reservation file carries the record */
 	/* results */
 	struct wf_cni_ip ips[WF_CNI_MAX_RESULT_IPS];
 	unsigned n_ips;
@@ -156,7 +158,12 @@ static void trace_print(void)
 {
 	if (trace_n < 2 || !getenv("WEFT_CNI_TRACE"))
 		return;
-	fputs("weft-cni trace:", stderr);
+	/* @start and @end: CLOCK_MONOTONIC in µs, for a caller that times the whole process */
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	fprintf(stderr, "weft-cni trace: @start=%lld @end=%lld",
+		(long long)trace_marks[0].t.tv_sec * 1000000 + trace_marks[0].t.tv_nsec / 1000,
+		(long long)end.tv_sec * 1000000 + end.tv_nsec / 1000);
 	for (unsigned i = 1; i < trace_n; i++) {
 		const struct timespec *a = &trace_marks[i - 1].t, *b = &trace_marks[i].t;
 		long us = (b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
@@ -184,6 +191,11 @@ static int state_paths(struct run *r)
 		n = snprintf(r->state_dir, sizeof(r->state_dir), "/var/lib/cni/weft/%s", c->name);
 	if (n < 0 || (size_t)n >= sizeof(r->state_dir))
 		return -ENAMETOOLONG;
+	if (c->ipam_builtin) {
+		n = snprintf(r->ipam_dir, sizeof(r->ipam_dir), "%s/%s", c->data_dir, c->name);
+		if (n < 0 || (size_t)n >= sizeof(r->ipam_dir))
+			return -ENAMETOOLONG;
+	}
 	if (!r->env.containerid)
 		return 0;
 	/* ':' appears in neither a container id nor an interface name */
@@ -192,16 +204,16 @@ static int state_paths(struct run *r)
 	return n < 0 || (size_t)n >= sizeof(r->state_path) ? -ENAMETOOLONG : 0;
 }
 
-static int state_write(struct run *r)
+/* The attachment's record as JSON (malloc()ed), or NULL when out of memory. */
+static char *record_text(struct run *r)
 {
-	char tmp[4200];
 	char buf[WF_CIDR_STRLEN + 8];
 	json_t *ips = json_array(), *nft = json_array();
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "containerID", r->env.containerid,
 			      "ifname", r->env.ifname, "hostVeth", r->host_veth, "ifb", r->ifb,
 			      "ips", ips, "nft", nft);
 	if (!o)
-		return -ENOMEM;
+		return NULL;
 	for (unsigned i = 0; i < r->n_ips; i++) {
 		wf_ip_format(&r->ips[i].ip, buf);
 		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%u", r->ips[i].prefix);
@@ -209,12 +221,20 @@ static int state_write(struct run *r)
 	}
 	for (unsigned i = 0; i < r->n_nft; i++)
 		json_array_append_new(nft, json_string(r->nft[i]));
-	int ret = 0;
 	char *text = json_dumps(o, JSON_COMPACT);
-	if (!text) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	json_decref(o);
+	return text;
+}
+
+/* The record in a file of its own: where the address store is not the record's directory
+ * (delegated IPAM, no IPAM, a stateDir of its own). */
+static int state_write(struct run *r)
+{
+	char tmp[4200];
+	int ret = 0;
+	char *text = record_text(r);
+	if (!text)
+		return -ENOMEM;
 	size_t len = strlen(text);
 	/* written complete as an unnamed inode, then named: a crash leaves no torn state */
 	int fd = open(r->state_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
@@ -244,18 +264,38 @@ static int state_write(struct run *r)
 		close(fd);
 out_text:
 	free(text);
-out:
-	json_decref(o);
 	return ret;
 }
 
-/* Loads a state file into r->ips / r->nft. Returns 0, -ENOENT or -errno. */
+/* Loads a record into r->ips / r->nft: a file of its own (JSON) or the reservation file that
+ * carries it after its owner line. Returns 0, -ENOENT, -EINVAL (not a record) or -errno. */
 static int state_read(struct run *r, const char *path)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	struct stat st;
+	char *buf = NULL;
+	int ret = -EINVAL;
+	if (fstat(fd, &st) == -1 || st.st_size > STDIN_CAP ||
+	    !(buf = wf_malloc((size_t)st.st_size + 1)))
+		goto out;
+	ssize_t n = read(fd, buf, (size_t)st.st_size);
+	if (n < 0)
+		goto out;
+	buf[n] = 0;
+	const char *json = buf;
+	if (buf[0] != '{') {
+		const char *crlf = strstr(buf, "\r\n");
+		json = crlf ? strchr(crlf + 2, '\n') : NULL;
+		if (!json)
+			goto out;
+		json++; /* the record follows the owner line */
+	}
 	json_error_t je;
-	json_t *o = json_load_file(path, 0, &je);
+	json_t *o = json_loads(json, 0, &je);
 	if (!o)
-		return access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
+		goto out;
 	size_t i;
 	json_t *v;
 	r->n_ips = 0;
@@ -286,7 +326,11 @@ static int state_read(struct run *r, const char *path)
 	if (hv && strlen(hv) < sizeof(r->host_veth))
 		strcpy(r->host_veth, hv);
 	json_decref(o);
-	return 0;
+	ret = 0;
+out:
+	wf_free(buf);
+	close(fd);
+	return ret;
 }
 
 static void nft_clear(struct run *r)
@@ -927,6 +971,28 @@ static int link_del(const char *host_veth, const char *ifb)
 
 /* --- IPAM (built in or delegated) --- */
 
+/* The record's name in the built-in store's directory, or NULL when it lives elsewhere. */
+static const char *record_name(struct run *r)
+{
+	if (!r->conf.ipam_builtin || !r->env.containerid || strcmp(r->state_dir, r->ipam_dir) != 0)
+		return NULL;
+	return r->state_path + strlen(r->state_dir) + 1;
+}
+
+/* wf_cni_record.text: the record for the addresses the store picked (everything else in it
+ * follows from them and the configuration). */
+static char *record_text_picked(const struct wf_cni_ip *ips, unsigned n, void *arg)
+{
+	struct run *r = arg;
+	if (ips != r->ips)
+		memmove(r->ips, ips, n * sizeof(*ips));
+	r->n_ips = n;
+	nft_clear(r);
+	if (nft_plan(r) < 0)
+		return NULL;
+	return record_text(r);
+}
+
 static int ipam_add(struct run *r)
 {
 	const struct wf_cni_conf *c = &r->conf;
@@ -964,12 +1030,17 @@ static int ipam_add(struct run *r)
 	if (e < 0)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store %s/%s: %s", c->data_dir,
 				   c->name, strerror(-e));
-	int n = wf_cni_ipam_alloc(&ipam, c, req, n_req, r->env.containerid, r->env.ifname, r->ips,
-				  r->err);
+	/* one file per ADD: the reservation carries the record where the record belongs in the
+	 * store's directory (the default) */
+	struct wf_cni_record rec = {.text = record_text_picked, .arg = r, .name = record_name(r)};
+	bool with_record = !r->ipam_only && rec.name;
+	int n = wf_cni_ipam_alloc(&ipam, c, req, n_req, r->env.containerid, r->env.ifname,
+				  with_record ? &rec : NULL, r->ips, r->err);
 	wf_cni_ipam_close(&ipam);
 	if (n < 0)
 		return -1;
 	r->n_ips = (unsigned)n;
+	r->record_written = with_record;
 	return 0;
 }
 
@@ -992,6 +1063,11 @@ static int ipam_del(struct run *r, bool have_state)
 	} else {
 		e = wf_cni_ipam_release_all(&ipam, r->env.containerid, r->env.ifname);
 	}
+	/* the record goes last (a DEL that failed before can be retried with it); its file is
+	 * kept for the next ADD */
+	const char *rec = record_name(r);
+	if (e >= 0 && rec && !r->ipam_only)
+		e = wf_cni_ipam_retire(&ipam, rec);
 	wf_cni_ipam_close(&ipam);
 	if (e < 0)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "releasing addresses: %s", strerror(-e));
@@ -1063,23 +1139,26 @@ static int cmd_add(struct run *r, FILE *out)
 	if (access(r->state_path, F_OK) == 0 && clear_stale(r, nsfd) < 0)
 		goto out_ns;
 	trace("netns-open");
+	if (c->has_bw && c->bw.out_rate)
+		snprintf(r->ifb, sizeof(r->ifb), "wi%s", r->host_veth + 2);
+	/* the record is written before anything exists, so that a DEL after a kill -9 at any
+	 * later point knows what to remove: with the reservation, or else right after it */
 	if (ipam_add(r) < 0)
 		goto out_ns;
 	trace("ipam");
+	if (!r->record_written) {
+		if (nft_plan(r) < 0) {
+			wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
+			goto undo_ipam;
+		}
+		if ((e = state_write(r)) < 0) {
+			wf_cni_fail(r->err, WF_CNI_E_IO, "writing %s: %s", r->state_path,
+				    strerror(-e));
+			goto undo_ipam;
+		}
+		trace("record");
+	}
 	plan_routes(r);
-	if (c->has_bw && c->bw.out_rate)
-		snprintf(r->ifb, sizeof(r->ifb), "wi%s", r->host_veth + 2);
-	if (nft_plan(r) < 0) {
-		wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "out of memory");
-		goto undo_ipam;
-	}
-	/* the state file is written before anything exists, so that a DEL after a kill -9
-	 * at any later point knows what to remove */
-	if ((e = state_write(r)) < 0) {
-		wf_cni_fail(r->err, WF_CNI_E_IO, "writing %s: %s", r->state_path, strerror(-e));
-		goto undo_ipam;
-	}
-	trace("record");
 	if (link_add(r, nsfd, ifs, &n_ifs, &ip_iface) < 0)
 		goto undo_link;
 	trace("links");
@@ -1162,6 +1241,10 @@ static void __attribute__((noreturn)) unlink_child(const struct unlink_job *j, i
 	for (unsigned i = 0; e == 0 && i < 2; i++)
 		if (j->index[i])
 			wf_nl_link_del(&nl, j->index[i]);
+	/* test hook (case_del_subreaper): outlive DEL long enough to be seen */
+	const char *linger = getenv("WEFT_CNI_TEST_UNLINK_LINGER_MS");
+	if (linger)
+		usleep((useconds_t)atoi(linger) * 1000);
 	_exit(0);
 }
 
@@ -1449,7 +1532,8 @@ static int cmd_gc(struct run *r)
 			if (attachment_valid(id, sep + 1, valid))
 				continue;
 			struct run tmp = {.err = r->err};
-			if (state_read(&tmp, path) < 0)
+			/* an unreadable record still names the host end (its name) */
+			if (state_read(&tmp, path) == -ENOENT)
 				continue;
 			host_veth_name(id, sep + 1, tmp.host_veth);
 			link_del(tmp.host_veth, tmp.ifb);

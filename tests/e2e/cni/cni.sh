@@ -380,6 +380,13 @@ case_cycles() {
 case_kill9() {
 	local i pid c
 	c=$(printf '%s' "$C4" | jq -c '.ipMasq=true | .runtimeConfig={portMappings:[{hostPort:18080,containerPort:80,protocol:"tcp"}]}')
+	# spare files first (DEL keeps them), so that the kills also hit ADDs that reuse one
+	for i in $(seq 1 8); do
+		pod "s$i"
+		cni ADD "s$i" "s$i" eth0 "$C4"
+	done
+	for i in $(seq 1 8); do cni DEL "s$i" "s$i" eth0 "$C4"; done
+	check "DEL kept spare files" test "$(find "$DIR/ipam/n4" -maxdepth 1 -name '.spare.*' | wc -l)" = 8
 	# kill -9 at many points of ADD; then DEL and GC must leave nothing
 	for i in $(seq 1 20); do
 		pod "k$i"
@@ -404,6 +411,20 @@ case_kill9() {
 	check "no host veth left" test "$(ip netns exec "$NODE" ip -o link show | grep -c '@')" = 0
 	check "no nft element left" sh -c "! ip netns exec $NODE nft list table inet weft_cni 2>/dev/null | grep -q 10.123"
 	check "no stray temporary file" sh -c "! ls -A '$DIR/ipam/n4' | grep -q tmp"
+	# and the store still hands out unique addresses, reusing what is left
+	local pids=()
+	for i in $(seq 1 10); do
+		pod "a$i"
+		(cni ADD "a$i" "a$i" eth0 "$C4"; printf '%s' "$OUT" >"$DIR/k9.$i"; exit $RC) &
+		pids+=($!)
+	done
+	local bad=0
+	for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+	check "10 concurrent ADDs after the kills" test "$bad" = 0
+	check "10 unique addresses" test "$(cat "$DIR"/k9.* | jq -r '.ips[0].address' | sort -u | wc -l)" = 10
+	check "10 reservations" test "$(store_count n4)" = 10
+	for i in $(seq 1 10); do cni DEL "a$i" "a$i" eth0 "$C4"; done
+	check "store empty again" test "$(store_count n4)" = 0
 }
 
 case_gc() {
@@ -467,6 +488,75 @@ case_portmap_masq() {
 	check "port mapping gone" sh -c "! ip netns exec $NODE nft list map inet weft_cni ports4 | grep -q 18080"
 	check "masquerade element gone" sh -c "! ip netns exec $NODE nft list set inet weft_cni masq4 | grep -q 10.123"
 	check "store empty" test "$(store_count n4)" = 0
+}
+
+# A UDP echo server on [::] (IPv4 too), in the foreground: start it with ip netns exec ... &
+UDP_ECHO='import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(__import__("sys").argv[1])))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"udp-" + d, a)'
+# udp_ask ADDR PORT: one datagram, prints the answer (empty after 2 s without one)
+UDP_ASK='import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"weft", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(s.recv(2048).decode())
+except OSError:
+    pass'
+
+case_portmap_v6_udp() {
+	# hostPort over IPv6 and over UDP (both families), from a netns outside the node
+	pod a
+	local c ipa6
+	c=$(conf p6 bridge '{"ipMasq":true}' \
+		'{"ranges":[[{"subnet":"10.131.0.0/24"}],[{"subnet":"fd00:131::/64","gateway":"fd00:131::1"}]]}' |
+		jq -c '.runtimeConfig={portMappings:[{hostPort:18081,containerPort:8081,protocol:"tcp"},{hostPort:15354,containerPort:5354,protocol:"udp"}]}')
+	cni ADD p6 a eth0 "$c"
+	check "dual-stack ADD with tcp and udp portMappings" test "$RC" = 0
+	ipa6=$(jqo '.ips[1].address' | cut -d/ -f1)
+	check "nft maps the IPv6 tcp hostPort" sh -c \
+		"ip netns exec $NODE nft list map inet weft_cni ports6 | grep -q 'tcp . 18081 : $ipa6 . 8081'"
+	check "nft maps the IPv6 udp hostPort" sh -c \
+		"ip netns exec $NODE nft list map inet weft_cni ports6 | grep -q 'udp . 15354 : $ipa6 . 5354'"
+	pod out
+	ip link add "wfo$ID" netns "$NODE" type veth peer name eth0 netns "$(podns out)"
+	in_node ip addr add 198.51.100.1/24 dev "wfo$ID"
+	in_node ip addr add 2001:db8:51::1/64 dev "wfo$ID" nodad
+	in_node ip link set "wfo$ID" up
+	in_pod out ip addr add 198.51.100.2/24 dev eth0
+	in_pod out ip addr add 2001:db8:51::2/64 dev eth0 nodad
+	in_pod out ip link set eth0 up
+	# the pod answers from its IPv6 address once duplicate address detection is over
+	local i
+	for i in $(seq 1 30); do
+		[ -z "$(in_pod a ip -6 addr show dev eth0 tentative)" ] && break
+		sleep 0.1
+	done
+	ip netns exec "$(podns a)" busybox nc -ll -p 8081 -e echo hello-v6 >/dev/null 2>&1 &
+	PIDS+=($!)
+	ip netns exec "$(podns a)" /usr/bin/python3 -c "$UDP_ECHO" 5354 >/dev/null 2>&1 &
+	PIDS+=($!)
+	sleep 0.5
+	local got
+	got=$(in_pod out timeout 5 busybox nc -w 3 2001:db8:51::1 18081 </dev/null 2>/dev/null)
+	check "IPv6 tcp hostPort reaches the pod from outside" test "$got" = hello-v6
+	got=$(in_pod out /usr/bin/python3 -c "$UDP_ASK" 198.51.100.1 15354 2>/dev/null)
+	check "IPv4 udp hostPort reaches the pod from outside" test "$got" = udp-weft
+	got=$(in_pod out /usr/bin/python3 -c "$UDP_ASK" 2001:db8:51::1 15354 2>/dev/null)
+	check "IPv6 udp hostPort reaches the pod from outside" test "$got" = udp-weft
+	got=$(in_node /usr/bin/python3 -c "$UDP_ASK" 2001:db8:51::1 15354 2>/dev/null)
+	check "IPv6 udp hostPort reaches the pod from the node itself" test "$got" = udp-weft
+	cni DEL p6 a eth0 "$(conf p6 bridge '{}' '{"ranges":[[{"subnet":"10.131.0.0/24"}],[{"subnet":"fd00:131::/64","gateway":"fd00:131::1"}]]}')"
+	check "DEL succeeds" test "$RC" = 0
+	check "IPv6 port mappings gone" sh -c "! ip netns exec $NODE nft list map inet weft_cni ports6 | grep -q 1535"
+	check "IPv4 udp port mapping gone" sh -c "! ip netns exec $NODE nft list map inet weft_cni ports4 | grep -q 15354"
+	got=$(in_pod out /usr/bin/python3 -c "$UDP_ASK" 2001:db8:51::1 15354 2>/dev/null)
+	check "nothing answers on the udp hostPort after DEL" test -z "$got"
+	check "store empty" test "$(store_count p6)" = 0
 }
 
 case_bandwidth() {
@@ -629,6 +719,77 @@ case_del_async() {
 	check "no reservation left" test "$(store_count n4)" = 0
 	check "no state file left" sh -c "! ls '$DIR/ipam/n4' | grep -q '^weft:'"
 	check "no host veth left" test "$(ip netns exec "$NODE" ip -o link show | grep -c '@')" = 0
+}
+
+# A container runtime that is a child subreaper (PR_SET_CHILD_SUBREAPER, as containerd with
+# subreaper = true, or a shim) runs DEL: DEL's veth-removal child is reparented to it. The
+# runtime must neither wait for that child (its pipes see EOF when DEL exits) nor be left with
+# a zombie: the child ends by itself and is the runtime's to reap, like any orphan.
+# Usage: python3 -c "$SUBREAPER_DEL" CONFIG LINGER_MS -- COMMAND...; prints key=value lines.
+SUBREAPER_DEL='import ctypes, os, subprocess, sys, time
+conf, linger, cmd = sys.argv[1], sys.argv[2], sys.argv[4:]
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+env = dict(os.environ)
+if linger != "0":
+    env["WEFT_CNI_TEST_UNLINK_LINGER_MS"] = linger
+t0 = time.monotonic()
+p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL, env=env)
+p.communicate(conf.encode())
+print("del_rc=%d" % p.returncode)
+print("del_ms=%d" % ((time.monotonic() - t0) * 1000))
+def children():
+    me, kids = os.getpid(), []
+    for d in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except (OSError, ValueError):
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        if d.isdigit() and int(f[1]) == me:
+            kids.append((int(d), f[0]))
+    return kids
+print("orphans_at_return=%d" % len(children()))
+reaped, deadline = [], time.monotonic() + 5
+while time.monotonic() < deadline:
+    try:
+        pid, st = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if pid:
+        reaped.append(os.waitstatus_to_exitcode(st))
+    else:
+        time.sleep(0.01)
+print("reaped=%d" % len(reaped))
+print("reaped_ok=%d" % all(r == 0 for r in reaped))
+print("left=%d" % len(children()))'
+
+case_del_subreaper() {
+	local out linger
+	pod a
+	for linger in 2000 0; do
+		cni ADD sr a eth0 "$C4"
+		check "ADD ($linger)" test "$RC" = 0
+		out=$(/usr/bin/python3 -c "$SUBREAPER_DEL" "$C4" "$linger" -- \
+			nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=sr \
+			CNI_NETNS=/run/netns/"$(podns a)" CNI_IFNAME=eth0 CNI_PATH=/x "$BIN")
+		echo "$out" | tr '\n' ' '
+		echo
+		check "DEL under a subreaper succeeds (child lingers ${linger} ms)" \
+			grep -qx del_rc=0 <<<"$out"
+		check "the subreaper reaped the reparented child, which exited 0 ($linger)" \
+			sh -c "printf '%s' '$out' | grep -qx reaped=1 && printf '%s' '$out' | grep -qx reaped_ok=1"
+		check "no child and no zombie left with the subreaper ($linger)" grep -qx left=0 <<<"$out"
+		check "the pod interface is gone ($linger)" sh -c "! ip netns exec $(podns a) ip link show eth0"
+		if [ "$linger" != 0 ]; then
+			# DEL returned while its child was still there: the runtime did not wait
+			check "DEL returned before its child ended" \
+				sh -c "test \$(printf '%s' '$out' | sed -n 's/^del_ms=//p') -lt 1500"
+			check "the child was the subreaper's when DEL returned" \
+				grep -qx orphans_at_return=1 <<<"$out"
+		fi
+	done
+	check "store empty" test "$(store_count n4)" = 0
 }
 
 case_podman() {

@@ -1,5 +1,6 @@
 /* weft-cni unit tests: versions, names, CNI_ARGS, configuration errors and their spec codes,
- * result shapes, and the IPAM store (allocation order, exhaustion, release, GC, requests). */
+ * result shapes, and the IPAM store (allocation order, exhaustion, release, GC, requests, the
+ * record in the reservation file, spare files, host-local's files). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -244,7 +246,7 @@ static int alloc(struct store *s, const char *id, struct wf_cni_ip *ips, const c
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
 	if (req)
 		wf_ip_parse(req, &r);
-	int n = wf_cni_ipam_alloc(&ipam, &s->conf, &r, req ? 1 : 0, id, "eth0", ips, &err);
+	int n = wf_cni_ipam_alloc(&ipam, &s->conf, &r, req ? 1 : 0, id, "eth0", NULL, ips, &err);
 	wf_cni_ipam_close(&ipam);
 	return n < 0 ? -err.code : n;
 }
@@ -313,6 +315,149 @@ static void test_ipam_gc_release(void **state)
 	wf_cni_ipam_close(&ipam);
 }
 
+/* --- one file per ADD: the reservation carries the record; files are kept for reuse --- */
+
+static char *record_of(const struct wf_cni_ip *ips, unsigned n, void *arg)
+{
+	char a[WF_IP_STRLEN], b[WF_IP_STRLEN], *text;
+	if (asprintf(&text, "{\"ips\":[\"%s\",\"%s\"],\"tag\":\"%s\"}", wf_ip_format(&ips[0].ip, a),
+		     n > 1 ? wf_ip_format(&ips[1].ip, b) : "", (const char *)arg) < 0)
+		return NULL;
+	return text;
+}
+
+static int alloc_rec(struct store *s, const char *id, struct wf_cni_ip *ips, const char *tag)
+{
+	struct wf_cni_ipam ipam;
+	struct wf_cni_err err = {0};
+	char name[64];
+	snprintf(name, sizeof(name), "weft:%s:eth0", id);
+	struct wf_cni_record rec = {.text = record_of, .arg = (void *)tag, .name = name};
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	int n = wf_cni_ipam_alloc(&ipam, &s->conf, NULL, 0, id, "eth0", &rec, ips, &err);
+	wf_cni_ipam_close(&ipam);
+	return n < 0 ? -err.code : n;
+}
+
+static void del_rec(struct store *s, const char *id, const struct wf_cni_ip *ips)
+{
+	struct wf_cni_ipam ipam;
+	char name[64];
+	snprintf(name, sizeof(name), "weft:%s:eth0", id);
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(wf_cni_ipam_release_ip(&ipam, &ips[i].ip, id, "eth0"), 0);
+	assert_int_equal(wf_cni_ipam_retire(&ipam, name), 0);
+	wf_cni_ipam_close(&ipam);
+}
+
+static void read_path(const struct store *s, const char *name, char *buf, size_t size,
+		      struct stat *st)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/n/%s", s->dir, name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = 0;
+	assert_int_equal(fstat(fileno(f), st), 0);
+	fclose(f);
+}
+
+static void test_ipam_record(void **state)
+{
+	struct store *s = *state;
+	struct wf_cni_ip ips[4], ips2[4];
+	char buf[512], name[WF_IP_STRLEN];
+	struct stat rec_st, ip_st, st;
+
+	assert_int_equal(alloc_rec(s, "c1", ips, "first"), 2);
+	/* one file under three names: owner line (host-local's), newline, record */
+	read_path(s, "weft:c1:eth0", buf, sizeof(buf), &rec_st);
+	assert_string_equal(buf,
+			    "c1\r\neth0\n{\"ips\":[\"10.5.0.2\",\"fd00:5::2\"],\"tag\":\"first\"}");
+	assert_int_equal(rec_st.st_nlink, 3);
+	read_path(s, wf_ip_format(&ips[1].ip, name), buf, sizeof(buf), &ip_st);
+	assert_int_equal(ip_st.st_ino, rec_st.st_ino);
+
+	/* the owner is the first line: ownership checks and GC read it so */
+	struct wf_cni_ipam ipam;
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	assert_true(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c1", "eth0"));
+	assert_false(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c1", "eth1"));
+	/* a record still named by an address is not kept as a spare: it is removed */
+	assert_int_equal(wf_cni_ipam_retire(&ipam, "weft:c1:eth0"), 0);
+	assert_int_equal(fstatat(ipam.dirfd, ".spare.0", &st, 0), -1);
+	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 0);
+	wf_cni_ipam_close(&ipam);
+	del_rec(s, "c1", ips);
+	assert_int_equal(alloc_rec(s, "c1", ips, "first"), 2);
+
+	/* DEL keeps the file as a spare; the next ADD rewrites and renames it */
+	del_rec(s, "c1", ips);
+	read_path(s, ".spare.0", buf, sizeof(buf), &st);
+	assert_int_equal(st.st_nlink, 1);
+	ino_t spare_ino = st.st_ino;
+	assert_int_equal(alloc_rec(s, "c2", ips2, "x"), 2);
+	read_path(s, "weft:c2:eth0", buf, sizeof(buf), &st);
+	assert_int_equal(st.st_ino, spare_ino);
+	assert_int_equal(st.st_nlink, 3);
+	/* shorter than what the file held before: nothing of the old content is left */
+	assert_string_equal(buf,
+			    "c2\r\neth0\n{\"ips\":[\"10.5.0.4\",\"fd00:5::4\"],\"tag\":\"x\"}");
+
+	/* a count that is off (a kill -9 between a rename and its update) is corrected */
+	assert_int_equal(alloc_rec(s, "c3", ips, "third"), 2);
+	del_rec(s, "c3", ips); /* .spare.0 */
+	char lock[160];
+	snprintf(lock, sizeof(lock), "%s/n/lock", s->dir);
+	FILE *f = fopen(lock, "w");
+	fputs("0   \n", f); /* too low */
+	fclose(f);
+	del_rec(s, "c2", ips2); /* must not replace .spare.0: goes to .spare.1 */
+	read_path(s, ".spare.0", buf, sizeof(buf), &st);
+	read_path(s, ".spare.1", buf, sizeof(buf), &st);
+	assert_int_equal(st.st_ino, spare_ino);
+	f = fopen(lock, "w");
+	fputs("5   \n", f); /* too high */
+	fclose(f);
+	assert_int_equal(alloc_rec(s, "c4", ips, "fourth"), 2);
+	read_path(s, "weft:c4:eth0", buf, sizeof(buf), &st);
+	assert_int_equal(st.st_ino, spare_ino);
+	assert_int_equal(st.st_nlink, 3);
+}
+
+static void test_ipam_hostlocal_files(void **state)
+{
+	/* a store written by host-local (content "<id>\r\n<ifname>", or the id alone before
+	 * 0.8) is read as such: ownership, release and GC */
+	struct store *s = *state;
+	char path[160];
+	struct wf_cni_ip ips[4];
+	const char *files[][2] = {{"10.5.0.2", "h1\r\neth0"}, {"10.5.0.3", "h2"}};
+	struct wf_cni_ipam ipam;
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	wf_cni_ipam_close(&ipam);
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/n/%s", s->dir, files[i][0]);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(files[i][1], f);
+		fclose(f);
+	}
+	assert_int_equal(alloc(s, "c1", ips, NULL), 2);
+	char got[WF_IP_STRLEN];
+	assert_string_equal(wf_ip_format(&ips[0].ip, got), "10.5.0.4");
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	struct wf_ip a;
+	wf_ip_parse("10.5.0.2", &a);
+	assert_true(wf_cni_ipam_owns(&ipam, &a, "h1", "eth0"));
+	assert_int_equal(wf_cni_ipam_release_all(&ipam, "h2", "eth0"), 1);
+	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 1); /* h1's */
+	assert_int_equal(wf_cni_ipam_free(&ipam, &s->conf), 4);
+	wf_cni_ipam_close(&ipam);
+}
+
 static void test_alloc_failure(void **state)
 {
 	/* every allocation of the parser may fail without a leak or a crash */
@@ -339,6 +484,9 @@ int main(void)
 		cmocka_unit_test(test_result_shapes),
 		cmocka_unit_test_setup_teardown(test_ipam_alloc, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_ipam_gc_release, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_ipam_record, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_ipam_hostlocal_files, store_setup,
+						store_teardown),
 		cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
