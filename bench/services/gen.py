@@ -4,6 +4,7 @@ average; deterministic), written three ways:
 
   weft.yaml, weft-changed.yaml   Services + EndpointSlices for weft (the real code path);
                                  "changed" moves one endpoint of the LAST service
+  weft-added.yaml                the LAST service with one endpoint more (a count change)
   iptables.rules                 shaped like kube-proxy's iptables mode (iptables-restore)
   iptables-delta.rules           what its minimal sync writes for that change (--noflush:
                                  the whole KUBE-SERVICES chain plus the changed chains)
@@ -39,7 +40,7 @@ def h(s):
     return hashlib.sha256(s.encode()).hexdigest()[:16].upper()
 
 
-def weft(path, changed):
+def weft(path, changed, added=False):
     with open(path, "w") as f:
         for i in range(n):
             name = f"svc-{i}"
@@ -50,7 +51,10 @@ def weft(path, changed):
                     f"metadata:\n  name: {name}-x\n  namespace: bench\n"
                     f"  labels: {{kubernetes.io/service-name: {name}}}\n"
                     f"addressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n")
-            for e in eps_of(i, changed and i == n - 1):
+            eps = eps_of(i, changed and i == n - 1)
+            if added and i == n - 1:
+                eps.append("10.250.255.253")
+            for e in eps:
                 f.write(f"- {{addresses: [{e}], nodeName: node-1}}\n")
 
 
@@ -182,6 +186,7 @@ def nft():
 
 weft(f"{out}/weft.yaml", False)
 weft(f"{out}/weft-changed.yaml", True)
+weft(f"{out}/weft-added.yaml", False, True)
 iptables()
 nft()
 with open(f"{out}/vips", "w") as f:

@@ -291,12 +291,15 @@ static int apply_line(struct wf_proxy *p, struct wf_proxy_health *h,
 	}
 	after = wf_proxy_stats(p);
 	kind = after->full_loads > before.full_loads	 ? "full"
-	       : after->text_deltas > before.text_deltas ? "text"
+	       : after->block_loads > before.block_loads ? "block"
 	       : after->nl_deltas > before.nl_deltas	 ? "nl"
 							 : "none";
-	printf("ok kind=%s ms=%.3f load_ms=%.1f ct=%lu msgs=%lu services=%zu\n", kind,
-	       ms_since(&t0), load_ms, after->ct_deleted - before.ct_deleted,
-	       after->nl_messages - before.nl_messages, wf_proxy_installed(p)->n_svcs);
+	printf("ok kind=%s ms=%.3f load_ms=%.1f ct=%lu msgs=%lu elems=%lu tx=%lu max_tx_ms=%.3f "
+	       "services=%zu\n",
+	       kind, ms_since(&t0), load_ms, after->ct_deleted - before.ct_deleted,
+	       after->nl_messages - before.nl_messages, after->elements - before.elements,
+	       after->transactions - before.transactions, (double)after->max_tx_ns / 1e6,
+	       wf_proxy_installed(p)->n_svcs);
 out:
 	fflush(stdout);
 	wf_proxy_objects_free(objs, n_objs);

@@ -24,7 +24,7 @@ void wf_proxy_objects_free(struct wf_k8s_object **objs, size_t n);
  * one per line:
  *   apply PATH...   load the manifests (files or directories), build the model, sync it
  *   echo TEXT       print TEXT (a marker for scripts)
- * After each apply prints one line: "ok kind=full|text|nl|none ms=F ct=N msgs=N" or
+ * After each apply prints one line: "ok kind=full|block|nl|none ms=F ... tx=N max_tx_ms=F" or
  * "error: ...". Returns 0 at end of input, 1 when an apply failed. */
 int wf_proxy_cmd_apply(int argc, char **argv);
 

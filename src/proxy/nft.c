@@ -1,30 +1,35 @@
 /* The nftables backend (proxy.h wf_proxy_nft_ops).
  *
- * - Full loads and reconciles: the whole table as nft text in one libnftables transaction.
- *   What is installed is listed first (libnftnl, chains and sets of our table only) so that
- *   the transaction flushes and refills in place and deletes only what is stale: the table is
- *   never deleted, nothing is ever empty in between, and affinity sets keep their clients.
- * - Endpoint changes (the common case): a libnftnl batch sent straight to the kernel - for
- *   each changed service port, flush and refill its endpoint map and replace its one rule,
- *   plus the few global elements that change. O(changed services), whatever the cluster size,
- *   and nothing is read back.
- * - Structural changes (a Service added, removed or reshaped; affinity endpoints): a small
- *   libnftables text transaction naming only the objects concerned. */
+ * The table is fixed rules over sets and maps (nft-plan.h). Two layers reach the kernel:
+ * - the table block (sets, maps, rules, the node's addresses; render.c) by libnftables, only
+ *   when it is missing or differs from what this model needs. The block carries a tag (a hash
+ *   of its text, as a rule comment), read back with one small rule dump, so that a restarted
+ *   agent leaves an equal block alone: rewriting rules bound to big maps costs the kernel a
+ *   walk of every element.
+ * - the elements by libnftnl batches, split into transactions of at most MAX_TX_ELEMS
+ *   elements at service-key boundaries (each key's elements go in one transaction, so every
+ *   key is complete or absent in between). Endpoint changes are element deltas: the kernel
+ *   validates nothing and walks nothing for them.
+ * A full reconcile (first sync, restart, after a failure) dumps the installed elements and
+ * sends only the difference: nothing is flushed, established connections keep their
+ * conntrack entries, and affinity clients stay unless their endpoint went away. */
 #include "proxy/proxy.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nf_nat.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -40,10 +45,19 @@
 #include "proxy/render.h"
 
 #define T WF_PROXY_TABLE
-/* Text and batches are bounded: a ruleset of 100k service ports is well under this. */
-#define TEXT_CAP (1u << 30)
+#define TEXT_CAP (1u << 26)
 /* Receive buffer: a page-sized dump chunk is at most 16 KiB (MNL_SOCKET_DUMP_SIZE is 32 KiB). */
 #define NL_BUF 32768
+/* Elements per transaction: about 2 us each in the kernel, so ~50 ms at most (RESULTS.md). */
+#define MAX_TX_ELEMS 20000
+/* Elements per netlink message: the element list is one attribute, whose length is 16 bits. */
+#define MSG_ELEMS 256
+/* Delete an element if it is there (Linux 6.3); uapi headers of Debian 12 predate it. */
+#ifndef NFT_MSG_DESTROYSETELEM
+#define NFT_MSG_DESTROYSETELEM 30
+#endif
+/* Fixed seed: the block tag must be the same in every process. */
+#define TAG_SEED 0x77656674u
 
 struct hp {
 	struct wf_ip ip; /* the key */
@@ -54,12 +68,13 @@ struct nft_state {
 	struct nft_ctx *nft;
 	struct mnl_socket *nl;
 	uint32_t seq;
+	int sndbuf;
 	struct wf_hash *hairpin; /* struct wf_ip -> struct hp */
+	char tag[40];		 /* tag of the block installed, "" when unknown */
+	uint64_t inputs;	 /* block_inputs() of the model that block was rendered from */
 	struct wf_proxy_stats stats;
 	char err[1024];
 };
-
-/* ---- helpers ---- */
 
 static uint64_t now_ns(void)
 {
@@ -86,90 +101,529 @@ static int run_text(struct nft_state *st, const char *text)
 	return -WF_E_INVALID;
 }
 
-static void hairpin_clear(struct nft_state *st)
-{
-	struct hp *h;
+/* ---- element operations ---- */
 
-	for (size_t it = 0; wf_hash_next(st->hairpin, &it, NULL, NULL, (void **)&h);)
-		wf_free(h);
-	wf_hash_clear(st->hairpin);
+/* One element to add or delete. id is "set\0" key key_end data: equal ids, equal elements. */
+struct op {
+	uint64_t grp; /* service key (family, protocol, address, port) or hairpin address */
+	uint16_t idlen;
+	uint8_t klen, endlen, dlen;
+	uint8_t kind; /* OP_ADD, OP_DEL, OP_DESTROY */
+	bool keep;    /* diff: present on both sides */
+	uint8_t id[WF_PROXY_NAME_MAX + 3 * WF_PROXY_KEY_MAX];
+};
+
+enum {
+	OP_ADD,
+	OP_DEL,
+	OP_DESTROY
+};
+
+struct ops {
+	struct op *v;
+	size_t n, cap;
+};
+
+static const char *op_set(const struct op *o)
+{
+	return (const char *)o->id;
 }
 
-/* Unique endpoint addresses of one service (cluster and local lists). */
-static size_t svc_ips(const struct wf_proxy_svc *s, struct wf_ip *out)
+static const uint8_t *op_key(const struct op *o)
 {
-	size_t n = 0;
+	return o->id + strlen(op_set(o)) + 1;
+}
 
-	for (int l = 0; l < 2; l++) {
-		const struct wf_proxy_endpoint *e = l ? s->local_eps : s->eps;
-		size_t k = l ? s->n_local_eps : s->n_eps;
+static struct op *ops_push(struct ops *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct op *v = wf_reallocarray(l->v, cap, sizeof(*v));
 
-		for (size_t i = 0; i < k; i++) {
-			bool dup = false;
-
-			for (size_t j = 0; j < n && !dup; j++)
-				dup = wf_ip_equal(&out[j], &e[i].ip);
-			if (!dup)
-				out[n++] = e[i].ip;
-		}
+		if (!v)
+			return NULL;
+		l->v = v;
+		l->cap = cap;
 	}
-	return n;
+	memset(&l->v[l->n], 0, offsetof(struct op, id));
+	return &l->v[l->n++];
 }
 
-/* Adjusts the hairpin refcounts by one service's endpoints (delta +1 or -1); when an address
- * appears or goes, fn is told (add true/false). */
-static int hairpin_adjust(struct nft_state *st, const struct wf_proxy_svc *s, int delta,
-			  int (*fn)(void *ud, const struct wf_ip *ip, int family, bool add),
-			  void *ud)
+/* The group of an element: its set's family and protocol suffix ("tcp4") and the first
+ * field(s) of its key, address . port (the address alone for hairpin). */
+static uint64_t group_of(const char *set, const uint8_t *key, size_t klen)
 {
-	struct wf_ip *ips;
-	size_t n;
+	const char *dash = strrchr(set, '-');
+	const char *sfx = dash ? dash + 1 : set;
+	size_t al = set[strlen(set) - 1] == '6' ? 16 : 4;
+	size_t gl = dash ? al + 4 : al;
+
+	return wf_hash_seeded(key, gl < klen ? gl : klen, wf_hash_seeded(sfx, strlen(sfx), 1));
+}
+
+static int op_fill(struct op *o, const char *set, const uint8_t *key, size_t klen,
+		   const uint8_t *end, size_t endlen, const uint8_t *data, size_t dlen, int kind)
+{
+	size_t sl = strlen(set) + 1;
+
+	if (sl > WF_PROXY_NAME_MAX || klen > WF_PROXY_KEY_MAX || endlen > WF_PROXY_KEY_MAX ||
+	    dlen > WF_PROXY_KEY_MAX)
+		return -EINVAL;
+	memcpy(o->id, set, sl);
+	memcpy(o->id + sl, key, klen);
+	if (endlen)
+		memcpy(o->id + sl + klen, end, endlen);
+	if (dlen)
+		memcpy(o->id + sl + klen + endlen, data, dlen);
+	o->klen = (uint8_t)klen;
+	o->endlen = (uint8_t)endlen;
+	o->dlen = (uint8_t)dlen;
+	o->idlen = (uint16_t)(sl + klen + endlen + dlen);
+	o->kind = (uint8_t)kind;
+	o->grp = group_of(set, key, klen);
+	return 0;
+}
+
+struct el_ctx {
+	struct ops *ops;
+	int kind;
+};
+
+static int el_to_op(void *ud, const struct wf_proxy_el *e)
+{
+	struct el_ctx *c = ud;
+	uint8_t key[WF_PROXY_KEY_MAX], end[WF_PROXY_KEY_MAX], data[WF_PROXY_KEY_MAX];
+	char set[WF_PROXY_NAME_MAX];
+	struct op *o = ops_push(c->ops);
+	size_t kl, dl;
+
+	if (!o)
+		return -ENOMEM;
+	kl = wf_proxy_el_key(e, key, end);
+	dl = wf_proxy_el_data(e, data);
+	return op_fill(o, wf_proxy_el_set_name(e, set), key, kl, end,
+		       e->set == WF_PROXY_SET_FWALLOW ? kl : 0, data, dl, c->kind);
+}
+
+/* The difference from `have` (what is installed) to `want`: appends to out the deletes of
+ * what only have holds and the adds of what only want holds. */
+static int ops_diff(struct ops *have, struct ops *want, struct ops *out)
+{
+	struct wf_hash *h = wf_hash_new(have->n + 1);
 	int r = 0;
 
-	if (!s->n_eps && !s->n_local_eps)
-		return 0;
-	ips = wf_reallocarray(NULL, s->n_eps + s->n_local_eps, sizeof(*ips));
-	if (!ips)
+	if (!h)
 		return -ENOMEM;
-	n = svc_ips(s, ips);
-	for (size_t i = 0; !r && i < n; i++) {
-		struct hp *h = wf_hash_get(st->hairpin, &ips[i], sizeof(ips[i]));
+	for (size_t i = 0; !r && i < have->n; i++) {
+		have->v[i].keep = false;
+		r = wf_hash_put(h, have->v[i].id, have->v[i].idlen, &have->v[i], NULL);
+	}
+	for (size_t i = 0; !r && i < want->n; i++) {
+		struct op *o = wf_hash_get(h, want->v[i].id, want->v[i].idlen);
+		struct op *n;
 
-		if (delta > 0) {
-			if (!h) {
-				h = wf_calloc(1, sizeof(*h));
-				if (!h) {
-					r = -ENOMEM;
-					break;
-				}
-				h->ip = ips[i];
-				r = wf_hash_put(st->hairpin, &h->ip, sizeof(h->ip), h, NULL);
-				if (r < 0) {
-					wf_free(h);
-					break;
-				}
-				if (fn)
-					r = fn(ud, &ips[i], s->family, true);
-			}
-			h->n++;
-		} else if (h && --h->n == 0) {
-			wf_hash_del(st->hairpin, &h->ip, sizeof(h->ip));
-			wf_free(h);
-			if (fn)
-				r = fn(ud, &ips[i], s->family, false);
+		if (o && o->keep)
+			continue; /* twice in want */
+		if (o) {
+			o->keep = true;
+			continue;
+		}
+		/* A duplicate within want: added once. */
+		want->v[i].keep = true;
+		r = wf_hash_put(h, want->v[i].id, want->v[i].idlen, &want->v[i], NULL);
+		n = r ? NULL : ops_push(out);
+		if (!r && !n)
+			r = -ENOMEM;
+		if (!r) {
+			*n = want->v[i];
+			n->kind = OP_ADD;
 		}
 	}
-	wf_free(ips);
+	for (size_t i = 0; !r && i < have->n; i++) {
+		struct op *n;
+
+		if (have->v[i].keep)
+			continue;
+		n = ops_push(out);
+		if (!n) {
+			r = -ENOMEM;
+			break;
+		}
+		*n = have->v[i];
+		n->kind = n->kind == OP_DESTROY ? OP_DESTROY : OP_DEL;
+	}
+	wf_hash_free(h);
 	return r;
 }
 
-/* ---- listing what is installed (libnftnl dumps of our table's chains and sets) ---- */
+static int op_grp_cmp(const void *pa, const void *pb)
+{
+	const struct op *a = pa, *b = pb;
 
+	if (a->grp != b->grp)
+		return a->grp < b->grp ? -1 : 1;
+	return (int)a->kind - (int)b->kind;
+}
+
+/* ---- netlink batches ---- */
+
+struct nlb {
+	struct nft_state *st;
+	char *buf;
+	size_t size;
+	struct mnl_nlmsg_batch *b;
+	unsigned msgs;
+};
+
+static struct nlmsghdr *nlb_hdr(struct nlb *b, uint16_t type, uint16_t flags)
+{
+	b->msgs++;
+	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b->b), type, NFPROTO_INET, flags,
+				     ++b->st->seq);
+}
+
+static int nlb_next(struct nlb *b)
+{
+	return mnl_nlmsg_batch_next(b->b) ? 0 : -ENOBUFS;
+}
+
+/* Sends the batch and collects the kernel's verdict: errors are always reported (with or
+ * without NLM_F_ACK), synchronously, so they are queued when sendto returns. */
+static int nlb_send(struct nlb *b)
+{
+	struct nft_state *st = b->st;
+	size_t len = mnl_nlmsg_batch_size(b->b);
+	char buf[NL_BUF];
+	uint64_t t0 = now_ns(), dt;
+	int err = 0;
+
+	if ((size_t)st->sndbuf < len + 4096) {
+		int want = (int)(len + 65536);
+
+		/* The batch goes in one sendmsg: the socket buffer must hold it. */
+		if (setsockopt(mnl_socket_get_fd(st->nl), SOL_SOCKET, SO_SNDBUFFORCE, &want,
+			       sizeof(want)) == -1 &&
+		    setsockopt(mnl_socket_get_fd(st->nl), SOL_SOCKET, SO_SNDBUF, &want,
+			       sizeof(want)) == -1)
+			return -errno;
+		st->sndbuf = want;
+	}
+	if (mnl_socket_sendto(st->nl, mnl_nlmsg_batch_head(b->b), len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(mnl_socket_get_fd(st->nl), buf, sizeof(buf), MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int left = (int)n;
+
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error && !err)
+				err = e->error;
+		}
+	}
+	dt = now_ns() - t0;
+	st->stats.transactions++;
+	if (dt > st->stats.max_tx_ns)
+		st->stats.max_tx_ns = dt;
+	if (err) {
+		snprintf(st->err, sizeof(st->err), "netlink batch: %s", wf_strerror(err));
+		return err;
+	}
+	return 0;
+}
+
+/* One message carrying ops[from, to) of one set and one kind. */
+static int nlb_elems(struct nlb *b, struct op *const *ops, size_t from, size_t to)
+{
+	const struct op *first = ops[from];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	uint16_t type = first->kind == OP_ADD	? NFT_MSG_NEWSETELEM
+			: first->kind == OP_DEL ? NFT_MSG_DELSETELEM
+						: NFT_MSG_DESTROYSETELEM;
+
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, T) < 0 ||
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, op_set(first)) < 0)
+		goto nomem;
+	for (size_t i = from; i < to; i++) {
+		const struct op *o = ops[i];
+		const uint8_t *k = op_key(o);
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+		if (!e)
+			goto nomem;
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, o->klen);
+		if (o->endlen)
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, k + o->klen, o->endlen);
+		if (o->dlen && o->kind == OP_ADD)
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, k + o->klen + o->endlen,
+					   o->dlen);
+		nftnl_set_elem_add(s, e);
+	}
+	nlh = nlb_hdr(b, type, first->kind == OP_ADD ? NLM_F_CREATE : 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nlb_next(b);
+nomem:
+	nftnl_set_free(s);
+	return -ENOMEM;
+}
+
+static int op_msg_cmp(const void *pa, const void *pb)
+{
+	const struct op *a = *(const struct op *const *)pa, *b = *(const struct op *const *)pb;
+	int c;
+
+	/* Deletes before adds: a key whose data changes is deleted, then added. */
+	if (a->kind != b->kind)
+		return a->kind == OP_ADD ? 1 : b->kind == OP_ADD ? -1 : (int)a->kind - (int)b->kind;
+	c = strcmp(op_set(a), op_set(b));
+	return c ? c : (a < b ? -1 : a > b);
+}
+
+/* One transaction with the ops given (pointers), deletes first. */
+static int send_tx(struct nft_state *st, struct op **ops, size_t n)
+{
+	struct nlb b = {.st = st};
+	int r = 0;
+
+	if (!n)
+		return 0;
+	qsort(ops, n, sizeof(*ops), op_msg_cmp);
+	b.size = 8192 + n * 192 + (n / MSG_ELEMS + 64) * 256;
+	/* The last message may run past the limit: the buffer has room for it. */
+	b.buf = wf_malloc(2 * b.size);
+	if (!b.buf)
+		return -ENOMEM;
+	b.b = mnl_nlmsg_batch_start(b.buf, b.size);
+	if (!b.b) {
+		wf_free(b.buf);
+		return -ENOMEM;
+	}
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b.b), ++st->seq);
+	r = nlb_next(&b);
+	for (size_t i = 0; !r && i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && j - i < MSG_ELEMS && ops[j]->kind == ops[i]->kind &&
+		       !strcmp(op_set(ops[j]), op_set(ops[i])))
+			j++;
+		r = nlb_elems(&b, ops, i, j);
+		i = j;
+	}
+	if (!r) {
+		nftnl_batch_end(mnl_nlmsg_batch_current(b.b), ++st->seq);
+		r = nlb_next(&b);
+	}
+	if (!r)
+		r = nlb_send(&b);
+	if (!r) {
+		st->stats.nl_messages += b.msgs;
+		st->stats.elements += n;
+	}
+	mnl_nlmsg_batch_stop(b.b);
+	wf_free(b.buf);
+	return r;
+}
+
+/* Sends ops in transactions of at most MAX_TX_ELEMS elements, cut only between groups (a
+ * group larger than that goes alone). */
+static int send_ops(struct nft_state *st, struct ops *l)
+{
+	struct op **p;
+	size_t start = 0, n = 0;
+	int r = 0;
+
+	if (!l->n)
+		return 0;
+	qsort(l->v, l->n, sizeof(*l->v), op_grp_cmp);
+	p = wf_reallocarray(NULL, l->n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		p[i] = &l->v[i];
+	for (size_t i = 0; !r && i < l->n;) {
+		size_t j = i + 1;
+
+		while (j < l->n && l->v[j].grp == l->v[i].grp)
+			j++;
+		if (n && n + (j - i) > MAX_TX_ELEMS) {
+			r = send_tx(st, p + start, n);
+			start += n;
+			n = 0;
+		}
+		n += j - i;
+		i = j;
+	}
+	if (!r)
+		r = send_tx(st, p + start, n);
+	wf_free(p);
+	return r;
+}
+
+/* ---- dumps ---- */
+
+typedef int (*dump_fn)(const struct nlmsghdr *nlh, void *data);
+
+static int dump(struct nft_state *st, struct nlmsghdr *nlh, dump_fn cb, void *data)
+{
+	char buf[NL_BUF];
+	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(st->nl);
+	ssize_t n;
+	int r;
+
+	if (mnl_socket_sendto(st->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(st->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (r < 0)
+			return -errno;
+		if (r == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+struct elem_dump {
+	struct ops *ops;
+	const char *set;
+	int kind;
+};
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct elem_dump *d = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it = NULL;
+	struct nftnl_set_elem *e;
+	int r = MNL_CB_OK;
+
+	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		goto err;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it)
+		goto err;
+	for (e = nftnl_set_elems_iter_next(it); e; e = nftnl_set_elems_iter_next(it)) {
+		uint32_t kl = 0, el = 0, dl = 0;
+		const void *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &kl);
+		const void *end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY_END)
+					  ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &el)
+					  : NULL;
+		const void *dv = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)
+					 ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dl)
+					 : NULL;
+		struct op *o;
+
+		if (!k)
+			continue;
+		o = ops_push(d->ops);
+		if (!o || op_fill(o, d->set, k, kl, end, end ? el : 0, dv, dv ? dl : 0, d->kind))
+			goto err;
+	}
+	goto out;
+err:
+	r = MNL_CB_ERROR;
+out:
+	if (it)
+		nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return r;
+}
+
+/* Appends every element of set `name` to l (kind: how they will be removed if stale). */
+static int dump_set(struct nft_state *st, const char *name, struct ops *l, int kind)
+{
+	char buf[512];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct elem_dump d = {l, name, kind};
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, T);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK,
+				    ++st->seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	r = dump(st, nlh, elem_cb, &d);
+	if (r < 0)
+		snprintf(st->err, sizeof(st->err), "dumping set %s: %s", name, wf_strerror(r));
+	return r;
+}
+
+/* The tag of the installed block (the comment of the rule in chain "block-tag"), or "". */
+struct tag_dump {
+	char *tag;
+	size_t len;
+};
+
+static int tag_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct tag_dump *d = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	const uint8_t *u;
+	uint32_t ul = 0;
+
+	if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		nftnl_rule_free(r);
+		return MNL_CB_ERROR;
+	}
+	u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ul);
+	/* userdata is TLVs (type, length, value); the comment is a NUL-terminated string. */
+	for (uint32_t i = 0; u && i + 2 <= ul; i += 2u + u[i + 1]) {
+		if (u[i] == 0 && u[i + 1] && i + 2u + u[i + 1] <= ul && !u[i + 1 + u[i + 1]])
+			snprintf(d->tag, d->len, "%s", (const char *)u + i + 2);
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+static int installed_tag(struct nft_state *st, char *tag, size_t len)
+{
+	char buf[512];
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct tag_dump d = {tag, len};
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	tag[0] = 0;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, T);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "block-tag");
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK,
+				    ++st->seq);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	ret = dump(st, nlh, tag_cb, &d);
+	/* No table or no such chain: nothing (or something else) is installed. */
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* Names of our table's chains (kind 1) and sets (2 set, 3 map). */
 struct listing {
-	struct wf_hash *names; /* name -> (void *)kind: 1 chain, 2 set, 3 map */
+	struct wf_hash *names;
 	char **owned;
 	size_t n, cap;
-	int want; /* NFT_MSG_NEWCHAIN or NFT_MSG_NEWSET */
+	int want;
 };
 
 static int list_cb(const struct nlmsghdr *nlh, void *data)
@@ -188,12 +642,10 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 		}
 		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
 		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
-		if (nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) != NFPROTO_INET || !table ||
-		    strcmp(table, T) || !name) {
-			nftnl_chain_free(c);
-			return MNL_CB_OK;
-		}
-		copy = wf_strdup(name);
+		copy = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) == NFPROTO_INET && table &&
+				       !strcmp(table, T) && name
+			       ? wf_strdup(name)
+			       : (char *)"";
 		nftnl_chain_free(c);
 	} else {
 		struct nftnl_set *s = nftnl_set_alloc();
@@ -204,18 +656,18 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 		}
 		table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
 		name = nftnl_set_get_str(s, NFTNL_SET_NAME);
-		if (nftnl_set_get_u32(s, NFTNL_SET_FAMILY) != NFPROTO_INET || !table ||
-		    strcmp(table, T) || !name ||
-		    (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) {
-			nftnl_set_free(s);
-			return MNL_CB_OK;
-		}
 		kind = nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP ? 3 : 2;
-		copy = wf_strdup(name);
+		copy = nftnl_set_get_u32(s, NFTNL_SET_FAMILY) == NFPROTO_INET && table &&
+				       !strcmp(table, T) && name &&
+				       !(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)
+			       ? wf_strdup(name)
+			       : (char *)"";
 		nftnl_set_free(s);
 	}
 	if (!copy)
 		return MNL_CB_ERROR;
+	if (!*copy)
+		return MNL_CB_OK;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
 		char **o = wf_reallocarray(l->owned, cap, sizeof(*o));
@@ -228,35 +680,21 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 		l->cap = cap;
 	}
 	l->owned[l->n++] = copy;
-	if (wf_hash_puts(l->names, copy, (void *)kind, NULL) < 0)
-		return MNL_CB_ERROR;
-	return MNL_CB_OK;
+	return wf_hash_puts(l->names, copy, (void *)kind, NULL) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-static int dump(struct nft_state *st, struct listing *l, uint16_t type)
+static int list_objs(struct nft_state *st, struct listing *l, uint16_t type)
 {
-	char buf[NL_BUF];
-	uint32_t seq = ++st->seq, portid = mnl_socket_get_portid(st->nl);
+	char buf[512];
 	struct nlmsghdr *nlh;
-	ssize_t n;
 	int r;
 
-	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, seq);
+	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, ++st->seq);
 	if (type == NFT_MSG_GETSET)
 		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, T);
 	l->want = type == NFT_MSG_GETCHAIN ? NFT_MSG_NEWCHAIN : NFT_MSG_NEWSET;
-	if (mnl_socket_sendto(st->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(st->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, list_cb, l);
-		if (r < 0)
-			return errno == ENOENT ? 0 : -errno; /* no table: nothing listed */
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
+	r = dump(st, nlh, list_cb, l);
+	return r == -ENOENT ? 0 : r;
 }
 
 static void listing_done(struct listing *l)
@@ -267,33 +705,33 @@ static void listing_done(struct listing *l)
 	wf_hash_free(l->names);
 }
 
-/* ---- full load ---- */
-
-/* Names of the chains, sets and maps a rendered table declares (top-level "\tchain X {"). */
+/* Names of the chains, sets and maps a rendered block declares ("\tchain X {", "\tset X {"),
+ * into h (name -> kind as in struct listing). */
 static int declared(const char *text, struct wf_hash *h, char ***owned, size_t *n)
 {
 	size_t cap = 0;
 
 	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		uintptr_t kind = 1;
 		const char *name, *end;
-		size_t len;
 		char *copy, **o;
 
-		if (!strncmp(p, "\tchain ", 7))
+		if (!strncmp(p, "\tchain ", 7)) {
 			name = p + 7;
-		else if (!strncmp(p, "\tset ", 5) || !strncmp(p, "\tmap ", 5))
+		} else if (!strncmp(p, "\tset ", 5) || !strncmp(p, "\tmap ", 5)) {
 			name = p + 5;
-		else
+			kind = p[1] == 'm' ? 3 : 2;
+		} else {
 			continue;
-		end = strstr(name, " {\n");
+		}
+		end = strstr(name, " {");
 		if (!end)
 			continue;
-		len = (size_t)(end - name);
-		copy = wf_strndup(name, len);
+		copy = wf_strndup(name, (size_t)(end - name));
 		if (!copy)
 			return -ENOMEM;
 		if (*n == cap) {
-			cap = cap ? cap * 2 : 1024;
+			cap = cap ? cap * 2 : 512;
 			o = wf_reallocarray(*owned, cap, sizeof(*o));
 			if (!o) {
 				wf_free(copy);
@@ -302,433 +740,428 @@ static int declared(const char *text, struct wf_hash *h, char ***owned, size_t *
 			*owned = o;
 		}
 		(*owned)[(*n)++] = copy;
-		if (wf_hash_puts(h, copy, copy, NULL) < 0)
+		if (wf_hash_puts(h, copy, (void *)kind, NULL) < 0)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-static int full_text(struct nft_state *st, const char *body, struct wf_buf *out)
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		wf_free(v[i]);
+	wf_free(v);
+}
+
+/* Sets whose elements are the plan's (not the block's addresses, not the dynamic maps). */
+static bool planned_set(const char *name)
+{
+	return strncmp(name, "nodeips", 7) && strncmp(name, "clustercidrs", 12) &&
+	       strncmp(name, "aff-", 4);
+}
+
+/* ---- the table block ---- */
+
+/* The block's text and its tag (a hash of the text, fixed seed: the same in every process). */
+static int block_text(const struct wf_proxy_model *m, struct wf_buf *out, char *tag, size_t tag_len)
+{
+	uint64_t h;
+	int r;
+
+	r = wf_proxy_render_block(m, out);
+	if (!r && !wf_buf_cstr(out))
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	h = wf_hash_seeded(wf_buf_data(out), wf_buf_len(out), TAG_SEED);
+	snprintf(tag, tag_len, "weft-block-%016llx", (unsigned long long)h);
+	return 0;
+}
+
+/* Installs the block in text (fresh: into no table). An existing table is updated in place:
+ * its chains flushed and refilled, the node's address sets refilled, stale chains and sets
+ * deleted; the planned sets keep their elements. If the kernel refuses that (a set whose type
+ * changed), the table is replaced: *ret_fresh tells that no element is left. */
+static int install_block(struct nft_state *st, const char *block, bool exists, bool *ret_fresh)
 {
 	struct listing l = {0};
-	struct wf_hash *want = NULL;
+	struct wf_hash *want = wf_hash_new(512);
+	struct wf_buf text;
 	char **owned = NULL;
 	size_t n_owned = 0;
 	int r = -ENOMEM;
 
-	l.names = wf_hash_new(1024);
-	want = wf_hash_new(1024);
-	if (!l.names || !want)
+	*ret_fresh = !exists;
+	wf_buf_init(&text, TEXT_CAP);
+	l.names = wf_hash_new(512);
+	if (!want || !l.names)
 		goto out;
-	r = dump(st, &l, NFT_MSG_GETCHAIN);
-	if (!r)
-		r = dump(st, &l, NFT_MSG_GETSET);
-	if (r < 0) {
-		snprintf(st->err, sizeof(st->err), "listing table inet " T ": %s", wf_strerror(r));
+	if (!exists) {
+		r = run_text(st, block);
 		goto out;
 	}
-	r = declared(body, want, &owned, &n_owned);
-	if (r < 0)
-		goto out;
-	/* Flush in place what stays (affinity client sets excepted: they are state), then
-	 * refill, then delete what is stale - all one transaction. */
+	r = list_objs(st, &l, NFT_MSG_GETCHAIN);
+	if (!r)
+		r = list_objs(st, &l, NFT_MSG_GETSET);
+	if (!r)
+		r = declared(block, want, &owned, &n_owned);
 	for (size_t i = 0; !r && i < l.n; i++) {
 		uintptr_t kind = (uintptr_t)wf_hash_gets(l.names, l.owned[i]);
 
 		if (kind == 1)
-			r = wf_buf_printf(out, "flush chain inet " T " %s\n", l.owned[i]);
-		else if (strncmp(l.owned[i], "aff", 3))
-			r = wf_buf_printf(out, "flush %s inet " T " %s\n",
-					  kind == 3 ? "map" : "set", l.owned[i]);
+			r = wf_buf_printf(&text, "flush chain inet " T " %s\n", l.owned[i]);
+		else if (!planned_set(l.owned[i]) && strncmp(l.owned[i], "aff-", 4))
+			r = wf_buf_printf(&text, "flush set inet " T " %s\n", l.owned[i]);
 	}
 	if (!r)
-		r = wf_buf_append_str(out, body);
-	for (size_t i = 0; !r && i < l.n; i++) {
-		uintptr_t kind = (uintptr_t)wf_hash_gets(l.names, l.owned[i]);
+		r = wf_buf_append_str(&text, block);
+	/* Stale sets before stale chains: a verdict map may still point at a chain. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; !r && i < l.n; i++) {
+			uintptr_t kind = (uintptr_t)wf_hash_gets(l.names, l.owned[i]);
 
-		if (kind == 1 && !wf_hash_gets(want, l.owned[i]))
-			r = wf_buf_printf(out, "delete chain inet " T " %s\n", l.owned[i]);
-	}
-	for (size_t i = 0; !r && i < l.n; i++) {
-		uintptr_t kind = (uintptr_t)wf_hash_gets(l.names, l.owned[i]);
-
-		if (kind != 1 && !wf_hash_gets(want, l.owned[i]))
-			r = wf_buf_printf(out, "delete %s inet " T " %s\n",
-					  kind == 3 ? "map" : "set", l.owned[i]);
-	}
-out:
-	for (size_t i = 0; i < n_owned; i++)
-		wf_free(owned[i]);
-	wf_free(owned);
-	wf_hash_free(want);
-	listing_done(&l);
-	return r;
-}
-
-static int nft_full(void *state, const struct wf_proxy_model *m)
-{
-	struct nft_state *st = state;
-	struct wf_buf body, text;
-	uint64_t t0 = now_ns();
-	int r;
-
-	wf_buf_init(&body, TEXT_CAP);
-	wf_buf_init(&text, TEXT_CAP);
-	st->err[0] = 0;
-	r = wf_proxy_render(m, &body);
-	if (!r)
-		r = full_text(st, (const char *)wf_buf_cstr(&body), &text);
+			if ((kind == 1) != pass || wf_hash_gets(want, l.owned[i]))
+				continue;
+			r = wf_buf_printf(&text, "delete %s inet " T " %s\n",
+					  kind == 1   ? "chain"
+					  : kind == 3 ? "map"
+						      : "set",
+					  l.owned[i]);
+		}
 	if (!r && !wf_buf_cstr(&text))
 		r = -ENOMEM;
 	if (!r)
 		r = run_text(st, (const char *)wf_buf_data(&text));
 	if (r == -WF_E_INVALID) {
-		/* In-place reconcile refused (say, an affinity set whose timeout changed):
-		 * replace the table as a whole, still in one transaction. */
 		wf_buf_clear(&text);
-		r = wf_buf_append_str(&text, "add table inet " T "\ndelete table inet " T "\n");
+		r = wf_buf_append_str(&text, "delete table inet " T "\n");
 		if (!r)
-			r = wf_buf_append(&text, wf_buf_data(&body), wf_buf_len(&body));
+			r = wf_buf_append_str(&text, block);
 		if (!r && !wf_buf_cstr(&text))
 			r = -ENOMEM;
 		if (!r)
 			r = run_text(st, (const char *)wf_buf_data(&text));
+		if (!r)
+			*ret_fresh = true;
 	}
-	if (!r) {
-		hairpin_clear(st);
-		for (size_t i = 0; !r && i < m->n_svcs; i++)
-			r = hairpin_adjust(st, &m->svcs[i], +1, NULL, NULL);
-		st->stats.full_loads++;
-	}
-	st->stats.last_apply_ns = now_ns() - t0;
-	wf_buf_done(&body);
+out:
+	if (r < 0 && !st->err[0])
+		snprintf(st->err, sizeof(st->err), "table block: %s", wf_strerror(r));
+	if (!r)
+		st->stats.block_loads++;
+	names_free(owned, n_owned);
+	wf_hash_free(want);
+	listing_done(&l);
 	wf_buf_done(&text);
 	return r;
 }
 
-/* ---- element lists (global maps) ---- */
+/* ---- affinity clients ---- */
 
-struct elems {
-	struct wf_proxy_elem *e;
+/* Affinity entries are "client . VIP . port : endpoint . port". An entry is stale when its
+ * service no longer has that endpoint (or no affinity): it would keep sending the client to a
+ * gone endpoint until it expires. valid: the (VIP, port, endpoint, port) tuples of m's
+ * affinity services; scope: the (VIP, port) pairs whose entries are examined (NULL: all). */
+static size_t tuple(uint8_t *out, const uint8_t *vip_port, size_t vl, const uint8_t *ep, size_t el)
+{
+	memcpy(out, vip_port, vl);
+	memcpy(out + vl, ep, el);
+	return vl + el;
+}
+
+struct affkeys {
+	struct wf_hash *valid, *scope;
+	uint8_t (*mem)[2 * WF_PROXY_KEY_MAX];
 	size_t n, cap;
 };
 
-static int elems_add(void *ud, const struct wf_proxy_elem *e)
+static int affkeys_put(struct affkeys *a, struct wf_hash *h, const uint8_t *b, size_t len)
 {
-	struct elems *l = ud;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct wf_proxy_elem *n = wf_reallocarray(l->e, cap, sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->e = n;
-		l->cap = cap;
+	if (a->n == a->cap) {
+		/* Keys are borrowed by the hash: they live in chunks that never move. */
+		return -ENOSPC;
 	}
-	l->e[l->n++] = *e;
-	return 0;
+	memcpy(a->mem[a->n], b, len);
+	return wf_hash_put(h, a->mem[a->n++], len, (void *)1, NULL);
 }
 
-static bool elem_eq(const struct wf_proxy_elem *a, const struct wf_proxy_elem *b)
+/* Adds s's (VIP, port) pairs (to scope) or its valid tuples (to valid). */
+static int affkeys_svc(struct affkeys *a, const struct wf_proxy_model *m,
+		       const struct wf_proxy_svc *s, bool scope)
 {
-	return a->map == b->map && a->family == b->family && a->proto == b->proto &&
-	       wf_ip_equal(&a->addr, &b->addr) && a->port == b->port && a->verdict == b->verdict &&
-	       !strcmp(a->chain, b->chain);
-}
-
-static bool elems_has(const struct elems *l, const struct wf_proxy_elem *e)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (elem_eq(&l->e[i], e))
-			return true;
-	return false;
-}
-
-/* ---- the change between two models ---- */
-
-enum change {
-	CH_ADDED,
-	CH_REMOVED,
-	CH_RESHAPED,
-	CH_ENDPOINTS,
-};
-
-struct pair {
-	enum change ch;
-	const struct wf_proxy_svc *old, *new;
-};
-
-struct diff {
-	struct pair *p;
-	size_t n, cap;
-	bool structural; /* needs the text path */
-};
-
-static int diff_add(struct diff *d, enum change ch, const struct wf_proxy_svc *o,
-		    const struct wf_proxy_svc *n)
-{
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		struct pair *p = wf_reallocarray(d->p, cap, sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		d->p = p;
-		d->cap = cap;
-	}
-	d->p[d->n++] = (struct pair){ch, o, n};
-	if (ch != CH_ENDPOINTS || (n && n->affinity_timeout))
-		d->structural = true;
-	return 0;
-}
-
-static int diff_models(const struct wf_proxy_model *a, const struct wf_proxy_model *b,
-		       struct diff *d)
-{
-	size_t i = 0, j = 0;
+	size_t al = s->family == AF_INET6 ? 16 : 4;
+	uint8_t vp[WF_PROXY_KEY_MAX], ep[WF_PROXY_KEY_MAX], t[2 * WF_PROXY_KEY_MAX];
 	int r = 0;
 
-	while (!r && (i < a->n_svcs || j < b->n_svcs)) {
-		int c;
+	for (size_t v = 0; !r && v < s->n_vips + m->n_node_ips; v++) {
+		const struct wf_ip *ip;
+		uint16_t port;
 
-		if (i == a->n_svcs)
-			c = 1;
-		else if (j == b->n_svcs)
-			c = -1;
-		else
-			c = wf_proxy_svc_cmp(&a->svcs[i], &b->svcs[j]);
-		if (c < 0) {
-			r = diff_add(d, CH_REMOVED, &a->svcs[i++], NULL);
-		} else if (c > 0) {
-			r = diff_add(d, CH_ADDED, NULL, &b->svcs[j++]);
+		if (v < s->n_vips) {
+			ip = &s->vips[v].ip;
+			port = s->port;
 		} else {
-			const struct wf_proxy_svc *o = &a->svcs[i++], *n = &b->svcs[j++];
+			ip = &m->node_ips[v - s->n_vips];
+			port = s->node_port;
+			if (!port || ip->family != s->family)
+				continue;
+		}
+		memcpy(vp, ip->addr, al);
+		vp[al] = (uint8_t)(port >> 8);
+		vp[al + 1] = (uint8_t)port;
+		vp[al + 2] = vp[al + 3] = 0;
+		if (scope) {
+			r = affkeys_put(a, a->scope, vp, al + 4);
+			continue;
+		}
+		for (int l = 0; !r && l < 2; l++) {
+			const struct wf_proxy_endpoint *e = l ? s->local_eps : s->eps;
+			size_t n = l ? s->n_local_eps : s->n_eps;
 
-			if (!wf_proxy_svc_shape_equal(o, n))
-				r = diff_add(d, CH_RESHAPED, o, n);
-			else if (!wf_proxy_svc_eps_equal(o, n))
-				r = diff_add(d, CH_ENDPOINTS, o, n);
+			for (size_t i = 0; !r && i < n; i++) {
+				memcpy(ep, e[i].ip.addr, al);
+				ep[al] = (uint8_t)(e[i].port >> 8);
+				ep[al + 1] = (uint8_t)e[i].port;
+				ep[al + 2] = ep[al + 3] = 0;
+				r = affkeys_put(a, a->valid, t, tuple(t, vp, al + 4, ep, al + 4));
+			}
 		}
 	}
 	return r;
 }
 
-static bool same_node(const struct wf_proxy_model *a, const struct wf_proxy_model *b)
+static size_t affkeys_count(const struct wf_proxy_model *m, const struct wf_proxy_svc *s)
 {
-	if (a->n_node_ips != b->n_node_ips || a->n_cluster_cidrs != b->n_cluster_cidrs ||
-	    a->masquerade_all != b->masquerade_all)
-		return false;
-	for (size_t i = 0; i < a->n_node_ips; i++)
-		if (!wf_ip_equal(&a->node_ips[i], &b->node_ips[i]))
-			return false;
-	for (size_t i = 0; i < a->n_cluster_cidrs; i++)
-		if (!wf_ip_equal(&a->cluster_cidrs[i].ip, &b->cluster_cidrs[i].ip) ||
-		    a->cluster_cidrs[i].prefix != b->cluster_cidrs[i].prefix)
-			return false;
-	return true;
+	return (s->n_vips + m->n_node_ips) * (1 + s->n_eps + s->n_local_eps);
 }
 
-/* Global elements that leave (old side) and arrive (new side) for one pair. Reshaped services
- * drop and re-add all of theirs, since their chains are deleted and re-created. */
-static int pair_elems(const struct wf_proxy_model *om, const struct wf_proxy_model *nm,
-		      const struct pair *p, struct elems *del, struct elems *add)
+/* Appends OP_DESTROY ops for the stale entries of every aff map in `maps`. */
+static int aff_stale(struct nft_state *st, const struct affkeys *a, char (*maps)[16], size_t n_maps,
+		     struct ops *out)
 {
-	struct elems o = {0}, n = {0};
+	struct ops all = {0};
 	int r = 0;
 
-	if (p->old)
-		r = wf_proxy_svc_elems(om, p->old, elems_add, &o);
-	if (!r && p->new)
-		r = wf_proxy_svc_elems(nm, p->new, elems_add, &n);
-	for (size_t i = 0; !r && i < o.n; i++)
-		if (p->ch != CH_ENDPOINTS || !elems_has(&n, &o.e[i]))
-			r = elems_add(del, &o.e[i]);
-	for (size_t i = 0; !r && i < n.n; i++)
-		if (p->ch != CH_ENDPOINTS || !elems_has(&o, &n.e[i]))
-			r = elems_add(add, &n.e[i]);
-	wf_free(o.e);
-	wf_free(n.e);
+	for (size_t i = 0; !r && i < n_maps; i++) {
+		size_t al = maps[i][strlen(maps[i]) - 1] == '6' ? 16 : 4;
+		size_t from = all.n;
+
+		r = dump_set(st, maps[i], &all, OP_DESTROY);
+		for (size_t j = from; !r && j < all.n; j++) {
+			const struct op *o = &all.v[j];
+			const uint8_t *k = op_key(o);
+			uint8_t t[2 * WF_PROXY_KEY_MAX];
+			struct op *d;
+
+			if (o->klen != 2 * al + 4 || o->dlen != al + 4)
+				continue;
+			/* key: client . VIP . port; data: endpoint . port */
+			if (a->scope && !wf_hash_get(a->scope, k + al, al + 4))
+				continue;
+			if (wf_hash_get(a->valid, t, tuple(t, k + al, al + 4, k + o->klen, al + 4)))
+				continue;
+			d = ops_push(out);
+			if (!d) {
+				r = -ENOMEM;
+				break;
+			}
+			*d = *o;
+			d->dlen = 0; /* a delete names the key only */
+			d->idlen = (uint16_t)(d->idlen - o->dlen);
+		}
+	}
+	wf_free(all.v);
 	return r;
 }
 
-/* ---- the text path ---- */
-
-struct hp_text {
-	struct wf_buf *del, *add;
-};
-
-static int hp_text(void *ud, const struct wf_ip *ip, int family, bool add)
+static void affkeys_done(struct affkeys *a)
 {
-	struct hp_text *h = ud;
-	struct wf_proxy_elem e = {.map = WF_PROXY_GMAP_HAIRPIN, .family = family, .addr = *ip};
-
-	return wf_proxy_render_elem(&e, add, add ? h->add : h->del);
+	wf_hash_free(a->valid);
+	wf_hash_free(a->scope);
+	wf_free(a->mem);
 }
 
-static int delta_text(struct nft_state *st, const struct wf_proxy_model *om,
-		      const struct wf_proxy_model *nm, const struct diff *d)
+static int affkeys_init(struct affkeys *a, size_t cap)
 {
-	struct wf_buf del, objs, add;
-	struct elems de = {0}, ae = {0};
-	struct hp_text h = {&del, &add};
-	int r = 0;
-
-	wf_buf_init(&del, TEXT_CAP);
-	wf_buf_init(&objs, TEXT_CAP);
-	wf_buf_init(&add, TEXT_CAP);
-	for (size_t i = 0; !r && i < d->n; i++)
-		r = pair_elems(om, nm, &d->p[i], &de, &ae);
-	for (size_t i = 0; !r && i < de.n; i++)
-		r = wf_proxy_render_elem(&de.e[i], false, &del);
-	for (size_t i = 0; !r && i < ae.n; i++)
-		r = wf_proxy_render_elem(&ae.e[i], true, &add);
-	/* Refcounts move now; a failure below makes the next sync a full one, which
-	 * recounts from scratch. */
-	for (size_t i = 0; !r && i < d->n; i++) {
-		if (d->p[i].old)
-			r = hairpin_adjust(st, d->p[i].old, -1, hp_text, &h);
-		if (!r && d->p[i].new)
-			r = hairpin_adjust(st, d->p[i].new, +1, hp_text, &h);
-	}
-	for (size_t i = 0; !r && i < d->n; i++) {
-		const struct pair *p = &d->p[i];
-
-		if (p->ch == CH_REMOVED || p->ch == CH_RESHAPED)
-			r = wf_proxy_render_svc_delete(p->old, &objs);
-		if (!r && (p->ch == CH_ADDED || p->ch == CH_RESHAPED))
-			r = wf_proxy_render_svc_objs(nm, p->new, &objs);
-		if (!r && p->ch == CH_ENDPOINTS)
-			r = wf_proxy_render_svc_eps(p->old, p->new, &objs);
-	}
-	if (!r)
-		r = wf_buf_append(&del, wf_buf_data(&objs), wf_buf_len(&objs));
-	if (!r)
-		r = wf_buf_append(&del, wf_buf_data(&add), wf_buf_len(&add));
-	if (!r && !wf_buf_cstr(&del))
-		r = -ENOMEM;
-	if (!r && wf_buf_len(&del))
-		r = run_text(st, (const char *)wf_buf_data(&del));
-	if (!r)
-		st->stats.text_deltas++;
-	wf_free(de.e);
-	wf_free(ae.e);
-	wf_buf_done(&del);
-	wf_buf_done(&objs);
-	wf_buf_done(&add);
-	return r;
+	memset(a, 0, sizeof(*a));
+	a->valid = wf_hash_new(cap);
+	a->scope = wf_hash_new(16);
+	a->mem = wf_reallocarray(NULL, cap ? cap : 1, sizeof(*a->mem));
+	a->cap = cap;
+	return a->valid && a->scope && a->mem ? 0 : -ENOMEM;
 }
 
-/* ---- the netlink path ---- */
-
-struct nlb {
-	struct nft_state *st;
-	char *buf;
-	size_t size;
-	struct mnl_nlmsg_batch *b;
-	unsigned msgs;
-	bool full;
-};
-
-static struct nlmsghdr *nlb_hdr(struct nlb *b, uint16_t type, uint16_t flags)
+/* The dynamic affinity maps of m's block (none without affinity services). */
+static size_t aff_maps(const struct wf_proxy_model *m, char (*names)[16])
 {
-	b->msgs++;
-	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b->b), type, NFPROTO_INET, flags,
-				     ++b->st->seq);
-}
+	static const char *const sfx[] = {"tcp4", "udp4", "sctp4", "tcp6", "udp6", "sctp6"};
+	uint32_t t;
 
-static int nlb_next(struct nlb *b)
-{
-	if (!mnl_nlmsg_batch_next(b->b)) {
-		b->full = true;
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-/* Element key and data in the kernel's layout: every field of a concatenation takes a whole
- * number of 32-bit registers; ports are big-endian, numgen indices host-endian. */
-static size_t put_addr(uint8_t *k, const struct wf_ip *ip)
-{
-	size_t l = wf_ip_len(ip);
-
-	memcpy(k, ip->addr, l);
-	return l;
-}
-
-static size_t put_port(uint8_t *k, uint16_t port)
-{
-	k[0] = (uint8_t)(port >> 8);
-	k[1] = (uint8_t)port;
-	k[2] = k[3] = 0;
-	return 4;
-}
-
-static size_t elem_key(const struct wf_proxy_elem *e, uint8_t *k)
-{
-	size_t n = 0;
-
-	memset(k, 0, 64);
-	switch (e->map) {
-	case WF_PROXY_GMAP_SERVICES:
-	case WF_PROXY_GMAP_NOEP:
-		n = put_addr(k, &e->addr);
-		k[n] = e->proto;
-		n += 4;
-		return n + put_port(k + n, e->port);
-	case WF_PROXY_GMAP_NODEPORTS:
-	case WF_PROXY_GMAP_NOEP_NP:
-		k[0] = e->proto;
-		return 4 + put_port(k + 4, e->port);
-	case WF_PROXY_GMAP_HAIRPIN:
-		n = put_addr(k, &e->addr);
-		return n + put_addr(k + n, &e->addr);
-	default:
+	if (!wf_proxy_plan_timeouts(m, &t, 1))
 		return 0;
-	}
+	for (size_t i = 0; i < 6; i++)
+		snprintf(names[i], 16, "aff-%s", sfx[i]);
+	return 6;
 }
 
-static struct nftnl_set *set_new(const char *name)
+/* ---- hairpin refcounts ---- */
+
+static void hairpin_clear(struct nft_state *st)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
+	struct hp *h;
+
+	for (size_t it = 0; wf_hash_next(st->hairpin, &it, NULL, NULL, (void **)&h);)
+		wf_free(h);
+	wf_hash_clear(st->hairpin);
+}
+
+/* Adjusts the hairpin refcounts by one service's endpoints (delta +1 or -1); the hairpin
+ * elements that appear or go are appended to out (NULL: none wanted). */
+static int hairpin_adjust(struct nft_state *st, const struct wf_proxy_svc *s, int delta,
+			  struct ops *out)
+{
+	int r = 0;
 
 	if (!s)
-		return NULL;
-	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, T) < 0 ||
-	    nftnl_set_set_str(s, NFTNL_SET_NAME, name) < 0) {
-		nftnl_set_free(s);
-		return NULL;
+		return 0;
+	for (int l = 0; !r && l < 2; l++) {
+		const struct wf_proxy_endpoint *e = l ? s->local_eps : s->eps;
+		size_t k = l ? s->n_local_eps : s->n_eps;
+
+		for (size_t i = 0; !r && i < k; i++) {
+			struct hp *h = wf_hash_get(st->hairpin, &e[i].ip, sizeof(e[i].ip));
+			struct wf_proxy_el el = {.set = WF_PROXY_SET_HAIRPIN,
+						 .family = e[i].ip.family,
+						 .addr = e[i].ip};
+			struct el_ctx c = {out, OP_ADD};
+			bool dup = false;
+
+			/* An address twice in one service (two ports; cluster and local
+			 * lists) counts once. */
+			for (int l2 = 0; l2 <= l && !dup; l2++) {
+				const struct wf_proxy_endpoint *e2 = l2 ? s->local_eps : s->eps;
+				size_t k2 = l2 == l ? i : s->n_eps;
+
+				for (size_t j = 0; j < k2 && !dup; j++)
+					dup = wf_ip_equal(&e2[j].ip, &e[i].ip);
+			}
+			if (dup)
+				continue;
+			if (delta > 0) {
+				if (!h) {
+					h = wf_calloc(1, sizeof(*h));
+					if (!h)
+						return -ENOMEM;
+					h->ip = e[i].ip;
+					r = wf_hash_put(st->hairpin, &h->ip, sizeof(h->ip), h,
+							NULL);
+					if (r < 0) {
+						wf_free(h);
+						return r;
+					}
+					if (out)
+						r = el_to_op(&c, &el);
+				}
+				h->n++;
+			} else if (h && --h->n == 0) {
+				wf_hash_del(st->hairpin, &h->ip, sizeof(h->ip));
+				wf_free(h);
+				c.kind = OP_DEL;
+				if (out)
+					r = el_to_op(&c, &el);
+			}
+		}
 	}
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-	return s;
+	return r;
 }
 
-static int nlb_elem(struct nlb *b, const struct wf_proxy_elem *e, bool add)
+/* What the block's text depends on (render.c): the node's addresses and cluster CIDRs, the
+ * class count and the affinity timeouts. Equal inputs, equal block: a delta need not render
+ * it again. */
+static uint64_t block_inputs(const struct wf_proxy_model *m)
 {
-	struct nftnl_set *s = set_new(wf_proxy_gmap_name(e->map, e->family));
-	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-	struct nlmsghdr *nlh;
-	uint8_t key[64];
+	uint32_t touts[256];
+	size_t n = wf_proxy_plan_timeouts(m, touts, 256);
+	unsigned k = wf_proxy_plan_classes(m);
+	uint64_t h;
 
-	if (!s || !el) {
-		nftnl_set_free(s);
-		nftnl_set_elem_free(el);
-		return -ENOMEM;
+	h = wf_hash_seeded(m->node_ips, m->n_node_ips * sizeof(*m->node_ips), TAG_SEED);
+	h = wf_hash_seeded(m->cluster_cidrs, m->n_cluster_cidrs * sizeof(*m->cluster_cidrs), h);
+	h = wf_hash_seeded(&k, sizeof(k), h);
+	h = wf_hash_seeded(&n, sizeof(n), h);
+	return wf_hash_seeded(touts, (n < 256 ? n : 256) * sizeof(*touts), h);
+}
+
+/* ---- the block's netlink part: IPv6 affinity rules and the tag ---- */
+
+static struct nftnl_expr *put(struct nftnl_rule *r, const char *type, int *err)
+{
+	struct nftnl_expr *e = *err ? NULL : nftnl_expr_alloc(type);
+
+	if (!e) {
+		*err = -ENOMEM;
+		return NULL;
 	}
-	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)elem_key(e, key));
-	if (add && e->verdict == WF_PROXY_V_DROP) {
-		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, NF_DROP);
-	} else if (add && e->verdict != WF_PROXY_V_NONE) {
-		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
-				       e->verdict == WF_PROXY_V_GOTO ? (uint32_t)NFT_GOTO
-								     : (uint32_t)NFT_JUMP);
-		nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e->chain);
-	}
-	nftnl_set_elem_add(s, el);
-	nlh = nlb_hdr(b, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return nlb_next(b);
+	nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+static void put_cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op, const void *v, uint32_t len,
+		    int *err)
+{
+	struct nftnl_expr *e = put(r, "cmp", err);
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, v, len);
+}
+
+static void put_meta(struct nftnl_rule *r, uint32_t key, uint32_t reg, int *err)
+{
+	struct nftnl_expr *e = put(r, "meta", err);
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
+}
+
+static void put_ct(struct nftnl_rule *r, uint32_t key, uint32_t reg, int *err)
+{
+	struct nftnl_expr *e = put(r, "ct", err);
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	/* The tuple keys take a direction (original: 0); the kernel refuses one elsewhere. */
+	if (key != NFT_CT_STATUS)
+		nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
+}
+
+static void put_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
+			uint32_t reg, int *err)
+{
+	struct nftnl_expr *e = put(r, "payload", err);
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
+}
+
+static void put_lookup(struct nftnl_rule *r, const char *set, uint32_t reg, int *err)
+{
+	struct nftnl_expr *e = put(r, "lookup", err);
+
+	if (!e)
+		return;
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, reg);
 }
 
 static struct nftnl_rule *rule_new(const char *chain)
@@ -737,262 +1170,409 @@ static struct nftnl_rule *rule_new(const char *chain)
 
 	if (!r)
 		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, T) < 0 ||
 	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain) < 0) {
 		nftnl_rule_free(r);
 		return NULL;
 	}
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	return r;
 }
 
-static int nlb_flush_chain(struct nlb *b, const char *chain)
+static int nlb_rule(struct nlb *b, struct nftnl_rule *r, uint16_t type, uint16_t flags)
 {
-	struct nftnl_rule *r = rule_new(chain);
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = nlb_hdr(b, type, flags);
 
-	if (!r)
-		return -ENOMEM;
-	nlh = nlb_hdr(b, NFT_MSG_DELRULE, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	return nlb_next(b);
 }
 
-static int put_expr(struct nftnl_rule *r, const char *type, struct nftnl_expr **ret)
+/* The IPv6 twin of render.c's affinity rule, in the expressions nft would generate for the
+ * IPv4 one (nft 1.0.6 aborts on the IPv6 text):
+ *   meta nfproto ipv6 meta l4proto P ct status dnat [ct original ip6 daddr @nodeips6]
+ *   ct original ip6 daddr[ & ::] . ct original proto-dst @aff<T>-P6
+ *   update @aff-P6 { ip6 saddr . ct original ip6 daddr . ct original proto-dst timeout T
+ *                    : ip6 daddr . th dport }
+ * Registers (32-bit): key 00-08 (16 + 16 + 4 bytes), data 09-13 (16 + 4). */
+static int nlb_aff6_rule(struct nlb *b, uint8_t proto, uint32_t timeout, bool nodeport)
 {
-	*ret = nftnl_expr_alloc(type);
-	if (!*ret)
-		return -ENOMEM;
-	nftnl_rule_add_expr(r, *ret);
-	return 0;
-}
-
-/* One rule of the cascade render.c writes as "numgen random mod M 0 meta l4proto P dnat ip to
- * A:PORT" (numgen left out for the last, M == 0), or "drop" (ep NULL), in the expressions nft
- * generates for it. */
-static int nlb_lb_rule(struct nlb *b, const struct wf_proxy_svc *s, const char *chain,
-		       const struct wf_proxy_endpoint *ep, uint32_t m)
-{
-	struct nftnl_rule *r = rule_new(chain);
+	struct nftnl_rule *r = rule_new("affinity6");
 	struct nftnl_expr *e;
-	struct nlmsghdr *nlh;
-	uint8_t proto = wf_proxy_ipproto(s->protocol);
-	uint32_t zero = 0;
-	uint16_t port;
-	int ret = 0;
-
-	if (!r)
-		return -ENOMEM;
-	if (!ep) {
-		ret = put_expr(r, "immediate", &e);
-		if (!ret) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
-		}
-		goto build;
-	}
-	if (m) {
-		ret = put_expr(r, "numgen", &e);
-		if (!ret) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, m);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
-			ret = put_expr(r, "cmp", &e);
-		}
-		if (!ret) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-			nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, sizeof(zero));
-		}
-	}
-	if (!ret)
-		ret = put_expr(r, "meta", &e);
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-		ret = put_expr(r, "cmp", &e);
-	}
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
-		ret = put_expr(r, "immediate", &e);
-	}
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, ep->ip.addr, wf_ip_len(&ep->ip));
-		ret = put_expr(r, "immediate", &e);
-	}
-	if (!ret) {
-		port = htons(ep->port);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
-		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &port, sizeof(port));
-		ret = put_expr(r, "nat", &e);
-	}
-	if (!ret) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY,
-				   s->family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
-	}
-build:
-	if (ret) {
-		nftnl_rule_free(r);
-		return ret;
-	}
-	nlh = nlb_hdr(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	return nlb_next(b);
-}
-
-struct hp_nl {
-	struct nlb *b;
-	struct elems *del, *add;
-};
-
-static int hp_nl(void *ud, const struct wf_ip *ip, int family, bool add)
-{
-	struct hp_nl *h = ud;
-	struct wf_proxy_elem e = {.map = WF_PROXY_GMAP_HAIRPIN, .family = family, .addr = *ip};
-
-	return elems_add(add ? h->add : h->del, &e);
-}
-
-/* Sends the batch and collects the kernel's verdict: errors are always reported (with or
- * without NLM_F_ACK), synchronously, so they are queued when sendto returns. */
-static int nlb_send(struct nlb *b)
-{
-	struct nft_state *st = b->st;
-	char buf[NL_BUF];
+	char set[WF_PROXY_NAME_MAX], map[WF_PROXY_NAME_MAX];
+	const char *p = wf_proxy_ipproto_name(proto);
+	uint8_t nfproto = NFPROTO_IPV6, zero16[16] = {0};
+	uint32_t dnat = 1u << 5 /* IPS_DST_NAT */, zero = 0;
 	int err = 0;
 
-	if (mnl_socket_sendto(st->nl, mnl_nlmsg_batch_head(b->b), mnl_nlmsg_batch_size(b->b)) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(st->nl), buf, sizeof(buf), MSG_DONTWAIT);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		int len = (int)n;
-
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -errno;
+	if (!r)
+		return -ENOMEM;
+	snprintf(set, sizeof(set), "aff%u-%s6", timeout, p);
+	snprintf(map, sizeof(map), "aff-%s6", p);
+	put_meta(r, NFT_META_NFPROTO, NFT_REG_1, &err);
+	put_cmp(r, NFT_REG_1, NFT_CMP_EQ, &nfproto, 1, &err);
+	put_meta(r, NFT_META_L4PROTO, NFT_REG_1, &err);
+	put_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, 1, &err);
+	put_ct(r, NFT_CT_STATUS, NFT_REG_1, &err);
+	e = put(r, "bitwise", &err);
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &dnat, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	}
+	put_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4, &err);
+	if (nodeport) {
+		put_ct(r, NFT_CT_DST_IP6, NFT_REG32_00, &err);
+		put_lookup(r, "nodeips6", NFT_REG32_00, &err);
+	}
+	put_ct(r, NFT_CT_DST_IP6, NFT_REG32_00, &err);
+	if (nodeport) {
+		/* NodePort keys have address 0: "& ::" */
+		e = put(r, "bitwise", &err);
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG32_00);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG32_00);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 16);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, zero16, 16);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero16, 16);
 		}
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			const struct nlmsgerr *e;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			if (e->error && !err)
-				err = e->error;
-		}
+	}
+	put_ct(r, NFT_CT_PROTO_DST, NFT_REG32_04, &err);
+	put_lookup(r, set, NFT_REG32_00, &err);
+	put_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, NFT_REG32_00, &err);
+	put_ct(r, NFT_CT_DST_IP6, NFT_REG32_04, &err);
+	put_ct(r, NFT_CT_PROTO_DST, NFT_REG32_08, &err);
+	put_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_09, &err);
+	put_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_13, &err);
+	e = put(r, "dynset", &err);
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_DATA, NFT_REG32_09);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, (uint64_t)timeout * 1000);
+		nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, map);
 	}
 	if (err) {
-		snprintf(st->err, sizeof(st->err), "netlink batch: %s", wf_strerror(err));
+		nftnl_rule_free(r);
 		return err;
 	}
-	return 0;
+	return nlb_rule(b, r, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
 }
 
-static int delta_nl(struct nft_state *st, const struct wf_proxy_model *om,
-		    const struct wf_proxy_model *nm, const struct diff *d)
+/* The tag rule: "accept" with the tag as its comment, in a chain nothing jumps to. */
+static int nlb_tag_rule(struct nlb *b, const char *tag)
 {
-	struct elems de = {0}, ae = {0};
-	struct nlb b = {.st = st};
-	struct hp_nl h = {&b, &de, &ae};
-	size_t size = 8192;
-	int r = 0;
+	struct nftnl_rule *r = rule_new("block-tag");
+	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	struct nftnl_expr *e;
+	int err = 0;
 
-	for (size_t i = 0; !r && i < d->n; i++)
-		r = pair_elems(om, nm, &d->p[i], &de, &ae);
-	for (size_t i = 0; !r && i < d->n; i++) {
-		r = hairpin_adjust(st, d->p[i].old, -1, hp_nl, &h);
-		if (!r)
-			r = hairpin_adjust(st, d->p[i].new, +1, hp_nl, &h);
+	if (!r || !u || !nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, tag)) {
+		nftnl_rule_free(r);
+		nftnl_udata_buf_free(u);
+		return -ENOMEM;
 	}
-	if (r)
-		goto out;
-	/* Bound: a message per element, four per endpoint list, and every endpoint. */
-	size += (de.n + ae.n) * 1024;
-	for (size_t i = 0; i < d->n; i++)
-		size += 8 * 1024 + (d->p[i].new->n_eps + d->p[i].new->n_local_eps) * 128;
-	b.buf = wf_malloc(size);
-	if (!b.buf) {
-		r = -ENOMEM;
-		goto out;
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u),
+			    nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+	e = put(r, "immediate", &err);
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
 	}
-	b.b = mnl_nlmsg_batch_start(b.buf, size);
+	if (err) {
+		nftnl_rule_free(r);
+		return err;
+	}
+	return nlb_rule(b, r, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
+}
+
+/* One transaction after the text block: (re)writes the IPv6 affinity rules, then the tag -
+ * so a tag read back means that both parts are in. */
+static int block_netlink(struct nft_state *st, const struct wf_proxy_model *m, const char *tag)
+{
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
+	uint32_t touts[256];
+	size_t n_touts = wf_proxy_plan_timeouts(m, touts, 256);
+	struct nlb b = {.st = st};
+	struct nftnl_rule *r;
+	int ret;
+
+	if (n_touts > 256)
+		return -WF_E_TOO_BIG;
+	b.size = 65536 + n_touts * 6 * 1024;
+	b.buf = wf_malloc(2 * b.size);
+	if (!b.buf)
+		return -ENOMEM;
+	b.b = mnl_nlmsg_batch_start(b.buf, b.size);
 	if (!b.b) {
-		r = -ENOMEM;
-		goto out;
+		wf_free(b.buf);
+		return -ENOMEM;
 	}
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b.b), ++st->seq);
-	r = nlb_next(&b);
-	for (size_t i = 0; !r && i < de.n; i++)
-		r = nlb_elem(&b, &de.e[i], false);
-	for (size_t i = 0; !r && i < d->n; i++) {
-		const struct wf_proxy_svc *s = d->p[i].new;
-		struct wf_proxy_objs o;
-		char lb[WF_PROXY_NAME_MAX];
-
-		wf_proxy_svc_objs(s, &o);
-		for (int l = 0; !r && l <= (int)o.llb; l++) {
-			const struct wf_proxy_endpoint *e = l ? s->local_eps : s->eps;
-			size_t n = l ? s->n_local_eps : s->n_eps;
-
-			wf_proxy_obj_name(lb, l ? "llb" : "lb", s);
-			/* The chain is emptied and refilled in one transaction: no packet
-			 * sees it half-written. */
-			r = nlb_flush_chain(&b, lb);
-			if (!r && !n)
-				r = nlb_lb_rule(&b, s, lb, NULL, 0);
-			for (size_t k = 0; !r && k < n; k++)
-				r = nlb_lb_rule(&b, s, lb, &e[k],
-						k + 1 < n ? (uint32_t)(n - k) : 0);
+	ret = nlb_next(&b);
+	/* Flush: a rule deletion naming only the chain. */
+	for (int i = 0; !ret && i < 2; i++) {
+		if (i == 0 && !n_touts)
+			continue;
+		r = rule_new(i ? "block-tag" : "affinity6");
+		ret = r ? nlb_rule(&b, r, NFT_MSG_DELRULE, 0) : -ENOMEM;
+	}
+	for (size_t t = 0; !ret && t < n_touts; t++)
+		for (size_t j = 0; !ret && j < 3; j++) {
+			ret = nlb_aff6_rule(&b, protos[j], touts[t], false);
+			if (!ret)
+				ret = nlb_aff6_rule(&b, protos[j], touts[t], true);
 		}
+	if (!ret)
+		ret = nlb_tag_rule(&b, tag);
+	if (!ret) {
+		nftnl_batch_end(mnl_nlmsg_batch_current(b.b), ++st->seq);
+		ret = nlb_next(&b);
 	}
-	for (size_t i = 0; !r && i < ae.n; i++)
-		r = nlb_elem(&b, &ae.e[i], true);
-	if (r)
-		goto out_batch;
-	nftnl_batch_end(mnl_nlmsg_batch_current(b.b), ++st->seq);
-	r = nlb_next(&b);
-	if (!r)
-		r = nlb_send(&b);
-	if (!r) {
-		st->stats.nl_deltas++;
-		st->stats.nl_messages += b.msgs;
-	}
-out_batch:
+	if (!ret)
+		ret = nlb_send(&b);
 	mnl_nlmsg_batch_stop(b.b);
-out:
 	wf_free(b.buf);
-	wf_free(de.e);
-	wf_free(ae.e);
+	return ret;
+}
+
+/* ---- full reconcile ---- */
+
+static int block_ensure(struct nft_state *st, const struct wf_proxy_model *m, bool *ret_fresh,
+			bool *ret_changed)
+{
+	struct wf_buf block;
+	char tag[40], have[64];
+	int r;
+
+	*ret_fresh = *ret_changed = false;
+	wf_buf_init(&block, TEXT_CAP);
+	r = block_text(m, &block, tag, sizeof(tag));
+	if (!r && st->tag[0] && !strcmp(st->tag, tag))
+		goto out;
+	if (!r)
+		r = installed_tag(st, have, sizeof(have));
+	if (!r && strcmp(have, tag)) {
+		struct listing probe = {.names = wf_hash_new(8)};
+
+		/* Is there a table at all? One chain dump tells. */
+		r = probe.names ? list_objs(st, &probe, NFT_MSG_GETCHAIN) : -ENOMEM;
+		if (!r)
+			r = install_block(st, (const char *)wf_buf_data(&block), probe.n > 0,
+					  ret_fresh);
+		if (!r)
+			r = block_netlink(st, m, tag);
+		listing_done(&probe);
+		*ret_changed = true;
+	}
+	if (!r)
+		snprintf(st->tag, sizeof(st->tag), "%s", tag);
+out:
+	if (!r)
+		st->inputs = block_inputs(m);
+	wf_buf_done(&block);
 	return r;
+}
+
+static int reconcile(struct nft_state *st, const struct wf_proxy_model *m)
+{
+	struct wf_hash *names = wf_hash_new(512);
+	struct ops have = {0}, want = {0}, out = {0};
+	struct el_ctx c = {&want, OP_ADD};
+	struct affkeys a = {0};
+	struct wf_buf block;
+	char tag[40], **owned = NULL, maps[6][16];
+	size_t n_owned = 0, n_maps, cap = 0;
+	bool fresh, changed;
+	int r;
+
+	wf_buf_init(&block, TEXT_CAP);
+	r = names ? block_ensure(st, m, &fresh, &changed) : -ENOMEM;
+	if (!r)
+		r = block_text(m, &block, tag, sizeof(tag));
+	if (!r)
+		r = declared((const char *)wf_buf_data(&block), names, &owned, &n_owned);
+	for (size_t i = 0; !r && !fresh && i < n_owned; i++)
+		if ((uintptr_t)wf_hash_gets(names, owned[i]) != 1 && planned_set(owned[i]))
+			r = dump_set(st, owned[i], &have, OP_DEL);
+	if (!r)
+		r = wf_proxy_plan_all(m, el_to_op, &c);
+	if (!r)
+		r = ops_diff(&have, &want, &out);
+	/* Affinity clients of endpoints that went while no agent was watching. */
+	for (size_t i = 0; i < m->n_svcs; i++)
+		if (m->svcs[i].affinity_timeout)
+			cap += affkeys_count(m, &m->svcs[i]);
+	n_maps = aff_maps(m, maps);
+	if (!r && !fresh && n_maps) {
+		r = affkeys_init(&a, cap);
+		if (!r) {
+			wf_hash_free(a.scope);
+			a.scope = NULL;
+		}
+		for (size_t i = 0; !r && i < m->n_svcs; i++)
+			if (m->svcs[i].affinity_timeout)
+				r = affkeys_svc(&a, m, &m->svcs[i], false);
+		if (!r)
+			r = aff_stale(st, &a, maps, n_maps, &out);
+	}
+	if (!r)
+		r = send_ops(st, &out);
+	if (!r) {
+		hairpin_clear(st);
+		for (size_t i = 0; !r && i < m->n_svcs; i++)
+			r = hairpin_adjust(st, &m->svcs[i], +1, NULL);
+	}
+	if (r < 0)
+		st->tag[0] = 0; /* re-read next time */
+	affkeys_done(&a);
+	names_free(owned, n_owned);
+	wf_hash_free(names);
+	wf_free(have.v);
+	wf_free(want.v);
+	wf_free(out.v);
+	wf_buf_done(&block);
+	return r;
+}
+
+static int nft_full(void *state, const struct wf_proxy_model *m)
+{
+	struct nft_state *st = state;
+	uint64_t t0 = now_ns();
+	int r;
+
+	st->err[0] = 0;
+	st->stats.max_tx_ns = 0;
+	r = reconcile(st, m);
+	if (!r)
+		st->stats.full_loads++;
+	st->stats.last_apply_ns = now_ns() - t0;
+	return r;
+}
+
+/* ---- deltas ---- */
+
+/* wf_proxy_svc_eps_equal, inlined for the merge-walk: every delta compares every endpoint of
+ * every service, and at 60k endpoints the calls were most of a delta's time. */
+static bool eps_same(const struct wf_proxy_endpoint *a, const struct wf_proxy_endpoint *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x[2], y[2];
+
+		memcpy(x, a[i].ip.addr, 16);
+		memcpy(y, b[i].ip.addr, 16);
+		if (((x[0] ^ y[0]) | (x[1] ^ y[1])) || a[i].ip.family != b[i].ip.family ||
+		    a[i].port != b[i].port || a[i].local != b[i].local)
+			return false;
+	}
+	return true;
+}
+
+static bool svc_same(const struct wf_proxy_svc *o, const struct wf_proxy_svc *n)
+{
+	return o->n_eps == n->n_eps && o->n_local_eps == n->n_local_eps &&
+	       o->n_local_ready == n->n_local_ready && eps_same(o->eps, n->eps, n->n_eps) &&
+	       eps_same(o->local_eps, n->local_eps, n->n_local_eps) &&
+	       wf_proxy_svc_shape_equal(o, n);
 }
 
 static int nft_delta(void *state, const struct wf_proxy_model *om, const struct wf_proxy_model *nm)
 {
 	struct nft_state *st = state;
-	struct diff d = {0};
+	struct ops have = {0}, want = {0}, out = {0};
+	struct el_ctx ch = {&have, OP_DEL}, cw = {&want, OP_ADD};
+	struct affkeys a = {0};
+	struct wf_buf block;
+	char tag[40], maps[6][16];
+	size_t i = 0, j = 0, n_maps, cap = 0;
+	bool aff = false;
 	uint64_t t0 = now_ns();
-	int r;
+	int r = 0;
 
 	st->err[0] = 0;
-	if (!same_node(om, nm))
-		return nft_full(state, nm); /* node addresses or CIDRs: every chain may change */
-	r = diff_models(om, nm, &d);
-	if (!r && d.n)
-		r = d.structural ? delta_text(st, om, nm, &d) : delta_nl(st, om, nm, &d);
+	st->stats.max_tx_ns = 0;
+	if (!st->tag[0] || block_inputs(nm) != st->inputs) {
+		wf_buf_init(&block, TEXT_CAP);
+		r = block_text(nm, &block, tag, sizeof(tag));
+		wf_buf_done(&block);
+	} else {
+		snprintf(tag, sizeof(tag), "%s", st->tag);
+	}
+	if (!r && strcmp(tag, st->tag)) {
+		/* More classes, a new affinity timeout, other node addresses: the rules change,
+		 * and the elements are reconciled against a dump. */
+		r = reconcile(st, nm);
+		if (!r)
+			st->stats.nl_deltas++;
+		goto out;
+	}
+	/* Merge-walk of the two sorted models: the elements of every service that changed,
+	 * old side and new side, and the hairpin addresses that appear or go. */
+	while (!r && (i < om->n_svcs || j < nm->n_svcs)) {
+		const struct wf_proxy_svc *o = NULL, *n = NULL;
+		int c = i == om->n_svcs	  ? 1
+			: j == nm->n_svcs ? -1
+					  : wf_proxy_svc_cmp(&om->svcs[i], &nm->svcs[j]);
+
+		if (c <= 0)
+			o = &om->svcs[i++];
+		if (c >= 0)
+			n = &nm->svcs[j++];
+		if (o && n && svc_same(o, n))
+			continue;
+		if (o)
+			r = wf_proxy_svc_plan(om, o, el_to_op, &ch);
+		if (!r && n)
+			r = wf_proxy_svc_plan(nm, n, el_to_op, &cw);
+		if (!r)
+			r = hairpin_adjust(st, o, -1, &have);
+		if (!r)
+			r = hairpin_adjust(st, n, +1, &want);
+		if (o && o->affinity_timeout) {
+			aff = true;
+			cap += affkeys_count(om, o) + (n ? affkeys_count(nm, n) : 0);
+		}
+	}
+	if (!r)
+		r = ops_diff(&have, &want, &out);
+	n_maps = aff_maps(om, maps);
+	if (!r && aff && n_maps) {
+		/* Clients of the changed affinity services whose endpoint went away. */
+		r = affkeys_init(&a, cap);
+		for (i = 0, j = 0; !r && (i < om->n_svcs || j < nm->n_svcs);) {
+			const struct wf_proxy_svc *o = NULL, *n = NULL;
+			int c = i == om->n_svcs	  ? 1
+				: j == nm->n_svcs ? -1
+						  : wf_proxy_svc_cmp(&om->svcs[i], &nm->svcs[j]);
+
+			if (c <= 0)
+				o = &om->svcs[i++];
+			if (c >= 0)
+				n = &nm->svcs[j++];
+			if (!o || !o->affinity_timeout || (n && svc_same(o, n)))
+				continue;
+			r = affkeys_svc(&a, om, o, true);
+			if (!r && n && n->affinity_timeout)
+				r = affkeys_svc(&a, nm, n, false);
+		}
+		if (!r)
+			r = aff_stale(st, &a, maps, n_maps, &out);
+	}
+	if (!r)
+		r = send_ops(st, &out);
+	if (!r)
+		st->stats.nl_deltas++;
+	else
+		st->tag[0] = 0;
+out:
 	st->stats.last_apply_ns = now_ns() - t0;
-	wf_free(d.p);
+	affkeys_done(&a);
+	wf_free(have.v);
+	wf_free(want.v);
+	wf_free(out.v);
 	return r;
 }
 

@@ -20,12 +20,16 @@ struct wf_proxy_ct_filter {
 
 /* What a backend did, for logs, metrics and tests. */
 struct wf_proxy_stats {
-	unsigned long full_loads;  /* whole-table transactions */
-	unsigned long text_deltas; /* structural deltas (libnftables, a few objects) */
-	unsigned long nl_deltas;   /* endpoint deltas sent as netlink batches (libnftnl) */
-	unsigned long nl_messages; /* netlink messages in those batches */
-	unsigned long ct_deleted;  /* conntrack entries deleted */
-	uint64_t last_apply_ns;	   /* duration of the last apply */
+	unsigned long full_loads;   /* full reconciles (first sync, restart, after a failure) */
+	unsigned long block_loads;  /* table blocks (sets, maps, rules) written by libnftables */
+	unsigned long nl_deltas;    /* deltas sent as element batches only (libnftnl) */
+	unsigned long nl_messages;  /* netlink messages in element batches */
+	unsigned long elements;	    /* elements added or deleted */
+	unsigned long transactions; /* element transactions sent */
+	unsigned long ct_deleted;   /* conntrack entries deleted */
+	uint64_t last_apply_ns;	    /* duration of the last apply */
+	uint64_t max_tx_ns;	    /* longest element transaction of the last apply (sendmsg
+				     * until the kernel's answer: the kernel's time) */
 };
 
 /* A data-plane backend (STYLE.md "Every backend behind an ops struct"). All callbacks run on

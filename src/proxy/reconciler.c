@@ -92,7 +92,7 @@ static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err
 	int r = 0;
 
 	full = st->full_loads;
-	deltas = st->text_deltas + st->nl_deltas;
+	deltas = st->nl_deltas;
 	for (size_t i = 0; !r && i < 3; i++)
 		r = wf_store_foreach(snap, kinds[i], NULL, collect, &c);
 	if (!r)
@@ -116,7 +116,7 @@ static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err
 	if (pr->m_services) {
 		wf_metric_set(pr->m_services, 0, (int64_t)wf_proxy_installed(pr->proxy)->n_svcs);
 		wf_metric_add(pr->m_full, 0, st->full_loads - full);
-		wf_metric_add(pr->m_deltas, 0, st->text_deltas + st->nl_deltas - deltas);
+		wf_metric_add(pr->m_deltas, 0, st->nl_deltas - deltas);
 		wf_metric_set(pr->m_ct, 0, (int64_t)st->ct_deleted);
 		wf_metric_set(pr->m_duration, 0, (int64_t)(st->last_apply_ns / 1000));
 	}

@@ -2,7 +2,8 @@
 """A pod's workload for the proxy end-to-end test: tells who answered and who asked.
 
   echo-server.py NAME
-    TCP 8080, 5353: HTTP/1.0, body "NAME PEER-IP\n" (PEER-IP shows masquerading)
+    TCP 8080 (IPv4 and IPv6), 5353: HTTP/1.0, body "NAME PEER-IP\n" (PEER-IP shows
+    masquerading)
     UDP 5353: answers each datagram with "NAME PEER-IP"
     TCP 9000: a stream, one line "NAME N" every 100 ms until the client goes
 """
@@ -51,11 +52,21 @@ class TServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
 
 
+class TServer6(TServer):
+    """IPv6 only, so that IPv4 clients keep seeing plain IPv4 peers on the other socket."""
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 def serve(server):
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
 serve(TServer(("0.0.0.0", 8080), Http))
+serve(TServer6(("::", 8080), Http))
 serve(TServer(("0.0.0.0", 5353), Http))
 serve(TServer(("0.0.0.0", 9000), Stream))
 serve(socketserver.ThreadingUDPServer(("0.0.0.0", 5353), Udp))

@@ -15,6 +15,13 @@ for y in "$dir"/*.yaml; do
 		fails=$((fails + 1))
 		continue
 	fi
+	# The nft writer lists chains and sets by name together: no chain may have a set's name.
+	dup=$(printf '%s\n' "$out" | grep -oE '^	(chain|set|map) [^ ]+' | awk '{print $2}' | sort | uniq -d)
+	if [ -n "$dup" ]; then
+		echo "FAIL $(basename "$y"): names used twice: $dup"
+		fails=$((fails + 1))
+		continue
+	fi
 	if [ "${WEFT_GOLDEN_UPDATE:-}" = 1 ]; then
 		printf '%s\n' "$out" >"$name.nft"
 	elif ! diff -u "$name.nft" <(printf '%s\n' "$out"); then

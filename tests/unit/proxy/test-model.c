@@ -17,6 +17,7 @@
 #include "lib/ip.h"
 #include "proxy/fake.h"
 #include "proxy/model.h"
+#include "proxy/nft-plan.h"
 #include "proxy/proxy.h"
 #include "proxy/render.h"
 
@@ -348,17 +349,112 @@ static void test_engine(void **unused)
 	assert_int_equal(wf_proxy_sync(p, a), 0);
 	assert_int_equal(fk->stats.full_loads, 1);
 	assert_int_equal(fk->ct_filters, 1);
-	assert_non_null(strstr(fk->ruleset, "dnat ip to 10.0.0.1:80"));
+	assert_non_null(strstr(fk->ruleset, " . 80 . 0 : 10.0.0.1 . 80"));
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_b)), 0);
 	assert_int_equal(fk->stats.nl_deltas, 1);
 	assert_int_equal(fk->ct_filters, 2);
-	assert_non_null(strstr(fk->ruleset, "dnat ip to 10.0.0.2:80"));
+	assert_non_null(strstr(fk->ruleset, " . 80 . 0 : 10.0.0.2 . 80"));
 	fk->fail_next = -EIO;
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_a)), -EIO);
 	assert_null(wf_proxy_installed(p));
 	assert_int_equal(wf_proxy_sync(p, model_of(engine_a)), 0);
 	assert_int_equal(fk->stats.full_loads, 2);
 	wf_proxy_free(p);
+}
+
+struct plan_rec {
+	struct wf_proxy_el e[64];
+	size_t n;
+};
+
+static int plan_rec_add(void *ud, const struct wf_proxy_el *e)
+{
+	struct plan_rec *r = ud;
+
+	assert_true(r->n < 64);
+	r->e[r->n++] = *e;
+	return 0;
+}
+
+static size_t count_set(const struct plan_rec *r, enum wf_proxy_set set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->e[i].set == set;
+	return n;
+}
+
+/* The element plan: endpoints before the class key that dispatches to them, keys in the
+ * kernel's layout (ports big-endian, numgen slots host-endian), no endpoints -> reject key,
+ * Local policies -> the local sets. */
+static void test_plan(void **unused)
+{
+	struct wf_proxy_config cfg = {.node_name = "node-1"};
+	struct fixture f = {0};
+	struct plan_rec rec = {0};
+	uint8_t key[WF_PROXY_KEY_MAX], data[WF_PROXY_KEY_MAX];
+	char name[WF_PROXY_NAME_MAX];
+	uint32_t slot = 2;
+	size_t last_eps = 0, first_cls = 64;
+	const struct wf_proxy_svc *s;
+
+	build(&f,
+	      SVC("t", "  ports: [{port: 80}]\n") SLICE(
+		      "t", "t1",
+		      "ports: [{port: 8080}]\nendpoints: [{addresses: [10.0.0.1]}, "
+		      "{addresses: [10.0.0.2]}, {addresses: [10.0.0.3], nodeName: node-1}]\n")
+		      SVC("e", "  ports: [{port: 53, protocol: UDP}]\n")
+			      SVC("l", "  internalTrafficPolicy: Local\n  ports: [{port: 81}]\n")
+				      SLICE("l", "l1",
+					    "ports: [{port: 81}]\nendpoints: [{addresses: "
+					    "[10.0.1.1], nodeName: node-2}]\n"),
+	      &cfg);
+	s = find(f.m, AF_INET, "t/t/tcp/80");
+	assert_int_equal(wf_proxy_svc_plan(f.m, s, plan_rec_add, &rec), 0);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_EPS), 3);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_CLS), 1);
+	for (size_t i = 0; i < rec.n; i++) {
+		if (rec.e[i].set == WF_PROXY_SET_EPS)
+			last_eps = i;
+		if (rec.e[i].set == WF_PROXY_SET_CLS && i < first_cls)
+			first_cls = i;
+	}
+	assert_true(last_eps < first_cls);
+	assert_int_equal(rec.e[first_cls].n, 3);
+	assert_string_equal(wf_proxy_el_set_name(&rec.e[first_cls], name), "cls3-tcp4");
+	assert_string_equal(wf_proxy_el_set_name(&rec.e[last_eps], name), "eps-tcp4");
+	assert_int_equal(rec.e[last_eps].slot, 2);
+	/* key: VIP . port (padded to 32 bits) . slot; data: endpoint . port */
+	assert_int_equal(wf_proxy_el_key(&rec.e[last_eps], key, NULL), 12);
+	assert_memory_equal(key, s->vips[0].ip.addr, 4);
+	assert_int_equal(key[4], 0);
+	assert_int_equal(key[5], 80);
+	assert_int_equal(key[6] | key[7], 0);
+	assert_memory_equal(key + 8, &slot, 4);
+	assert_int_equal(wf_proxy_el_data(&rec.e[last_eps], data), 8);
+	assert_int_equal(data[4], 8080 >> 8);
+	assert_int_equal(data[5], 8080 & 0xff);
+
+	rec.n = 0;
+	s = find(f.m, AF_INET, "t/e/udp/53");
+	assert_int_equal(wf_proxy_svc_plan(f.m, s, plan_rec_add, &rec), 0);
+	assert_int_equal(rec.n, 2); /* one key: without endpoints, rejected */
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_EMPTY), 1);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_NOEP), 1);
+	assert_string_equal(wf_proxy_el_set_name(&rec.e[1], name), "noep-udp4");
+
+	/* iTP=Local without a local endpoint: the key goes to the Local chain, which has no
+	 * class for it and drops. */
+	rec.n = 0;
+	s = find(f.m, AF_INET, "t/l/tcp/81");
+	assert_int_equal(wf_proxy_svc_plan(f.m, s, plan_rec_add, &rec), 0);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_INTLOCAL), 1);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_POLICY), 1);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_CLS) + count_set(&rec, WF_PROXY_SET_LCLS), 0);
+	assert_int_equal(count_set(&rec, WF_PROXY_SET_EPS), 0);
+	assert_int_equal(wf_proxy_plan_classes(f.m), WF_PROXY_CLASS_STEP);
+	done(&f);
 }
 
 /* Every allocation failure unwinds cleanly (ASan/valgrind judge the leaks). */
@@ -401,7 +497,7 @@ int main(void)
 		cmocka_unit_test(test_ignored),	       cmocka_unit_test(test_dual_stack),
 		cmocka_unit_test(test_external),       cmocka_unit_test(test_local_fallback),
 		cmocka_unit_test(test_topology),       cmocka_unit_test(test_engine),
-		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
