@@ -5,6 +5,10 @@
 #      fabric (goal: host-gw >= 0.9x, vxlan >= 0.7x); the anchor is the same-node figure of
 #      the same run.
 # Each measurement runs ROUNDS times (default 2: the machine is shared, figures are noisy).
+# Both sides of a ratio are measured the same way, back to back in each round: the same server
+# pod on node-1, one iperf3 TCP stream for SECONDS after a 1 s warm-up that is left out of the
+# figure (-O 1: slow start and the first, conntrack-creating packets), the host's default
+# congestion control (printed: bbr and cubic give different absolute figures).
 #
 #   bench/lab/run.sh [--weft PATH] [--rounds N] [--seconds S]
 set -euo pipefail
@@ -68,7 +72,8 @@ YAML
 
 now() { date +%s.%N; }
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "weft: $WEFT"
+echo "weft: $WEFT; TCP congestion control: $(cat /proc/sys/net/ipv4/tcp_congestion_control)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== up / down, 2 nodes x 50 pods (weft/echo), --no-dns"
 for r in $(seq "$ROUNDS"); do
@@ -88,11 +93,15 @@ for fabric in host-gw vxlan; do
 	"$WEFT" lab --name "$LAB" up -f "$TMP/iperf.yaml" --nodes 2 --fabric "$fabric" --no-dns >/dev/null
 	SIP=$("$WEFT" lab --name "$LAB" get pod server -o json | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p')
 	goal=$([ "$fabric" = host-gw ] && echo 0.9 || echo 0.7)
+	fp=$("$WEFT" lab --name "$LAB" exec --node node-1 -- curl -s http://127.0.0.1:9402/metrics |
+		awk '$1 == "weft_fabric_fastpath" {print ($2 == 1) ? "on" : "off"}')
+	echo "fabric fast path (node-1): ${fp:-unknown}"
 	for r in $(seq "$ROUNDS"); do
-		same=$("$WEFT" lab --name "$LAB" exec same -- iperf3 -c "$SIP" -t "$SECS" -J | gbps)
-		cross=$("$WEFT" lab --name "$LAB" exec cross -- iperf3 -c "$SIP" -t "$SECS" -J | gbps)
-		printf 'round %d: within node-1 %s Gbit/s   node-2 -> node-1 %s Gbit/s   ratio %.2fx (goal >= %sx)\n' \
-			"$r" "$same" "$cross" "$(awk "BEGIN{print $cross / $same}")" "$goal"
+		same=$("$WEFT" lab --name "$LAB" exec same -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+		cross=$("$WEFT" lab --name "$LAB" exec cross -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+		printf 'round %d: within node-1 %s Gbit/s   node-2 -> node-1 %s Gbit/s   ratio %.2fx (goal >= %sx)   load %s\n' \
+			"$r" "$same" "$cross" "$(awk "BEGIN{print $cross / $same}")" "$goal" \
+			"$(cut -d' ' -f1 /proc/loadavg)"
 	done
 	"$WEFT" lab --name "$LAB" down >/dev/null
 	echo

@@ -17,6 +17,8 @@ struct fabric_rec {
 	unsigned logged_mtu;
 	size_t logged_peers;
 	struct wf_metric *m_routes, *m_peers, *m_added, *m_removed, *m_mtu;
+	struct wf_metric *m_fastpath, *m_fp_pods, *m_fp_fabric;
+	struct wf_fabric_fastpath_stats fp_seen; /* counted into the metrics already */
 };
 
 static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics,
@@ -34,6 +36,9 @@ static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *met
 	ret = wf_fabric_new(cfg->fabric, cfg->node_name, be, &fr->fabric);
 	if (ret < 0)
 		goto err_fr;
+	ret = wf_fabric_set_fastpath(fr->fabric, cfg->fastpath_bridge);
+	if (ret < 0)
+		goto err_fabric;
 	fr->logged_peers = (size_t)-1;
 	fr->m_routes = wf_metrics_gauge(metrics, "weft_fabric_routes", NULL,
 					"Routes to other nodes' podCIDRs the fabric wants");
@@ -45,8 +50,19 @@ static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *met
 					   "Stale routes, neighbour and FDB entries removed");
 	fr->m_mtu = wf_metrics_gauge(metrics, "weft_fabric_pod_mtu", NULL,
 				     "The MTU pods on this node must use");
+	fr->m_fastpath = wf_metrics_gauge(metrics, "weft_fabric_fastpath", NULL,
+					  "1 when the eBPF fast path is installed");
+	static const char fp_help[] = "Packets the eBPF fast path forwarded (from this node's pods "
+				      "to other nodes, from other nodes to this node's pods); "
+				      "updated at each sync";
+	fr->m_fp_pods = wf_metrics_counter(metrics, "weft_fabric_fastpath_packets_total",
+					   "direction=\"from_pods\"", fp_help);
+	fr->m_fp_fabric = wf_metrics_counter(metrics, "weft_fabric_fastpath_packets_total",
+					     "direction=\"from_fabric\"", fp_help);
 	*ret_state = fr;
 	return 0;
+err_fabric:
+	wf_fabric_free(fr->fabric);
 err_fr:
 	wf_free(fr);
 	return ret;
@@ -80,6 +96,16 @@ static int fabric_sync(void *state, const struct wf_store_snapshot *snap, char *
 	wf_metric_set(fr->m_peers, 0, (int64_t)after.peers);
 	wf_metric_add(fr->m_added, 0, added);
 	wf_metric_add(fr->m_removed, 0, removed);
+	wf_metric_set(fr->m_fastpath, 0, after.fastpath);
+	struct wf_fabric_fastpath_stats fp;
+	if (wf_fabric_fastpath_stats(fr->fabric, &fp) == 0) {
+		/* the kernel's counters restart when the programs are reloaded */
+		if (fp.from_pods >= fr->fp_seen.from_pods)
+			wf_metric_add(fr->m_fp_pods, 0, fp.from_pods - fr->fp_seen.from_pods);
+		if (fp.from_fabric >= fr->fp_seen.from_fabric)
+			wf_metric_add(fr->m_fp_fabric, 0, fp.from_fabric - fr->fp_seen.from_fabric);
+		fr->fp_seen = fp;
+	}
 	unsigned mtu = wf_fabric_pod_mtu(fr->fabric);
 	wf_metric_set(fr->m_mtu, 0, mtu);
 	if (ret == 0 && (added || removed || after.peers != fr->logged_peers)) {

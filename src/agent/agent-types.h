@@ -17,7 +17,9 @@ struct wf_agent_config {
 	const char *manifests; /* directory of manifests, or NULL */
 	const char *node_name;
 	enum wf_fabric_mode fabric;
-	const char *admin; /* "ADDR:PORT" or NULL: no admin endpoint */
+	const char *fastpath_bridge; /* the pods' bridge, for the fabric's eBPF fast path; NULL:
+				      * no fast path (weft agent: cni0 unless --no-fastpath) */
+	const char *admin;	     /* "ADDR:PORT" or NULL: no admin endpoint */
 	/* Timing (0: the defaults below). */
 	uint64_t backoff_initial_ns; /* first retry after a failed sync */
 	uint64_t backoff_max_ns;
@@ -28,6 +30,7 @@ struct wf_agent_config {
 #define WF_AGENT_BACKOFF_MAX_NS (30ULL * 1000 * 1000 * 1000)
 #define WF_AGENT_RESYNC_NS (60ULL * 1000 * 1000 * 1000)
 #define WF_AGENT_ADMIN_DEFAULT "127.0.0.1:9402"
+#define WF_AGENT_POD_BRIDGE_DEFAULT "cni0" /* weft-cni's default bridge */
 
 /* A reconciler: one data plane driven from store snapshots. Every callback runs on the agent's
  * loop thread. See docs/internals/agent-reconciler.md. */
@@ -43,6 +46,12 @@ struct wf_agent_reconciler_ops {
 	 * one-line description in err (errlen bytes, NUL-terminated) - the agent then retries
 	 * with backoff, so sync must converge when called again. */
 	int (*sync)(void *state, const struct wf_store_snapshot *snap, char *err, size_t errlen);
+	/* Optional: the changes of each committed store batch (events and snap borrowed for the
+	 * call), before the sync they cause - so that sync can redo only what they touch. A
+	 * reconciler that takes them must still converge from a sync with none (the first one,
+	 * a retry, the periodic resync): such a sync is a full one. */
+	void (*changes)(void *state, const struct wf_store_snapshot *snap,
+			const struct wf_store_event *events, size_t n_events);
 	/* Frees the state. Must leave the data plane in place: it survives an agent restart. */
 	void (*done)(void *state);
 };

@@ -167,7 +167,11 @@ static void mark_all(struct wf_agent *a)
 static void on_store(void *userdata, const struct wf_store_snapshot *snap,
 		     const struct wf_store_event *events, size_t n_events)
 {
-	mark_all(userdata);
+	struct wf_agent *a = userdata;
+	for (size_t i = 0; i < a->n_recs; i++)
+		if (a->recs[i].ops && a->recs[i].ops->changes)
+			a->recs[i].ops->changes(a->recs[i].state, snap, events, n_events);
+	mark_all(a);
 }
 
 static void on_retry(struct wf_loop *loop, struct wf_loop_timer *t, void *data)
@@ -382,10 +386,15 @@ static void usage(FILE *out)
 		"  --node-name NAME     this node's Node object (default: $NODE_NAME, else the\n"
 		"                       host name)\n"
 		"  --fabric MODE        vxlan (default) or host-gw\n"
+		"  --pod-bridge NAME    the bridge pods are attached to (default %s): its ports\n"
+		"                       get the fabric's eBPF fast path\n"
+		"  --no-fastpath        no eBPF fast path: pod traffic between nodes takes the\n"
+		"                       kernel's forwarding path only (and an installed fast path\n"
+		"                       is removed)\n"
 		"  --admin ADDR:PORT    /healthz, /readyz, /metrics (default %s; \"none\": off)\n"
 		"  --log SPEC           log levels, e.g. info,fabric=debug (or $WEFT_LOG)\n"
 		"  -h, --help           this text\n",
-		WF_AGENT_ADMIN_DEFAULT);
+		WF_AGENT_POD_BRIDGE_DEFAULT, WF_AGENT_ADMIN_DEFAULT);
 }
 
 int wf_agent_main(int argc, char **argv)
@@ -396,11 +405,15 @@ int wf_agent_main(int argc, char **argv)
 		{"node-name", required_argument, NULL, 'n'},
 		{"fabric", required_argument, NULL, 'f'},
 		{"admin", required_argument, NULL, 'a'},
+		{"pod-bridge", required_argument, NULL, 'b'},
+		{"no-fastpath", no_argument, NULL, 'F'},
 		{"log", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct wf_agent_config cfg = {.fabric = WF_FABRIC_VXLAN, .admin = WF_AGENT_ADMIN_DEFAULT};
+	const char *bridge = WF_AGENT_POD_BRIDGE_DEFAULT;
+	bool fastpath = true;
 	char host[256];
 	int c;
 
@@ -429,6 +442,12 @@ int wf_agent_main(int argc, char **argv)
 		case 'a':
 			cfg.admin = strcmp(optarg, "none") == 0 ? NULL : optarg;
 			break;
+		case 'b':
+			bridge = optarg;
+			break;
+		case 'F':
+			fastpath = false;
+			break;
 		case 'l':
 			if (wf_log_configure(optarg) < 0) {
 				fprintf(stderr, "weft agent: --log %s: bad log spec\n", optarg);
@@ -449,6 +468,7 @@ int wf_agent_main(int argc, char **argv)
 		fprintf(stderr, "weft agent: unexpected argument %s\n", argv[optind]);
 		return 2;
 	}
+	cfg.fastpath_bridge = fastpath ? bridge : NULL;
 	if (!cfg.manifests) {
 		fprintf(stderr, "weft agent: --manifests DIR is required (--kubeconfig is not "
 				"supported yet)\n");
@@ -473,8 +493,10 @@ int wf_agent_main(int argc, char **argv)
 		fprintf(stderr, "weft agent: %s\n", wf_strerror(ret));
 		return 1;
 	}
-	wf_log_info(LOG_SUB, "started", "node=%s fabric=%s manifests=%s admin=%s", cfg.node_name,
-		    wf_fabric_mode_name(cfg.fabric), cfg.manifests, cfg.admin ? cfg.admin : "none");
+	wf_log_info(LOG_SUB, "started", "node=%s fabric=%s fastpath=%s manifests=%s admin=%s",
+		    cfg.node_name, wf_fabric_mode_name(cfg.fabric),
+		    cfg.fastpath_bridge ? cfg.fastpath_bridge : "off", cfg.manifests,
+		    cfg.admin ? cfg.admin : "none");
 	ret = wf_agent_run(a);
 	wf_agent_free(a);
 	if (ret < 0) {

@@ -2,6 +2,7 @@
 #include "fabric/fabric-fake.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -242,6 +243,31 @@ static int fake_forwarding(struct wf_fabric_backend *be, int family)
 	return 0;
 }
 
+static int fake_fastpath(struct wf_fabric_backend *be, const struct wf_fabric_fastpath *fp,
+			 char *err, size_t errlen)
+{
+	struct wf_fabric_fake *fk = to_fake(be);
+
+	fk->fastpath_calls++;
+	if (fk->fastpath_err) {
+		snprintf(err, errlen, "injected");
+		fk->fastpath = false;
+		return fk->fastpath_err;
+	}
+	fk->fastpath = fp != NULL;
+	if (!fp)
+		return 0;
+	if (fp->n_local > WF_FABRIC_MAX_CIDRS || fp->n_remote > 16)
+		return -E2BIG;
+	snprintf(fk->fastpath_bridge, sizeof(fk->fastpath_bridge), "%s", fp->bridge);
+	fk->fastpath_link = fp->fabric_link;
+	fk->fastpath_n_local = fp->n_local;
+	fk->fastpath_n_remote = fp->n_remote;
+	memcpy(fk->fastpath_local, fp->local, fp->n_local * sizeof(*fp->local));
+	memcpy(fk->fastpath_remote, fp->remote, fp->n_remote * sizeof(*fp->remote));
+	return 0;
+}
+
 static void fake_free(struct wf_fabric_backend *be)
 {
 	struct wf_fabric_fake *fk = to_fake(be);
@@ -262,6 +288,7 @@ static const struct wf_fabric_ops fake_ops = {
 	.fdb_replace = fake_fdb_replace,
 	.fdb_del = fake_fdb_del,
 	.forwarding = fake_forwarding,
+	.fastpath = fake_fastpath,
 	.free = fake_free,
 };
 

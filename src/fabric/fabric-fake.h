@@ -28,6 +28,15 @@ struct wf_fabric_fake {
 	unsigned long fail_at; /* make the Nth entry operation from now fail (1 = next) */
 	int fail_err;	       /* with this error (default -EIO) */
 	unsigned long ops_seen;
+	/* The fast path: what the last call asked for (CIDRs copied), or absent. */
+	bool fastpath;
+	int fastpath_err; /* returned (with "injected") by every fastpath call when set */
+	unsigned fastpath_calls;
+	char fastpath_bridge[16];
+	int fastpath_link;
+	size_t fastpath_n_local, fastpath_n_remote;
+	struct wf_cidr fastpath_local[WF_FABRIC_MAX_CIDRS];
+	struct wf_cidr fastpath_remote[16];
 };
 
 /* A new fake (all zero, no links). Returns 0 or -ENOMEM. The fake is freed by

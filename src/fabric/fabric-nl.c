@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -18,6 +19,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include "fabric/fabric-bpf.h"
 #include "lib/alloc.h"
 #include "lib/mnl-session.h"
 #include "lib/ip.h"
@@ -27,6 +29,9 @@ struct nl_be {
 	struct wf_fabric_backend be;
 	struct wf_nl nl;
 	struct wf_mnl_session mnl;
+	struct wf_fabric_bpf *bpf;  /* the fast path's programs, once loaded */
+	bool fastpath_removed;	    /* removal done since the fast path was last wanted */
+	char fastpath_refused[256]; /* why the kernel refused the programs: not tried again */
 };
 
 static struct nl_be *to_nl(struct wf_fabric_backend *be)
@@ -481,9 +486,46 @@ static int nl_forwarding(struct wf_fabric_backend *be, int family)
 	return ret;
 }
 
+static int nl_fastpath(struct wf_fabric_backend *be, const struct wf_fabric_fastpath *fp, char *err,
+		       size_t errlen)
+{
+	struct nl_be *b = to_nl(be);
+	int ret;
+
+	if (fp) {
+		b->fastpath_removed = false;
+		/* a refusal does not change until the agent (or the kernel) does: loading again
+		 * at every sync would only run the verifier for nothing */
+		if (b->fastpath_refused[0]) {
+			snprintf(err, errlen, "%s", b->fastpath_refused);
+			return -EOPNOTSUPP;
+		}
+		ret = wf_fabric_bpf_apply(&b->bpf, &b->mnl, fp, err, errlen);
+		if (ret == -EOPNOTSUPP)
+			snprintf(b->fastpath_refused, sizeof(b->fastpath_refused), "%s", err);
+		return ret;
+	}
+	if (b->fastpath_removed)
+		return 0;
+	/* also what an earlier agent attached: a node switched to --fastpath off is cleaned */
+	ret = wf_fabric_bpf_remove(b->bpf, &b->mnl);
+	if (ret < 0) {
+		snprintf(err, errlen, "removing the fast path: %s", strerror(-ret));
+		return ret;
+	}
+	b->fastpath_removed = true;
+	return 0;
+}
+
+static int nl_fastpath_stats(struct wf_fabric_backend *be, struct wf_fabric_fastpath_stats *ret)
+{
+	return wf_fabric_bpf_stats(to_nl(be)->bpf, ret);
+}
+
 static void nl_free(struct wf_fabric_backend *be)
 {
 	struct nl_be *b = to_nl(be);
+	wf_fabric_bpf_free(b->bpf);
 	wf_mnl_session_done(&b->mnl);
 	wf_nl_done(&b->nl);
 	wf_free(b);
@@ -502,6 +544,8 @@ static const struct wf_fabric_ops nl_ops = {
 	.fdb_replace = nl_fdb_replace,
 	.fdb_del = nl_fdb_del,
 	.forwarding = nl_forwarding,
+	.fastpath = nl_fastpath,
+	.fastpath_stats = nl_fastpath_stats,
 	.free = nl_free,
 };
 

@@ -75,6 +75,22 @@ struct wf_fabric_vxlan {
 	uint8_t mac[6];	    /* derived from local (wf_fabric_vtep_mac) */
 };
 
+/* The eBPF fast path (bpf/fabric-fastpath.bpf.c, docs/internals/fabric.md "Fast path"): what
+ * the fabric wants on this node. IPv4 only; IPv6 always takes the kernel's forwarding path. */
+struct wf_fabric_fastpath {
+	const char *bridge; /* the pods' bridge: its ports get the from-pod program; borrowed */
+	int fabric_link;    /* ifindex other nodes' pod traffic arrives on (underlay or VXLAN) */
+	size_t n_local, n_remote;
+	const struct wf_cidr *local;  /* this node's IPv4 podCIDRs; borrowed */
+	const struct wf_cidr *remote; /* other nodes' IPv4 podCIDRs; borrowed */
+};
+
+/* Packets the fast path forwarded, per direction. */
+struct wf_fabric_fastpath_stats {
+	uint64_t from_pods;   /* pod -> another node */
+	uint64_t from_fabric; /* another node -> pod */
+};
+
 struct wf_fabric_backend;
 
 /* A data plane. Every function returns 0 or -errno. Entries passed in are borrowed. */
@@ -102,6 +118,14 @@ struct wf_fabric_ops {
 	int (*fdb_del)(struct wf_fabric_backend *be, const struct wf_fabric_fdb *f);
 	/* Sets a sysctl-like switch the fabric needs (IPv4/IPv6 forwarding). */
 	int (*forwarding)(struct wf_fabric_backend *be, int family);
+	/* Installs the fast path as fp describes (idempotent; new bridge ports are picked up on
+	 * the next call), or removes it when fp is NULL. -EOPNOTSUPP when this build or kernel
+	 * cannot, with the reason in err (errlen bytes). On any failure the kernel's forwarding
+	 * path carries everything; nothing half-installed can divert traffic. */
+	int (*fastpath)(struct wf_fabric_backend *be, const struct wf_fabric_fastpath *fp,
+			char *err, size_t errlen);
+	/* Adds up the fast path's packet counters (zero when it is not installed). */
+	int (*fastpath_stats)(struct wf_fabric_backend *be, struct wf_fabric_fastpath_stats *ret);
 	void (*free)(struct wf_fabric_backend *be);
 };
 
@@ -118,6 +142,7 @@ struct wf_fabric_stats {
 	uint64_t removed;
 	size_t routes; /* installed after the last sync */
 	size_t peers;  /* other nodes routed to */
+	bool fastpath; /* the eBPF fast path is installed */
 };
 
 struct wf_fabric;

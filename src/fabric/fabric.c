@@ -26,6 +26,9 @@ struct wf_fabric {
 	char error[256];
 	char warn[512];
 	size_t warn_len;
+	char *fp_bridge;      /* the pods' bridge when the fast path is wanted, else NULL */
+	bool fp_asked;	      /* a fast path state (on or off) was asked of the backend */
+	uint64_t fp_err_hash; /* of the last fast path problem logged */
 };
 
 int wf_fabric_mode_parse(const char *s, enum wf_fabric_mode *ret)
@@ -146,12 +149,36 @@ err_be:
 	return -ENOMEM;
 }
 
+int wf_fabric_set_fastpath(struct wf_fabric *f, const char *bridge)
+{
+	char *b = NULL;
+
+	if (bridge) {
+		b = wf_strdup(bridge);
+		if (!b)
+			return -ENOMEM;
+	}
+	wf_free(f->fp_bridge);
+	f->fp_bridge = b;
+	f->fp_asked = false;
+	return 0;
+}
+
+int wf_fabric_fastpath_stats(struct wf_fabric *f, struct wf_fabric_fastpath_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (!f->be->ops->fastpath_stats)
+		return 0;
+	return f->be->ops->fastpath_stats(f->be, ret);
+}
+
 void wf_fabric_free(struct wf_fabric *f)
 {
 	if (!f)
 		return;
 	if (f->be)
 		f->be->ops->free(f->be);
+	wf_free(f->fp_bridge);
 	wf_free(f->node_name);
 	wf_free(f);
 }
@@ -487,12 +514,85 @@ static int setup_vxlan(struct wf_fabric *f, const struct wf_fabric_node *self,
 	return 0;
 }
 
+/* Logs a fast path problem once (until it changes or goes away). */
+static void fastpath_problem(struct wf_fabric *f, int err, const char *why)
+{
+	uint64_t h = wf_hash_seeded(why, strlen(why), (uint64_t)err);
+	char q[400];
+
+	if (h == f->fp_err_hash)
+		return;
+	f->fp_err_hash = h;
+	if (err == -ENODEV) /* no pod on the node yet: not a problem */
+		wf_log_debug(LOG_SUB, "fast path waits", "reason=%s",
+			     wf_log_quote(why, q, sizeof(q)));
+	else
+		wf_log_warn(LOG_SUB, "fast path unavailable, pods use the kernel's forwarding path",
+			    "error=%s", wf_log_quote(why, q, sizeof(q)));
+}
+
+/* The eBPF fast path follows the routes just installed: other nodes' IPv4 podCIDRs that the
+ * fabric routes, this node's own, and the link their traffic arrives on. It is a shortcut
+ * only: when it cannot be installed the routes carry everything, so a problem is logged and
+ * does not fail the sync. */
+static void sync_fastpath(struct wf_fabric *f, const struct wf_fabric_node *self, int link,
+			  const struct wf_fabric_state *want)
+{
+	struct wf_cidr local[WF_FABRIC_MAX_CIDRS], *remote = NULL;
+	struct wf_fabric_fastpath fp = {.bridge = f->fp_bridge, .fabric_link = link};
+	char why[256] = "";
+	int ret;
+
+	if (!f->be->ops->fastpath)
+		return;
+	if (!f->fp_bridge || !link) {
+		if (f->fp_bridge && !f->fp_asked)
+			fastpath_problem(f, -ENODEV, "no fabric link yet");
+		if (f->fp_bridge || f->fp_asked)
+			return;
+		/* off: remove what an earlier agent may have left (once) */
+		ret = f->be->ops->fastpath(f->be, NULL, why, sizeof(why));
+		f->fp_asked = true; /* once: a failure (no CAP_BPF...) is not retried each sync */
+		f->stats.fastpath = false;
+		if (ret < 0)
+			fastpath_problem(f, ret, why);
+		return;
+	}
+	for (size_t k = 0; k < self->n_pod_cidrs; k++)
+		if (self->pod_cidrs[k].ip.family == AF_INET)
+			local[fp.n_local++] = self->pod_cidrs[k];
+	remote = wf_calloc(want->n_routes ? want->n_routes : 1, sizeof(*remote));
+	if (!remote) {
+		fastpath_problem(f, -ENOMEM, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < want->n_routes; i++)
+		if (want->routes[i].dst.ip.family == AF_INET)
+			remote[fp.n_remote++] = want->routes[i].dst;
+	fp.local = local;
+	fp.remote = remote;
+	ret = f->be->ops->fastpath(f->be, &fp, why, sizeof(why));
+	wf_free(remote);
+	if (ret < 0) {
+		f->stats.fastpath = false;
+		fastpath_problem(f, ret, why);
+		return;
+	}
+	if (!f->stats.fastpath)
+		wf_log_info(LOG_SUB, "fast path installed",
+			    "bridge=%s link=%d local=%zu remote=%zu", f->fp_bridge, link,
+			    fp.n_local, fp.n_remote);
+	f->stats.fastpath = true;
+	f->fp_asked = true;
+	f->fp_err_hash = 0;
+}
+
 int wf_fabric_sync(struct wf_fabric *f, const struct wf_fabric_node *nodes, size_t n_nodes)
 {
 	struct wf_fabric_state want = {0}, have = {0};
 	const struct wf_fabric_node *self = NULL;
 	struct wf_ip local = {0};
-	int vxif = 0, ret;
+	int vxif = 0, link = 0, ret;
 
 	f->error[0] = 0;
 	f->warn_len = 0;
@@ -528,6 +628,7 @@ int wf_fabric_sync(struct wf_fabric *f, const struct wf_fabric_node *nodes, size
 		ret = setup_vxlan(f, self, &local, &vxif);
 		if (ret < 0)
 			goto out;
+		link = vxif;
 	} else {
 		ret = f->be->ops->vxlan_remove(f->be); /* left over from a vxlan run */
 		if (ret < 0) {
@@ -539,8 +640,10 @@ int wf_fabric_sync(struct wf_fabric *f, const struct wf_fabric_node *nodes, size
 		int ifindex;
 		if (self->ip4.family || self->ip6.family) {
 			const struct wf_ip *ip = self->ip4.family ? &self->ip4 : &self->ip6;
-			if (f->be->ops->underlay(f->be, ip, &ifindex, &mtu) == 0)
+			if (f->be->ops->underlay(f->be, ip, &ifindex, &mtu) == 0) {
 				f->pod_mtu = mtu;
+				link = ifindex;
+			}
 		}
 	}
 	size_t peers = 0;
@@ -565,6 +668,7 @@ int wf_fabric_sync(struct wf_fabric *f, const struct wf_fabric_node *nodes, size
 	ret = apply(f, &want, &have, nodes, n_nodes);
 	f->stats.routes = want.n_routes;
 	f->stats.peers = peers;
+	sync_fastpath(f, self, link, &want);
 out:
 	if (f->warn_len) {
 		uint64_t h = wf_hash_seeded(f->warn, f->warn_len, 1);

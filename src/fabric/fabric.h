@@ -18,6 +18,13 @@ int wf_fabric_new(enum wf_fabric_mode mode, const char *node_name, struct wf_fab
  * restart). Takes NULL. */
 void wf_fabric_free(struct wf_fabric *f);
 
+/* Wants the eBPF fast path (docs/internals/fabric.md "Fast path") for pods attached to bridge
+ * (copied), or not (NULL: it is removed on the next sync, also when an earlier agent installed
+ * it). Takes effect at the next wf_fabric_sync(). Off by default. Returns 0 or -ENOMEM. */
+int wf_fabric_set_fastpath(struct wf_fabric *f, const char *bridge);
+/* Packets the fast path forwarded (zeros when it is not installed). Returns 0 or -errno. */
+int wf_fabric_fastpath_stats(struct wf_fabric *f, struct wf_fabric_fastpath_stats *ret);
+
 /* Brings the data plane to the state nodes[] (borrowed) asks for. Entries are applied one by
  * one; a failed entry does not stop the others, and the next sync converges. Returns 0, or the
  * first error (-errno or -WF_E_*), described by wf_fabric_error(). Problems that a retry cannot

@@ -9,7 +9,11 @@
 # netns. Checks: pod-to-pod on one node and across nodes (IPv4 and IPv6), node-to-pod, the
 # largest packet that fits (ping -M do) and one byte more, a full-size TCP stream (iperf3),
 # node removal and re-addition, and an agent restart that keeps routes (no packet lost) and
-# removes stale ones while leaving other routes alone.
+# removes stale ones while leaving other routes alone. The eBPF fast path: installed on the
+# fabric link and the pod ports, carrying a bulk stream (the nodes' forwarding path sees only
+# its handshake and close), leaving NATed flows to the stack (a ClusterIP and an
+# externalTrafficPolicy: Local NodePort reached across nodes, bulk data both ways), and
+# removed by an agent restarted with --no-fastpath.
 #
 #   fabric.sh vxlan|host-gw|vxlan6 WEFT       WEFT: the weft binary (run as "WEFT agent ARGS")
 set -uo pipefail
@@ -146,10 +150,11 @@ for n in 1 2 3; do write_node "$n"; done
 echo "topology up [${SECONDS}s]"
 
 agent_pid=()
-start_agent() { # start_agent N
+start_agent() { # start_agent N [AGENT OPTIONS]
 	local n=$1
+	shift
 	ip netns exec "$pfx-n$n" "$agent" agent --manifests "$manifests" --node-name "node-$n" \
-		--fabric "$fabric" --admin 127.0.0.1:9402 >>"$tmp/agent-$n.log" 2>&1 &
+		--fabric "$fabric" --admin 127.0.0.1:9402 "$@" >>"$tmp/agent-$n.log" 2>&1 &
 	agent_pid[$n]=$!
 	pids+=($!)
 }
@@ -209,14 +214,87 @@ check "node-1 -> pod 2a, ping -M do -s $max4" \
 check_not "node-1 -> pod 2a, ping -M do -s $((max4 + 1)) fails" \
 	nsx "$pfx-n1" ping -M do -s $((max4 + 1)) -c 1 -W 2 10.244.2.2
 
+# ---- the eBPF fast path (docs/internals/fabric.md "Fast path") ----
+fablink=eth0
+[ "$fabric" = vxlan ] && fablink=weft.vxlan
+fp_on() { # fp_on N: both programs attached on node N
+	nsx "$pfx-n$1" tc filter show dev "$fablink" ingress | grep 'wf_from_fabric' >/dev/null &&
+		nsx "$pfx-n$1" tc filter show dev "p$1a" ingress | grep 'wf_from_pod' >/dev/null
+}
+check "fast path attached on node-1 ($fablink, pod port)" wait_for 5 fp_on 1
+check "fast path attached on node-2 ($fablink, pod port)" wait_for 5 fp_on 2
+check "/metrics: weft_fabric_fastpath 1" grep -qx 'weft_fabric_fastpath 1' "$tmp/metrics"
+forwarded() { nsx "$pfx-n$1" awk '/^Ip:/ {n++; if (n == 2) print $7}' /proc/net/snmp; }
+
 nsx "$pfx-p2a" iperf3 -s -1 -p 5201 >"$tmp/iperf-s" 2>&1 &
 srv=$!
 pids+=($srv)
 wait_for 5 nsx "$pfx-p2a" bash -c "ss -ltn | grep -q :5201"
+bridge_tx() { nsx "$pfx-n$1" cat /sys/class/net/cni0/statistics/tx_packets; }
+fwd1=$(forwarded 1)
+fwd2=$(forwarded 2)
+btx2=$(bridge_tx 2)
 check "full-size TCP stream pod 1a -> pod 2a (iperf3, 2 s)" \
 	nsx "$pfx-p1a" iperf3 -c 10.244.2.2 -p 5201 -t 2 -f m
 grep -E 'sender|receiver' "$tmp/out" | sed 's/^/    /'
 kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+# Without the fast path every segment and ACK of the stream (tens of thousands) is forwarded
+# by both nodes; with it only the handshake and the close are.
+n=$(($(forwarded 1) - fwd1))
+check "the stream took the fast path: node-1 forwarded $n packets (< 100)" test "$n" -lt 100
+n=$(($(forwarded 2) - fwd2))
+check "the stream took the fast path: node-2 forwarded $n packets (< 100)" test "$n" -lt 100
+# ... and node-2 handed it to pod 2a's veth directly (bpf_redirect_peer), not through cni0
+n=$(($(bridge_tx 2) - btx2))
+check "the stream skipped node-2's bridge: cni0 sent $n packets (< 100)" test "$n" -lt 100
+
+# NATed flows stay with the stack. The replies of a ClusterIP flow DNATed on node-1 arrive on
+# its fabric link from 10.244.2.2 and must be un-NATed there; a NodePort with
+# externalTrafficPolicy: Local is DNATed on node-2 without SNAT, so its replies leave pod 2a
+# for pod 1a (another node's podCIDR) and must be un-NATed on node-2. Were either taken by the
+# fast path, pod 1a would get segments from 10.244.2.2, which it never connected to.
+printf '%s\n' \
+	'apiVersion: v1' \
+	'kind: Service' \
+	'metadata: {name: bulk, namespace: default}' \
+	'spec:' \
+	'  clusterIP: 10.96.77.7' \
+	'  type: NodePort' \
+	'  externalTrafficPolicy: Local' \
+	'  selector: {app: bulk}' \
+	'  ports: [{port: 5201, targetPort: 5201, nodePort: 30777}]' \
+	'---' \
+	'apiVersion: discovery.k8s.io/v1' \
+	'kind: EndpointSlice' \
+	'metadata:' \
+	'  name: bulk-1' \
+	'  namespace: default' \
+	'  labels: {kubernetes.io/service-name: bulk}' \
+	'addressType: IPv4' \
+	'ports: [{port: 5201}]' \
+	'endpoints:' \
+	'- {addresses: [10.244.2.2], nodeName: node-2, conditions: {ready: true}}' \
+	>"$manifests/.svc.tmp"
+mv "$manifests/.svc.tmp" "$manifests/svc.yaml"
+svc_ready() { nsx "$pfx-n$1" nft list table inet weft | grep 10.96.77.7 >/dev/null; }
+check "ClusterIP programmed on node-1" wait_for 5 svc_ready 1
+check "ClusterIP programmed on node-2" wait_for 5 svc_ready 2
+targets="10.96.77.7:5201"
+[ "$underlay6" = 0 ] && targets="$targets 192.168.77.2:30777"
+for addr in $targets; do
+	for dir in "" "-R"; do
+		nsx "$pfx-p2a" iperf3 -s -1 -p 5201 >"$tmp/iperf-s" 2>&1 &
+		srv=$!
+		pids+=($srv)
+		wait_for 5 nsx "$pfx-p2a" bash -c "ss -ltn | grep -q :5201"
+		check "bulk TCP pod 1a -> $addr -> pod 2a, NATed ${dir:-(upload)} (iperf3, 1 s)" \
+			nsx "$pfx-p1a" timeout 20 iperf3 -c "${addr%:*}" -p "${addr#*:}" -t 1 $dir -f m
+		grep -E 'receiver' "$tmp/out" | sed 's/^/    /'
+		kill "$srv" 2>/dev/null
+		wait "$srv" 2>/dev/null
+	done
+done
+rm "$manifests/svc.yaml"
 
 # ---- node removal and re-addition ----
 rm "$manifests/node-3.yaml"
@@ -262,6 +340,35 @@ check "someone else's route kept" bash -c "ip -n $pfx-n1 route show | grep -q '^
 check "restart re-added nothing, removed the stale route" \
 	grep -q 'msg="routes updated" peers=2 routes=4 added=0 removed=1' "$tmp/agent-1.log"
 check "pod 1a -> pod 2a after the restart" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.2.2
+
+# ---- --no-fastpath removes the fast path; traffic goes on through the forwarding path ----
+kill -TERM "${agent_pid[2]}"
+wait "${agent_pid[2]}"
+start_agent 2 --no-fastpath
+check "agent with --no-fastpath ready" wait_for 10 ready 2
+fp_gone() {
+	! nsx "$pfx-n2" tc filter show dev "$fablink" ingress | grep wf_ >/dev/null &&
+		! nsx "$pfx-n2" tc filter show dev p2a ingress | grep wf_ >/dev/null
+}
+check "--no-fastpath: programs detached on node-2" wait_for 5 fp_gone
+check "--no-fastpath: pod 1a -> pod 2a" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.2.2
+
+# ---- a kernel that refuses the programs (here: no CAP_BPF / CAP_SYS_ADMIN): said once, the
+# routes carry on ----
+if command -v setpriv >/dev/null; then
+	kill -TERM "${agent_pid[3]}"
+	wait "${agent_pid[3]}"
+	: >"$tmp/agent-3.log"
+	ip netns exec "$pfx-n3" setpriv --inh-caps=-bpf,-sys_admin,-perfmon \
+		--bounding-set=-bpf,-sys_admin,-perfmon "$agent" agent --manifests "$manifests" \
+		--node-name node-3 --fabric "$fabric" --admin 127.0.0.1:9402 >>"$tmp/agent-3.log" 2>&1 &
+	agent_pid[3]=$!
+	pids+=($!)
+	check "agent without CAP_BPF ready" wait_for 10 ready 3
+	check "agent without CAP_BPF: 'fast path unavailable' logged" \
+		grep -q 'msg="fast path unavailable, pods use the kernel.s forwarding path"' "$tmp/agent-3.log"
+	check "agent without CAP_BPF: pod 1a -> pod 3a" nsx "$pfx-p1a" ping -c 2 -i 0.2 -W 2 10.244.3.2
+fi
 
 # ---- host-gw: a node on another segment is reported, the others stay routed ----
 if [ "$mode" = host-gw ]; then

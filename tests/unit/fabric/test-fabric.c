@@ -328,6 +328,86 @@ static void test_errors_and_retry(void **state)
 }
 
 /* Every allocation of a sync may fail: the sync reports -ENOMEM and leaks nothing (ASan). */
+static bool has_cidr(const struct wf_cidr *c, size_t n, const char *want)
+{
+	struct wf_cidr w;
+	assert_int_equal(wf_cidr_parse(want, true, &w), 0);
+	for (size_t i = 0; i < n; i++)
+		if (c[i].prefix == w.prefix && wf_ip_equal(&c[i].ip, &w.ip))
+			return true;
+	return false;
+}
+
+/* The fast path follows the routes: other nodes' IPv4 podCIDRs, the node's own, the link their
+ * traffic arrives on; it never fails a sync, and "off" removes it once. */
+static void test_fastpath(void **state)
+{
+	struct wf_fabric_fake *fk;
+	struct wf_fabric_stats st;
+	struct wf_fabric *f = fabric(WF_FABRIC_HOST_GW, "node-1", &fk);
+	struct wf_fabric_node nodes[] = {
+		node("node-1", "192.168.50.1", "fd50::1", "10.244.1.0/24", "fd00:10:244:1::/64"),
+		node("node-2", "192.168.50.2", "fd50::2", "10.244.2.0/24", "fd00:10:244:2::/64"),
+		node("node-3", "192.168.50.3", NULL, "10.244.3.0/24", NULL),
+	};
+
+	/* off by default: only the (one) removal of what an earlier agent may have left */
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_int_equal(fk->fastpath_calls, 1);
+	assert_false(fk->fastpath);
+
+	assert_int_equal(wf_fabric_set_fastpath(f, "cni0"), 0);
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_true(fk->fastpath);
+	assert_string_equal(fk->fastpath_bridge, "cni0");
+	assert_int_equal(fk->fastpath_link, 2); /* the underlay link holding 192.168.50.1 */
+	assert_int_equal(fk->fastpath_n_local, 1);
+	assert_true(has_cidr(fk->fastpath_local, 1, "10.244.1.0/24"));
+	assert_int_equal(fk->fastpath_n_remote, 2); /* IPv4 only */
+	assert_true(has_cidr(fk->fastpath_remote, 2, "10.244.2.0/24"));
+	assert_true(has_cidr(fk->fastpath_remote, 2, "10.244.3.0/24"));
+	wf_fabric_get_stats(f, &st);
+	assert_true(st.fastpath);
+
+	/* a node goes: its podCIDR leaves the map with its route */
+	assert_int_equal(wf_fabric_sync(f, nodes, 2), 0);
+	assert_int_equal(fk->fastpath_n_remote, 1);
+	assert_true(has_cidr(fk->fastpath_remote, 1, "10.244.2.0/24"));
+
+	/* cannot be loaded: logged, the routes carry everything, the sync succeeds */
+	fk->fastpath_err = -EOPNOTSUPP;
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_int_equal(fk->installed.n_routes, 3);
+	wf_fabric_get_stats(f, &st);
+	assert_false(st.fastpath);
+	fk->fastpath_err = 0;
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	wf_fabric_get_stats(f, &st);
+	assert_true(st.fastpath);
+
+	/* switched off: removed once */
+	unsigned calls = fk->fastpath_calls;
+	assert_int_equal(wf_fabric_set_fastpath(f, NULL), 0);
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_false(fk->fastpath);
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_int_equal(fk->fastpath_calls, calls + 1);
+	wf_fabric_get_stats(f, &st);
+	assert_false(st.fastpath);
+	wf_fabric_free(f);
+
+	/* vxlan: the traffic of other nodes' pods arrives on the VXLAN device */
+	f = fabric(WF_FABRIC_VXLAN, "node-1", &fk);
+	assert_int_equal(wf_fabric_set_fastpath(f, "cbr0"), 0);
+	assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+	assert_true(fk->fastpath);
+	assert_string_equal(fk->fastpath_bridge, "cbr0");
+	assert_int_equal(fk->fastpath_link, fk->vxlan_ifindex);
+	assert_int_equal(fk->fastpath_n_remote, 2);
+	wf_fabric_free(f);
+}
+
 static void test_alloc_failures(void **state)
 {
 	struct wf_fabric_node nodes[] = {
@@ -344,6 +424,20 @@ static void test_alloc_failures(void **state)
 		assert_true(ret == 0 || ret == -ENOMEM);
 		assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
 		assert_int_equal(fk->installed.n_routes, 2);
+		wf_fabric_free(f);
+	}
+	/* with the fast path: its allocations fail too, never the sync's result */
+	for (unsigned long n = 1; n < 64; n++) {
+		struct wf_fabric_fake *fk;
+		struct wf_fabric *f = fabric(WF_FABRIC_HOST_GW, "node-1", &fk);
+		assert_int_equal(wf_fabric_set_fastpath(f, "cni0"), 0);
+		wf_alloc_fail_at(n);
+		int ret = wf_fabric_sync(f, nodes, 3);
+		wf_alloc_fail_at(0);
+		assert_true(ret == 0 || ret == -ENOMEM);
+		assert_int_equal(wf_fabric_sync(f, nodes, 3), 0);
+		assert_true(fk->fastpath);
+		assert_int_equal(fk->fastpath_n_remote, 2);
 		wf_fabric_free(f);
 	}
 }
@@ -394,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_host_gw),
 		cmocka_unit_test(test_mode_switch),
 		cmocka_unit_test(test_errors_and_retry),
+		cmocka_unit_test(test_fastpath),
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_node_from_k8s),
 	};
