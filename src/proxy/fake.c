@@ -31,6 +31,8 @@ static int record(struct wf_proxy_fake *f, const struct wf_proxy_model *m)
 		f->fail_next = 0;
 		return e;
 	}
+	if (f->no_render)
+		return 0;
 	wf_buf_init(&b, 0);
 	r = wf_proxy_render(m, &b);
 	if (r < 0) {
@@ -60,6 +62,20 @@ static int fake_delta(void *state, const struct wf_proxy_model *old, const struc
 
 	if (!r)
 		f->stats.nl_deltas++;
+	return r;
+}
+
+static int fake_changes(void *state, const struct wf_proxy_model *m,
+			const struct wf_proxy_svc_change *ch, size_t n)
+{
+	struct wf_proxy_fake *f = state;
+	int r = record(f, m);
+
+	if (!r) {
+		f->stats.nl_deltas++;
+		f->change_applies++;
+		f->changes += n;
+	}
 	return r;
 }
 
@@ -97,6 +113,7 @@ const struct wf_proxy_ops wf_proxy_fake_ops = {
 	.init = fake_init,
 	.apply_full = fake_full,
 	.apply_delta = fake_delta,
+	.apply_changes = fake_changes,
 	.ct_flush = fake_ct_flush,
 	.stats = fake_stats,
 	.error = fake_error,

@@ -98,4 +98,43 @@ struct wf_proxy_model {
 	size_t n_ignored; /* Services with nothing to program (headless, ExternalName, ...) */
 	/* private */
 	struct wf_arena *arena;
+	const char *zone; /* the topology zone the build used (updates reuse it) */
+	/* What plan.c's class count and affinity timeouts read, kept as services come and go so
+	 * that a delta need not walk the model: eps_hist[k] = service ports whose larger
+	 * endpoint list has k entries; touts = (timeout, ports with it and endpoints). A model
+	 * without them (eps_hist NULL) is walked. */
+	size_t *eps_hist, cap_hist, max_eps;
+	struct wf_proxy_tout_count *touts;
+	size_t n_touts, cap_touts;
+	struct wf_hash *recs; /* "ns/name" -> Services rebuilt by updates, and ignored ones */
+	size_t cap_svcs;
+};
+
+struct wf_proxy_tout_count {
+	uint32_t timeout;
+	size_t n;
+};
+
+/* One Service as wf_proxy_model_update() takes it: what the store holds for it now. */
+struct wf_proxy_service_input {
+	const char *namespace, *name;
+	const struct wf_k8s_object *service;	   /* NULL: the Service is gone */
+	const struct wf_k8s_object *const *slices; /* its EndpointSlices */
+	size_t n_slices;
+};
+
+/* One service port that an update changed: the entry before (has_old) and after (has_new).
+ * Both are valid until wf_proxy_model_delta_done(). */
+struct wf_proxy_svc_change {
+	struct wf_proxy_svc old, new;
+	bool has_old, has_new;
+};
+
+struct wf_proxy_model_delta {
+	size_t n;
+	struct wf_proxy_svc_change *v;
+	/* private */
+	size_t cap;
+	struct wf_arena **retired; /* the replaced Services' memory, freed by _done */
+	size_t n_retired, cap_retired;
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "k8s/object.h"
 #include "lib/alloc.h"
@@ -127,13 +128,120 @@ const struct wf_proxy_svc *wf_proxy_model_find(const struct wf_proxy_model *m, i
 	return bsearch(&key, m->svcs, m->n_svcs, sizeof(*m->svcs), svc_qcmp);
 }
 
+/* A Service rebuilt by an update (its entries live in its own arena), or an ignored one. */
+struct svc_rec {
+	struct wf_arena *arena;
+	bool ignored;
+	char key[]; /* "namespace/name" */
+};
+
 void wf_proxy_model_free(struct wf_proxy_model *m)
 {
+	struct svc_rec *rec;
+
 	if (!m)
 		return;
+	for (size_t it = 0; m->recs && wf_hash_next(m->recs, &it, NULL, NULL, (void **)&rec);) {
+		wf_arena_free(rec->arena);
+		wf_free(rec);
+	}
+	wf_hash_free(m->recs);
+	wf_free(m->eps_hist);
+	wf_free(m->touts);
 	wf_free(m->svcs);
 	wf_arena_free(m->arena);
 	wf_free(m);
+}
+
+/* ---- aggregates (plan.c's class count and timeouts without a walk) ---- */
+
+static size_t svc_weight(const struct wf_proxy_svc *s)
+{
+	return s->n_eps > s->n_local_eps ? s->n_eps : s->n_local_eps;
+}
+
+/* Makes room for adding s (the only step that allocates), so that account() cannot fail
+ * half-way through an update. */
+static int account_reserve(struct wf_proxy_model *m, const struct wf_proxy_svc *s)
+{
+	size_t k = svc_weight(s);
+
+	if (k >= m->cap_hist) {
+		size_t cap = m->cap_hist ? m->cap_hist : 64;
+		size_t *h;
+
+		while (cap <= k)
+			cap *= 2;
+		h = wf_reallocarray(m->eps_hist, cap, sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		memset(h + m->cap_hist, 0, (cap - m->cap_hist) * sizeof(*h));
+		m->eps_hist = h;
+		m->cap_hist = cap;
+	}
+	if (s->affinity_timeout && s->n_eps && m->n_touts == m->cap_touts) {
+		size_t cap = m->cap_touts ? m->cap_touts * 2 : 4;
+		struct wf_proxy_tout_count *t = wf_reallocarray(m->touts, cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		m->touts = t;
+		m->cap_touts = cap;
+	}
+	return 0;
+}
+
+/* Counts s in (delta +1) or out (-1) of the aggregates; room was reserved for +1. */
+static void account(struct wf_proxy_model *m, const struct wf_proxy_svc *s, int delta)
+{
+	size_t k = svc_weight(s), i;
+
+	m->eps_hist[k] += (size_t)(ssize_t)delta;
+	if (delta > 0 && k > m->max_eps)
+		m->max_eps = k;
+	while (m->max_eps && !m->eps_hist[m->max_eps])
+		m->max_eps--;
+	if (!s->affinity_timeout || !s->n_eps)
+		return;
+	for (i = 0; i < m->n_touts && m->touts[i].timeout != s->affinity_timeout; i++)
+		;
+	if (i == m->n_touts) {
+		if (delta < 0)
+			return; /* not counted: cannot happen */
+		m->touts[m->n_touts++] = (struct wf_proxy_tout_count){s->affinity_timeout, 0};
+	}
+	m->touts[i].n += (size_t)(ssize_t)delta;
+	if (!m->touts[i].n)
+		m->touts[i] = m->touts[--m->n_touts];
+}
+
+size_t wf_proxy_model_max_eps(const struct wf_proxy_model *m)
+{
+	size_t max = 0;
+
+	if (m->eps_hist)
+		return m->max_eps;
+	for (size_t i = 0; i < m->n_svcs; i++)
+		if (svc_weight(&m->svcs[i]) > max)
+			max = svc_weight(&m->svcs[i]);
+	return max;
+}
+
+static int account_all(struct wf_proxy_model *m)
+{
+	/* Always present after a build, even when empty: plan.c then never walks. */
+	m->eps_hist = wf_calloc(64, sizeof(*m->eps_hist));
+	if (!m->eps_hist)
+		return -ENOMEM;
+	m->cap_hist = 64;
+	for (size_t i = 0; i < m->n_svcs; i++) {
+		int r = account_reserve(m, &m->svcs[i]);
+
+		if (r < 0)
+			return r;
+		account(m, &m->svcs[i], +1);
+	}
+	return 0;
 }
 
 static int index_slice(struct builder *b, const struct wf_k8s_object *o)
@@ -546,6 +654,45 @@ static int build_service(struct builder *b, const struct wf_k8s_object *o)
 	return 0;
 }
 
+/* Records what an update must know of a Service between syncs: the arena its entries live in
+ * (NULL: the model's own) and whether it is ignored. Neither: the record goes. The replaced
+ * arena is handed back in *ret_old (NULL: none) for the caller to retire. */
+static int rec_set(struct wf_proxy_model *m, const char *ns, const char *name,
+		   struct wf_arena *arena, bool ignored, struct wf_arena **ret_old)
+{
+	char key[512];
+	struct svc_rec *rec;
+
+	if (ret_old)
+		*ret_old = NULL;
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name);
+	rec = m->recs ? wf_hash_gets(m->recs, key) : NULL;
+	if (rec && ret_old)
+		*ret_old = rec->arena;
+	if (!arena && !ignored) {
+		if (rec) {
+			wf_hash_dels(m->recs, key);
+			wf_free(rec);
+		}
+		return 0;
+	}
+	if (!rec) {
+		if (!m->recs && !(m->recs = wf_hash_new(64)))
+			return -ENOMEM;
+		rec = wf_malloc(sizeof(*rec) + strlen(key) + 1);
+		if (!rec)
+			return -ENOMEM;
+		strcpy(rec->key, key);
+		if (wf_hash_puts(m->recs, rec->key, rec, NULL) < 0) {
+			wf_free(rec);
+			return -ENOMEM;
+		}
+	}
+	rec->arena = arena;
+	rec->ignored = ignored;
+	return 0;
+}
+
 static int node_identity(struct builder *b, const struct wf_k8s_object *const *objects, size_t n)
 {
 	const struct wf_proxy_config *cfg = b->cfg;
@@ -643,6 +790,9 @@ int wf_proxy_model_build(const struct wf_proxy_config *cfg,
 			continue;
 		if (!wanted(&b, objects[i])) {
 			b.m->n_ignored++;
+			r = rec_set(b.m, objects[i]->namespace, objects[i]->name, NULL, true, NULL);
+			if (r < 0)
+				goto err_hash;
 			continue;
 		}
 		r = build_service(&b, objects[i]);
@@ -653,6 +803,14 @@ int wf_proxy_model_build(const struct wf_proxy_config *cfg,
 	 * the model keeps its order total either way. */
 	if (b.m->n_svcs)
 		qsort(b.m->svcs, b.m->n_svcs, sizeof(*b.m->svcs), svc_qcmp);
+	b.m->cap_svcs = b.cap_svcs;
+	r = account_all(b.m);
+	if (!r && b.zone) {
+		b.m->zone = wf_arena_strdup(b.a, b.zone);
+		r = b.m->zone ? 0 : -ENOMEM;
+	}
+	if (r < 0)
+		goto err_hash;
 	wf_hash_free(b.slices);
 	wf_free(b.cands);
 	*ret_model = b.m;
@@ -663,5 +821,200 @@ err_hash:
 err_model:
 	wf_free(b.cands);
 	wf_proxy_model_free(b.m);
+	return r;
+}
+
+/* ---- incremental update ---- */
+
+static int delta_push(struct wf_proxy_model_delta *d, const struct wf_proxy_svc *o,
+		      const struct wf_proxy_svc *n)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct wf_proxy_svc_change *v = wf_reallocarray(d->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n] = (struct wf_proxy_svc_change){.has_old = o != NULL, .has_new = n != NULL};
+	if (o)
+		d->v[d->n].old = *o;
+	if (n)
+		d->v[d->n].new = *n;
+	d->n++;
+	return 0;
+}
+
+static int delta_retire(struct wf_proxy_model_delta *d, struct wf_arena *a)
+{
+	if (!a)
+		return 0;
+	if (d->n_retired == d->cap_retired) {
+		size_t cap = d->cap_retired ? d->cap_retired * 2 : 8;
+		struct wf_arena **v = wf_reallocarray(d->retired, cap, sizeof(*v));
+
+		if (!v) {
+			wf_arena_free(a); /* nothing references it once the update failed */
+			return -ENOMEM;
+		}
+		d->retired = v;
+		d->cap_retired = cap;
+	}
+	d->retired[d->n_retired++] = a;
+	return 0;
+}
+
+void wf_proxy_model_delta_done(struct wf_proxy_model_delta *d)
+{
+	for (size_t i = 0; i < d->n_retired; i++)
+		wf_arena_free(d->retired[i]);
+	wf_free(d->retired);
+	wf_free(d->v);
+	*d = (struct wf_proxy_model_delta){0};
+}
+
+/* First entry of family f whose id is >= key. */
+static size_t lower_bound(const struct wf_proxy_model *m, int f, const char *key)
+{
+	struct wf_proxy_svc k = {.family = f, .id = key};
+	size_t lo = 0, hi = m->n_svcs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (wf_proxy_svc_cmp(&m->svcs[mid], &k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Replaces the entries of family f whose id starts with prefix ("ns/name/": one Service's)
+ * by nv[0..nn) (sorted), recording what changed in d. */
+static int splice(struct wf_proxy_model *m, int f, const char *prefix,
+		  const struct wf_proxy_svc *nv, size_t nn, struct wf_proxy_model_delta *d)
+{
+	size_t plen = strlen(prefix), lo = lower_bound(m, f, prefix), hi = lo, i, j;
+	int r = 0;
+
+	while (hi < m->n_svcs && m->svcs[hi].family == f && !strncmp(m->svcs[hi].id, prefix, plen))
+		hi++;
+	/* The changes first (old and new side by id), while the old entries are in place. */
+	for (i = lo, j = 0; !r && (i < hi || j < nn);) {
+		const struct wf_proxy_svc *o = NULL, *n = NULL;
+		int c = i == hi ? 1 : j == nn ? -1 : strcmp(m->svcs[i].id, nv[j].id);
+
+		if (c <= 0)
+			o = &m->svcs[i++];
+		if (c >= 0)
+			n = &nv[j++];
+		if (o && n && wf_proxy_svc_eps_equal(o, n) && wf_proxy_svc_shape_equal(o, n))
+			continue;
+		r = delta_push(d, o, n);
+	}
+	for (j = 0; !r && j < nn; j++)
+		r = account_reserve(m, &nv[j]);
+	if (!r && m->n_svcs - (hi - lo) + nn > m->cap_svcs) {
+		size_t cap = m->cap_svcs ? m->cap_svcs : 64;
+		struct wf_proxy_svc *v;
+
+		while (cap < m->n_svcs - (hi - lo) + nn)
+			cap *= 2;
+		v = wf_reallocarray(m->svcs, cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->svcs = v;
+		m->cap_svcs = cap;
+	}
+	if (r < 0)
+		return r;
+	for (i = lo; i < hi; i++)
+		account(m, &m->svcs[i], -1);
+	for (j = 0; j < nn; j++)
+		account(m, &nv[j], +1);
+	/* Same number of ports: in place. Otherwise the tail moves (a Service added or gone). */
+	if (nn != hi - lo)
+		memmove(&m->svcs[lo + nn], &m->svcs[hi], (m->n_svcs - hi) * sizeof(*m->svcs));
+	if (nn)
+		memcpy(&m->svcs[lo], nv, nn * sizeof(*nv));
+	m->n_svcs = m->n_svcs - (hi - lo) + nn;
+	return 0;
+}
+
+static int update_one(struct wf_proxy_model *m, const struct wf_proxy_config *cfg,
+		      const struct wf_proxy_service_input *in, struct wf_proxy_model_delta *d)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	struct wf_proxy_model scratch = {0};
+	struct builder b = {.cfg = cfg, .m = &scratch, .zone = m->zone};
+	struct wf_arena *old = NULL;
+	char prefix[512];
+	bool ignored = false, was_ignored;
+	struct svc_rec *rec;
+	size_t at = 0;
+	int r = -ENOMEM;
+
+	snprintf(prefix, sizeof(prefix), "%s/%s", in->namespace, in->name);
+	rec = m->recs ? wf_hash_gets(m->recs, prefix) : NULL;
+	was_ignored = rec && rec->ignored;
+	b.a = wf_arena_new(4096, 0);
+	if (!b.a)
+		return -ENOMEM;
+	b.slices = wf_hash_new(8);
+	if (!b.slices)
+		goto out;
+	r = 0;
+	for (size_t i = 0; !r && i < in->n_slices; i++)
+		if (in->slices[i]->kind == WF_K8S_ENDPOINTSLICE)
+			r = index_slice(&b, in->slices[i]);
+	if (!r && in->service) {
+		ignored = !wanted(&b, in->service);
+		if (!ignored)
+			r = build_service(&b, in->service);
+	}
+	if (r < 0)
+		goto out;
+	if (scratch.n_svcs > 1)
+		qsort(scratch.svcs, scratch.n_svcs, sizeof(*scratch.svcs), svc_qcmp);
+	/* The id prefix of this Service's ports: ids are "namespace/name/proto/port". */
+	snprintf(prefix, sizeof(prefix), "%s/%s/", in->namespace, in->name);
+	for (size_t f = 0; !r && f < 2; f++) {
+		size_t k = at;
+
+		while (k < scratch.n_svcs && scratch.svcs[k].family == families[f])
+			k++;
+		r = splice(m, families[f], prefix, scratch.svcs + at, k - at, d);
+		at = k;
+	}
+	if (r < 0)
+		goto out;
+	r = rec_set(m, in->namespace, in->name, scratch.n_svcs ? b.a : NULL, ignored, &old);
+	if (r < 0)
+		goto out;
+	m->n_ignored = m->n_ignored + ignored - was_ignored;
+	/* The replaced entries stay readable (d's old side) until the delta is applied. */
+	r = delta_retire(d, old);
+	if (!r && !scratch.n_svcs)
+		r = delta_retire(d, b.a);
+	b.a = NULL;
+out:
+	wf_arena_free(b.a);
+	wf_hash_free(b.slices);
+	wf_free(b.cands);
+	wf_free(scratch.svcs);
+	return r;
+}
+
+int wf_proxy_model_update(struct wf_proxy_model *m, const struct wf_proxy_config *cfg,
+			  const struct wf_proxy_service_input *in, size_t n,
+			  struct wf_proxy_model_delta *d)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < n; i++)
+		r = update_one(m, cfg, &in[i], d);
 	return r;
 }

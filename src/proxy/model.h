@@ -16,6 +16,19 @@ int wf_proxy_model_build(const struct wf_proxy_config *cfg,
 /* Takes NULL. */
 void wf_proxy_model_free(struct wf_proxy_model *m);
 
+/* Brings m up to date for the Services in (each named once, with everything the store holds
+ * for it now) in O(their size) plus a memmove when the number of service ports changes: the
+ * same per-Service rules as wf_proxy_model_build(), which m must come from (with the same
+ * cfg; a Node change needs a new build). The service ports that changed are appended to d
+ * (zero it first; release with wf_proxy_model_delta_done after applying it). Returns 0 or
+ * -ENOMEM; after a failure m is no longer consistent and must be rebuilt. */
+int wf_proxy_model_update(struct wf_proxy_model *m, const struct wf_proxy_config *cfg,
+			  const struct wf_proxy_service_input *in, size_t n,
+			  struct wf_proxy_model_delta *d);
+void wf_proxy_model_delta_done(struct wf_proxy_model_delta *d);
+/* The largest endpoint list (cluster or local) of m's services. */
+size_t wf_proxy_model_max_eps(const struct wf_proxy_model *m);
+
 /* Looks a service port up by family and id; NULL when absent. O(log n). */
 const struct wf_proxy_svc *wf_proxy_model_find(const struct wf_proxy_model *m, int family,
 					       const char *id);

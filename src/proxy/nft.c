@@ -1576,6 +1576,91 @@ out:
 	return r;
 }
 
+/* The delta of an update in place (wf_proxy_sync_update): the changed service ports come as
+ * old/new pairs, so nothing walks the model - the cost is the change's, at any model size. */
+static int nft_changes(void *state, const struct wf_proxy_model *m,
+		       const struct wf_proxy_svc_change *ch, size_t n)
+{
+	struct nft_state *st = state;
+	struct ops have = {0}, want = {0}, out = {0};
+	struct el_ctx cd = {&have, OP_DEL}, ca = {&want, OP_ADD};
+	struct affkeys a = {0};
+	struct wf_buf block;
+	char tag[40], maps[6][16];
+	size_t n_maps, cap = 0;
+	bool aff = false;
+	uint64_t t0 = now_ns(), inputs = block_inputs(m);
+	int r = 0;
+
+	st->err[0] = 0;
+	st->stats.max_tx_ns = 0;
+	if (!st->tag[0] || inputs != st->inputs) {
+		wf_buf_init(&block, TEXT_CAP);
+		r = block_text(m, &block, tag, sizeof(tag));
+		wf_buf_done(&block);
+		if (!r && strcmp(tag, st->tag)) {
+			/* The rules change (more classes, a new affinity timeout): the elements
+			 * are reconciled against a dump, as nft_delta does. */
+			r = reconcile(st, m);
+			if (!r)
+				st->stats.nl_deltas++;
+			goto out;
+		}
+		if (!r)
+			st->inputs = inputs;
+	}
+	for (size_t i = 0; !r && i < n; i++) {
+		const struct wf_proxy_svc *o = ch[i].has_old ? &ch[i].old : NULL;
+		const struct wf_proxy_svc *s = ch[i].has_new ? &ch[i].new : NULL;
+
+		/* Node addresses and cluster CIDRs did not change (else the model was rebuilt):
+		 * the old entry's elements are planned against the same model. */
+		if (o)
+			r = wf_proxy_svc_plan(m, o, el_to_op, &cd);
+		if (!r && s)
+			r = wf_proxy_svc_plan(m, s, el_to_op, &ca);
+		if (!r)
+			r = hairpin_adjust(st, o, -1, &have);
+		if (!r)
+			r = hairpin_adjust(st, s, +1, &want);
+		if (o && o->affinity_timeout) {
+			aff = true;
+			cap += affkeys_count(m, o) + (s ? affkeys_count(m, s) : 0);
+		}
+	}
+	if (!r)
+		r = ops_diff(&have, &want, &out);
+	n_maps = aff_maps(m, maps);
+	if (!r && aff && n_maps) {
+		/* Clients of the changed affinity services whose endpoint went away. */
+		r = affkeys_init(&a, cap);
+		for (size_t i = 0; !r && i < n; i++) {
+			const struct wf_proxy_svc *o = ch[i].has_old ? &ch[i].old : NULL;
+
+			if (!o || !o->affinity_timeout)
+				continue;
+			r = affkeys_svc(&a, m, o, true);
+			if (!r && ch[i].has_new && ch[i].new.affinity_timeout)
+				r = affkeys_svc(&a, m, &ch[i].new, false);
+		}
+		if (!r)
+			r = aff_stale(st, &a, maps, n_maps, &out);
+	}
+	if (!r)
+		r = send_ops(st, &out);
+	if (!r)
+		st->stats.nl_deltas++;
+	else
+		st->tag[0] = 0;
+out:
+	st->stats.last_apply_ns = now_ns() - t0;
+	affkeys_done(&a);
+	wf_free(have.v);
+	wf_free(want.v);
+	wf_free(out.v);
+	return r;
+}
+
 /* ---- lifetime ---- */
 
 static void nft_done(void *state)
@@ -1651,6 +1736,7 @@ const struct wf_proxy_ops wf_proxy_nft_ops = {
 	.init = nft_init,
 	.apply_full = nft_full,
 	.apply_delta = nft_delta,
+	.apply_changes = nft_changes,
 	.ct_flush = nft_ct_flush,
 	.stats = nft_stats,
 	.error = nft_error,

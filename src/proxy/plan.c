@@ -11,6 +11,7 @@
 
 #include "lib/alloc.h"
 #include "lib/ip.h"
+#include "proxy/model.h"
 
 static const char *const set_kind[WF_PROXY_SET_COUNT] = {
 	[WF_PROXY_SET_EPS] = "eps",	      [WF_PROXY_SET_LEPS] = "leps",
@@ -325,14 +326,10 @@ int wf_proxy_plan_all(const struct wf_proxy_model *m, wf_proxy_el_fn fn, void *u
 
 unsigned wf_proxy_plan_classes(const struct wf_proxy_model *m)
 {
-	size_t max = 1;
+	size_t max = wf_proxy_model_max_eps(m);
 
-	for (size_t i = 0; i < m->n_svcs; i++) {
-		if (m->svcs[i].n_eps > max)
-			max = m->svcs[i].n_eps;
-		if (m->svcs[i].n_local_eps > max)
-			max = m->svcs[i].n_local_eps;
-	}
+	if (max < 1)
+		max = 1;
 	return (unsigned)((max + WF_PROXY_CLASS_STEP - 1) / WF_PROXY_CLASS_STEP *
 			  WF_PROXY_CLASS_STEP);
 }
@@ -341,6 +338,21 @@ size_t wf_proxy_plan_timeouts(const struct wf_proxy_model *m, uint32_t *out, siz
 {
 	size_t n = 0;
 
+	if (m->eps_hist) {
+		/* Kept by the model as services come and go: no walk. */
+		for (size_t i = 0; i < m->n_touts; i++) {
+			uint32_t t = m->touts[i].timeout;
+			size_t j;
+
+			if (n < cap) {
+				for (j = n; j > 0 && out[j - 1] > t; j--)
+					out[j] = out[j - 1];
+				out[j] = t;
+			}
+			n++;
+		}
+		return n;
+	}
 	/* Few distinct values (10800 almost everywhere): an insertion-sorted small array. */
 	for (size_t i = 0; i < m->n_svcs; i++) {
 		uint32_t t = m->svcs[i].affinity_timeout;

@@ -45,6 +45,10 @@ struct wf_proxy_ops {
 	/* Applies the difference from old (what this state installed last) to m. */
 	int (*apply_delta)(void *state, const struct wf_proxy_model *old,
 			   const struct wf_proxy_model *m);
+	/* Applies the service ports that changed in m, which was updated in place since it was
+	 * installed (wf_proxy_model_update): in O(n), whatever m's size. */
+	int (*apply_changes)(void *state, const struct wf_proxy_model *m,
+			     const struct wf_proxy_svc_change *ch, size_t n);
 	/* Deletes the conntrack entries the filters describe (m is the installed model). */
 	int (*ct_flush)(void *state, const struct wf_proxy_ct_filter *f, size_t n);
 	const struct wf_proxy_stats *(*stats)(void *state);

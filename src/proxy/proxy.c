@@ -117,6 +117,61 @@ int wf_proxy_ct_filters(const struct wf_proxy_model *old, const struct wf_proxy_
 	return (int)fs.n;
 }
 
+/* The conntrack filters of an update: its changed UDP service ports only. */
+static int ct_filters_changes(const struct wf_proxy_model *m, const struct wf_proxy_svc_change *ch,
+			      size_t n, struct wf_proxy_ct_filter **ret)
+{
+	struct filters fs = {0};
+	int r = 0;
+
+	for (size_t i = 0; !r && i < n; i++) {
+		const struct wf_proxy_svc *s = &ch[i].new;
+
+		if (!ch[i].has_new || s->protocol != WF_K8S_PROTO_UDP)
+			continue;
+		if (ch[i].has_old && same_endpoints(&ch[i].old, s))
+			continue;
+		for (size_t v = 0; !r && v < s->n_vips; v++)
+			r = add_filter(&fs, s, &s->vips[v].ip, s->port);
+		for (size_t k = 0; !r && s->node_port && k < m->n_node_ips; k++)
+			if (m->node_ips[k].family == s->family)
+				r = add_filter(&fs, s, &m->node_ips[k], s->node_port);
+	}
+	if (r < 0) {
+		wf_free(fs.f);
+		return r;
+	}
+	*ret = fs.f;
+	return (int)fs.n;
+}
+
+int wf_proxy_sync_update(struct wf_proxy *p, const struct wf_proxy_config *cfg,
+			 const struct wf_proxy_service_input *in, size_t n,
+			 struct wf_proxy_model_delta *d)
+{
+	struct wf_proxy_ct_filter *f = NULL;
+	int r, k = 0;
+
+	if (!p->installed || !p->ops->apply_changes)
+		return -ESTALE;
+	r = wf_proxy_model_update(p->installed, cfg, in, n, d);
+	if (!r && d->n)
+		k = r = ct_filters_changes(p->installed, d->v, d->n, &f);
+	if (r >= 0 && d->n)
+		r = p->ops->apply_changes(p->state, p->installed, d->v, d->n);
+	if (r < 0) {
+		/* A half-updated model, or a data plane that no longer matches it. */
+		wf_proxy_model_free(p->installed);
+		p->installed = NULL;
+		wf_free(f);
+		return r;
+	}
+	if (k > 0)
+		r = p->ops->ct_flush(p->state, f, (size_t)k);
+	wf_free(f);
+	return r < 0 ? r : 0;
+}
+
 int wf_proxy_sync(struct wf_proxy *p, struct wf_proxy_model *m)
 {
 	struct wf_proxy_ct_filter *f = NULL;

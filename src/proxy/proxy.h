@@ -22,6 +22,15 @@ void wf_proxy_free(struct wf_proxy *p);
  * failure the next sync is a full reconcile. A conntrack cleanup failure is reported (-errno)
  * after the rules are in place. */
 int wf_proxy_sync(struct wf_proxy *p, struct wf_proxy_model *m);
+/* Brings the installed model up to date for the Services in (wf_proxy_model_update, same
+ * cfg as the model's build) and applies only the service ports that changed, with their
+ * conntrack cleanup. d (zeroed by the caller) receives the changes; release it with
+ * wf_proxy_model_delta_done() once done with it (after a failure, without reading it).
+ * Returns 0; -ESTALE when nothing is installed (a full wf_proxy_sync is due); or an error,
+ * after which nothing is installed (the next sync must be a full one). */
+int wf_proxy_sync_update(struct wf_proxy *p, const struct wf_proxy_config *cfg,
+			 const struct wf_proxy_service_input *in, size_t n,
+			 struct wf_proxy_model_delta *d);
 /* The model installed last, or NULL. Valid until the next sync. */
 const struct wf_proxy_model *wf_proxy_installed(const struct wf_proxy *p);
 const struct wf_proxy_stats *wf_proxy_stats(const struct wf_proxy *p);

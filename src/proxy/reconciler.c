@@ -8,11 +8,26 @@
 #include "k8s/store.h"
 #include "lib/alloc.h"
 #include "lib/error.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "proxy/fake.h"
 #include "proxy/health.h"
 #include "proxy/model.h"
 #include "proxy/proxy.h"
+
+/* The EndpointSlices of one Service, by name (the store's events say which slice moved). */
+struct slice_names {
+	size_t n, cap;
+	char **names;
+	char key[]; /* "namespace/service" */
+};
+
+/* A Service whose objects changed since the last sync. */
+struct dirty_svc {
+	size_t ns_len; /* key[0..ns_len) is the namespace, key + ns_len + 1 the name */
+	char key[];
+};
 
 struct proxy_rec {
 	const char *node_name;
@@ -20,16 +35,171 @@ struct proxy_rec {
 	struct wf_proxy_health *health;
 	struct wf_metric *m_services, *m_full, *m_deltas, *m_ct, *m_duration;
 	size_t logged_services;
+	/* Incremental syncs (docs/internals/proxy.md "One change, O(change)"): the agent's
+	 * store events name the Services that changed; the next sync redoes only those. */
+	struct wf_hash *svc_slices; /* "ns/service" -> struct slice_names */
+	struct wf_hash *dirty;	    /* "ns/service" -> struct dirty_svc */
+	unsigned long batches;	    /* store batches seen since the last sync */
+	bool full;		    /* a Node changed, or bookkeeping failed: rebuild */
 };
 
-static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics, void **ret_state)
+static void names_clear(struct wf_hash *h)
+{
+	struct slice_names *l;
+
+	for (size_t it = 0; wf_hash_next(h, &it, NULL, NULL, (void **)&l);) {
+		for (size_t i = 0; i < l->n; i++)
+			wf_free(l->names[i]);
+		wf_free(l->names);
+		wf_free(l);
+	}
+	wf_hash_clear(h);
+}
+
+static void dirty_clear(struct proxy_rec *pr)
+{
+	struct wf_hash *small;
+	size_t n = wf_hash_count(pr->dirty);
+	void *d;
+
+	for (size_t it = 0; wf_hash_next(pr->dirty, &it, NULL, NULL, &d);)
+		wf_free(d);
+	wf_hash_clear(pr->dirty);
+	/* Iterating walks the table's capacity: after a burst (a whole manifest directory) the
+	 * set starts small again, so that one change costs one change. */
+	if (n > 64 && (small = wf_hash_new(16))) {
+		wf_hash_free(pr->dirty);
+		pr->dirty = small;
+	}
+}
+
+static int mark_dirty(struct proxy_rec *pr, const char *ns, const char *name)
+{
+	size_t nl = strlen(ns), len = nl + 1 + strlen(name);
+	struct dirty_svc *d;
+
+	if (len >= 512)
+		return -EINVAL;
+	d = wf_malloc(sizeof(*d) + len + 1);
+	if (!d)
+		return -ENOMEM;
+	d->ns_len = nl;
+	snprintf(d->key, len + 1, "%s/%s", ns, name);
+	if (wf_hash_gets(pr->dirty, d->key)) {
+		wf_free(d);
+		return 0;
+	}
+	if (wf_hash_puts(pr->dirty, d->key, d, NULL) < 0) {
+		wf_free(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Adds (or removes) slice o under its Service in the index. */
+static int index_slice(struct proxy_rec *pr, const struct wf_k8s_object *o, bool add)
+{
+	const char *svc = o->endpointslice->service_name;
+	struct slice_names *l;
+	char key[512];
+	size_t i;
+
+	if (!svc || !o->namespace)
+		return 0; /* not a Service's: the model ignores it */
+	if ((size_t)snprintf(key, sizeof(key), "%s/%s", o->namespace, svc) >= sizeof(key))
+		return -EINVAL;
+	l = wf_hash_gets(pr->svc_slices, key);
+	for (i = 0; l && i < l->n && strcmp(l->names[i], o->name); i++)
+		;
+	if (!add) {
+		if (!l || i == l->n)
+			return 0;
+		wf_free(l->names[i]);
+		l->names[i] = l->names[--l->n];
+		if (!l->n) {
+			wf_hash_dels(pr->svc_slices, key);
+			wf_free(l->names);
+			wf_free(l);
+		}
+		return 0;
+	}
+	if (l && i < l->n)
+		return 0;
+	if (!l) {
+		l = wf_calloc(1, sizeof(*l) + strlen(key) + 1);
+		if (!l)
+			return -ENOMEM;
+		strcpy(l->key, key);
+		if (wf_hash_puts(pr->svc_slices, l->key, l, NULL) < 0) {
+			wf_free(l);
+			return -ENOMEM;
+		}
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 2;
+		char **v = wf_reallocarray(l->names, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->names = v;
+		l->cap = cap;
+	}
+	l->names[l->n] = wf_strdup(o->name);
+	if (!l->names[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* The store's batch: the Services it touches become dirty (a slice's by its service-name
+ * label, before and after); a Node change needs a rebuild (node addresses, zone, pod CIDRs). */
+static void rec_changes(void *state, const struct wf_store_snapshot *snap,
+			const struct wf_store_event *ev, size_t n)
+{
+	struct proxy_rec *pr = state;
+	int r = 0;
+
+	pr->batches++;
+	/* Nothing installed yet (the initial load): the next sync is a full one anyway. */
+	if (!wf_proxy_installed(pr->proxy))
+		return;
+	for (size_t i = 0; !r && !pr->full && i < n; i++) {
+		for (int side = 0; !r && side < 2; side++) {
+			const struct wf_k8s_object *o = side ? ev[i].new_obj : ev[i].old_obj;
+
+			if (!o)
+				continue;
+			switch (o->kind) {
+			case WF_K8S_NODE:
+				pr->full = true;
+				break;
+			case WF_K8S_SERVICE:
+				r = mark_dirty(pr, o->namespace ? o->namespace : "", o->name);
+				break;
+			case WF_K8S_ENDPOINTSLICE:
+				r = index_slice(pr, o, side);
+				if (!r && o->endpointslice->service_name && o->namespace)
+					r = mark_dirty(pr, o->namespace,
+						       o->endpointslice->service_name);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	if (r < 0)
+		pr->full = true;
+}
+
+static int rec_init_with(const struct wf_proxy_ops *ops, const struct wf_agent_config *cfg,
+			 struct wf_metrics *metrics, void **ret_state)
 {
 	struct proxy_rec *pr = wf_calloc(1, sizeof(*pr));
 	int r;
 
 	if (!pr)
 		return -ENOMEM;
-	r = wf_proxy_new(&wf_proxy_nft_ops, &pr->proxy);
+	r = wf_proxy_new(ops, &pr->proxy);
 	if (r < 0) {
 		wf_free(pr);
 		return r;
@@ -39,6 +209,16 @@ static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metric
 		wf_proxy_free(pr->proxy);
 		wf_free(pr);
 		return r;
+	}
+	pr->svc_slices = wf_hash_new(256);
+	pr->dirty = wf_hash_new(16);
+	if (!pr->svc_slices || !pr->dirty) {
+		wf_hash_free(pr->svc_slices);
+		wf_hash_free(pr->dirty);
+		wf_proxy_health_free(pr->health);
+		wf_proxy_free(pr->proxy);
+		wf_free(pr);
+		return -ENOMEM;
 	}
 	pr->node_name = cfg->node_name;
 	pr->logged_services = (size_t)-1;
@@ -56,6 +236,22 @@ static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metric
 	}
 	*ret_state = pr;
 	return 0;
+}
+
+static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics, void **ret_state)
+{
+	return rec_init_with(&wf_proxy_nft_ops, cfg, metrics, ret_state);
+}
+
+static int rec_init_fake(const struct wf_agent_config *cfg, struct wf_metrics *metrics,
+			 void **ret_state)
+{
+	int r = rec_init_with(&wf_proxy_fake_ops, cfg, metrics, ret_state);
+
+	if (!r)
+		((struct wf_proxy_fake *)wf_proxy_backend(((struct proxy_rec *)*ret_state)->proxy))
+			->no_render = true;
+	return r;
 }
 
 struct collect {
@@ -80,21 +276,27 @@ static int collect(void *ud, const struct wf_k8s_object *obj)
 	return 0;
 }
 
-static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err, size_t errlen)
+/* The whole model from the snapshot (first sync, resync, retry, Node change); also rebuilds
+ * the slice index the incremental syncs read. */
+static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap, char *err,
+		     size_t errlen)
 {
 	static const enum wf_k8s_kind kinds[] = {WF_K8S_SERVICE, WF_K8S_ENDPOINTSLICE, WF_K8S_NODE};
-	struct proxy_rec *pr = state;
 	struct wf_proxy_config cfg = {.node_name = pr->node_name};
 	struct wf_proxy_model *m;
 	struct collect c = {0};
-	unsigned long full, deltas;
-	const struct wf_proxy_stats *st = wf_proxy_stats(pr->proxy);
 	int r = 0;
 
-	full = st->full_loads;
-	deltas = st->nl_deltas;
+	names_clear(pr->svc_slices);
+	dirty_clear(pr);
+	pr->full = false;
 	for (size_t i = 0; !r && i < 3; i++)
 		r = wf_store_foreach(snap, kinds[i], NULL, collect, &c);
+	for (size_t i = 0; !r && i < c.n; i++)
+		if (c.objs[i]->kind == WF_K8S_ENDPOINTSLICE)
+			r = index_slice(pr, c.objs[i], true);
+	if (r < 0)
+		pr->full = true; /* no index: the next sync is a full one too */
 	if (!r)
 		r = wf_proxy_model_build(&cfg, c.objs, c.n, &m);
 	wf_free(c.objs);
@@ -108,8 +310,101 @@ static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err
 		return r;
 	}
 	r = wf_proxy_health_update(pr->health, wf_proxy_installed(pr->proxy));
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "healthCheckNodePort servers: %s", wf_strerror(r));
+	return r;
+}
+
+/* Only the dirty Services: their objects from the snapshot, into the installed model, and
+ * their changed service ports to the data plane. -ESTALE: nothing installed, go full. */
+static int sync_changed(struct proxy_rec *pr, const struct wf_store_snapshot *snap, char *err,
+			size_t errlen)
+{
+	struct wf_proxy_config cfg = {.node_name = pr->node_name};
+	struct wf_proxy_service_input *in;
+	const struct wf_k8s_object **slices;
+	struct wf_proxy_model_delta d = {0};
+	struct dirty_svc *ds;
+	size_t n = wf_hash_count(pr->dirty), n_sl = 0, k = 0, at = 0;
+	bool health = false;
+	int r;
+
+	if (!n)
+		return 0;
+	for (size_t it = 0; wf_hash_next(pr->dirty, &it, NULL, NULL, (void **)&ds);) {
+		struct slice_names *l = wf_hash_gets(pr->svc_slices, ds->key);
+
+		n_sl += l ? l->n : 0;
+	}
+	in = wf_calloc(n, sizeof(*in));
+	slices = wf_calloc(n_sl ? n_sl : 1, sizeof(*slices));
+	if (!in || !slices) {
+		wf_free(in);
+		wf_free(slices);
+		return -ENOMEM;
+	}
+	for (size_t it = 0; wf_hash_next(pr->dirty, &it, NULL, NULL, (void **)&ds);) {
+		struct slice_names *l = wf_hash_gets(pr->svc_slices, ds->key);
+		struct wf_proxy_service_input *x = &in[k++];
+
+		ds->key[ds->ns_len] = 0; /* namespace and name, split in place */
+		x->namespace = ds->key;
+		x->name = ds->key + ds->ns_len + 1;
+		x->service = wf_store_get(snap, WF_K8S_SERVICE, x->namespace, x->name);
+		x->slices = &slices[at];
+		for (size_t i = 0; l && i < l->n; i++) {
+			const struct wf_k8s_object *o =
+				wf_store_get(snap, WF_K8S_ENDPOINTSLICE, x->namespace, l->names[i]);
+
+			if (o)
+				slices[at + x->n_slices++] = o;
+		}
+		at += x->n_slices;
+	}
+	r = wf_proxy_sync_update(pr->proxy, &cfg, in, n, &d);
+	if (r == -ESTALE)
+		goto out;
+	if (r < 0) {
+		snprintf(err, errlen, "%s", wf_proxy_error(pr->proxy));
+		goto out;
+	}
+	/* The healthz table changes only with a Service that has a healthCheckNodePort. */
+	for (size_t i = 0; i < d.n && !health; i++)
+		health = (d.v[i].has_old && d.v[i].old.health_check_node_port) ||
+			 (d.v[i].has_new && d.v[i].new.health_check_node_port);
+	if (health) {
+		r = wf_proxy_health_update(pr->health, wf_proxy_installed(pr->proxy));
+		if (r < 0)
+			snprintf(err, errlen, "healthCheckNodePort servers: %s", wf_strerror(r));
+	}
+out:
+	wf_proxy_model_delta_done(&d);
+	wf_free(in);
+	wf_free(slices);
+	dirty_clear(pr); /* done with, or redone in full; the keys were split anyway */
+	return r;
+}
+
+static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err, size_t errlen)
+{
+	struct proxy_rec *pr = state;
+	unsigned long full, deltas;
+	const struct wf_proxy_stats *st = wf_proxy_stats(pr->proxy);
+	int r = -ESTALE;
+
+	full = st->full_loads;
+	deltas = st->nl_deltas;
+	/* A sync that no store batch caused (the first, a retry, the periodic resync) and one
+	 * after a Node change rebuild everything; the rest redo the Services that changed. */
+	if (pr->batches && !pr->full && wf_proxy_installed(pr->proxy))
+		r = sync_changed(pr, snap, err, errlen);
+	if (r == -ESTALE) {
+		dirty_clear(pr);
+		r = sync_full(pr, snap, err, errlen);
+	}
+	pr->batches = 0;
+	if (r < 0) {
+		pr->full = true;
 		return r;
 	}
 	st = wf_proxy_stats(pr->proxy);
@@ -134,14 +429,32 @@ static void rec_done(void *state)
 
 	if (!pr)
 		return;
+	names_clear(pr->svc_slices);
+	wf_hash_free(pr->svc_slices);
+	dirty_clear(pr);
+	wf_hash_free(pr->dirty);
 	wf_proxy_health_free(pr->health);
 	wf_proxy_free(pr->proxy); /* the table stays: it must survive a restart */
 	wf_free(pr);
+}
+
+struct wf_proxy *wf_proxy_agent_reconciler_proxy(void *state)
+{
+	return ((struct proxy_rec *)state)->proxy;
 }
 
 const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler = {
 	.name = "proxy",
 	.init = rec_init,
 	.sync = rec_sync,
+	.changes = rec_changes,
+	.done = rec_done,
+};
+
+const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler_fake = {
+	.name = "proxy",
+	.init = rec_init_fake,
+	.sync = rec_sync,
+	.changes = rec_changes,
 	.done = rec_done,
 };

@@ -7,3 +7,10 @@
 #include "agent/agent-types.h"
 
 extern const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler;
+/* The same over the fake backend (proxy.h), rendering nothing: benches and tests of the
+ * user-space path. */
+extern const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler_fake;
+
+struct wf_proxy;
+/* The engine of a reconciler's state (tests: its installed model and stats). */
+struct wf_proxy *wf_proxy_agent_reconciler_proxy(void *state);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "k8s/object.h"
+#include "k8s/store.h"
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/ip.h"
@@ -19,6 +20,7 @@
 #include "proxy/model.h"
 #include "proxy/nft-plan.h"
 #include "proxy/proxy.h"
+#include "proxy/reconciler.h"
 #include "proxy/render.h"
 
 struct fixture {
@@ -490,14 +492,433 @@ static void test_alloc_failures(void **unused)
 	wf_k8s_parse_result_done(&res);
 }
 
+/* ---- incremental updates equal a full build ---- */
+
+#define INC_SVCS 14
+
+/* No healthCheckNodePort: the reconciler test must not open ports in the host's namespace. */
+static bool inc_no_hcnp;
+
+static uint32_t inc_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Service i at version v (0: absent) with its slices, as YAML: every shape the model knows -
+ * types, dual stack, traffic policies, affinity, named ports, conditions, hints, headless. */
+static void inc_service(struct wf_buf *b, unsigned i, uint32_t v)
+{
+	static const char *const types[] = {"ClusterIP", "NodePort", "LoadBalancer"};
+	static const char *const conds[] = {
+		"", ", conditions: {ready: false, serving: true, terminating: true}",
+		", conditions: {ready: false, serving: false}"};
+	uint32_t x = v * 2654435761u + i + 1;
+	const char *type = types[inc_rand(&x) % 3];
+	bool dual = inc_rand(&x) % 3 == 0, headless = inc_rand(&x) % 9 == 0;
+	unsigned n_ports = 1 + inc_rand(&x) % 2, n_slices = inc_rand(&x) % 3;
+
+	if (!v)
+		return;
+	wf_buf_printf(b, "---\napiVersion: v1\nkind: Service\nmetadata: {name: s%u, namespace: n%u",
+		      i, i % 2);
+	if (inc_rand(&x) % 3 == 0)
+		wf_buf_printf(b, ", annotations: {service.kubernetes.io/topology-mode: Auto}");
+	wf_buf_printf(b, "}\nspec:\n  type: %s\n", type);
+	if (headless)
+		wf_buf_printf(b, "  clusterIP: None\n");
+	else if (dual)
+		wf_buf_printf(b, "  clusterIPs: [10.96.0.%u, 'fd00::%x']\n", i + 1, i + 1);
+	else
+		wf_buf_printf(b, "  clusterIP: 10.96.0.%u\n", i + 1);
+	if (strcmp(type, "ClusterIP") && inc_rand(&x) % 2) {
+		wf_buf_printf(b, "  externalTrafficPolicy: Local\n");
+		if (!strcmp(type, "LoadBalancer") && !inc_no_hcnp)
+			wf_buf_printf(b, "  healthCheckNodePort: %u\n", 32000 + i);
+	}
+	if (inc_rand(&x) % 4 == 0)
+		wf_buf_printf(b, "  internalTrafficPolicy: Local\n");
+	if (inc_rand(&x) % 3 == 0)
+		wf_buf_printf(b,
+			      "  sessionAffinity: ClientIP\n  sessionAffinityConfig: "
+			      "{clientIP: {timeoutSeconds: %u}}\n",
+			      inc_rand(&x) % 2 ? 600 : 10800);
+	if (inc_rand(&x) % 3 == 0)
+		wf_buf_printf(b, "  externalIPs: [203.0.113.%u]\n", i + 1);
+	if (!strcmp(type, "LoadBalancer") && inc_rand(&x) % 2)
+		wf_buf_printf(b, "  loadBalancerSourceRanges: [198.51.100.0/24]\n");
+	wf_buf_printf(b, "  ports:\n");
+	for (unsigned p = 0; p < n_ports; p++) {
+		wf_buf_printf(b, "  - {name: p%u, port: %u, protocol: %s", p,
+			      80 + 2 * p + inc_rand(&x) % 2, inc_rand(&x) % 2 ? "UDP" : "TCP");
+		if (strcmp(type, "ClusterIP"))
+			wf_buf_printf(b, ", nodePort: %u", 30000 + i * 4 + p);
+		wf_buf_printf(b, "}\n");
+	}
+	if (!strcmp(type, "LoadBalancer"))
+		wf_buf_printf(b, "status: {loadBalancer: {ingress: [{ip: 192.0.2.%u}]}}\n", i + 1);
+	for (unsigned sl = 0; sl < n_slices; sl++) {
+		bool v6 = dual && sl == 1;
+		unsigned n_eps = inc_rand(&x) % 12;
+
+		wf_buf_printf(b,
+			      "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+			      "metadata: {name: s%u-%u, namespace: n%u, labels: "
+			      "{kubernetes.io/service-name: s%u}}\naddressType: %s\nports:\n",
+			      i, sl, i % 2, i, v6 ? "IPv6" : "IPv4");
+		for (unsigned p = 0; p < 2; p++)
+			wf_buf_printf(b, "- {name: p%u, port: %u, protocol: %s}\n", p,
+				      8080 + inc_rand(&x) % 2, inc_rand(&x) % 2 ? "UDP" : "TCP");
+		wf_buf_printf(b, "endpoints:%s\n", n_eps ? "" : " []");
+		for (unsigned e = 0; e < n_eps; e++) {
+			unsigned a = inc_rand(&x) % 16;
+			bool hint = inc_rand(&x) % 4 != 0;
+
+			if (v6)
+				wf_buf_printf(b, "- {addresses: ['fd01::%x']", a + 1);
+			else
+				wf_buf_printf(b, "- {addresses: [10.1.%u.%u]", i, a + 1);
+			wf_buf_printf(b, ", nodeName: node-%u%s", 1 + inc_rand(&x) % 2,
+				      conds[inc_rand(&x) % 3]);
+			if (hint)
+				wf_buf_printf(b, ", hints: {forZones: [{name: z%u}]}",
+					      1 + inc_rand(&x) % 2);
+			wf_buf_printf(b, "}\n");
+		}
+	}
+}
+
+static void inc_parse(const uint32_t *ver, struct wf_k8s_parse_result *res)
+{
+	struct wf_buf b;
+	struct wf_diag d;
+
+	wf_buf_init(&b, 0);
+	wf_buf_printf(&b, "apiVersion: v1\nkind: Node\nmetadata: {name: node-1, labels: "
+			  "{topology.kubernetes.io/zone: z1}}\nspec: {podCIDR: 10.244.1.0/24}\n"
+			  "status: {addresses: [{type: InternalIP, address: 192.168.0.1}]}\n");
+	for (unsigned i = 0; i < INC_SVCS; i++)
+		inc_service(&b, i, ver[i]);
+	*res = (struct wf_k8s_parse_result){0};
+	if (wf_k8s_parse((const char *)wf_buf_data(&b), wf_buf_len(&b), "inc.yaml", res, &d) < 0)
+		fail_msg("parse: %s (%s)\n%s", d.msg, d.path, (const char *)wf_buf_data(&b));
+	wf_buf_done(&b);
+}
+
+static char *inc_render(const struct wf_proxy_model *m)
+{
+	struct wf_buf b;
+	char *s;
+
+	wf_buf_init(&b, 0);
+	assert_int_equal(wf_proxy_render(m, &b), 0);
+	s = wf_buf_steal(&b, NULL);
+	wf_buf_done(&b);
+	return s;
+}
+
+/* A random sequence of Service and EndpointSlice changes, applied through the engine's
+ * incremental path (wf_proxy_sync_update over the fake backend): after each step the model is
+ * the one a full build makes, and the delta names exactly the service ports that differ. */
+static void test_incremental(void **unused)
+{
+	const struct wf_proxy_config cfg = {.node_name = "node-1"};
+	uint32_t ver[INC_SVCS], seed = 12345;
+	struct wf_k8s_parse_result res;
+	struct wf_proxy_model *m, *prev;
+	struct wf_proxy *p;
+
+	for (unsigned i = 0; i < INC_SVCS; i++)
+		ver[i] = inc_rand(&seed) % 4 ? i + 1 : 0;
+	inc_parse(ver, &res);
+	assert_int_equal(wf_proxy_new(&wf_proxy_fake_ops, &p), 0);
+	assert_int_equal(wf_proxy_model_build(&cfg,
+					      (const struct wf_k8s_object *const *)res.objects,
+					      res.n_objects, &m),
+			 0);
+	assert_int_equal(wf_proxy_model_build(&cfg,
+					      (const struct wf_k8s_object *const *)res.objects,
+					      res.n_objects, &prev),
+			 0);
+	wf_k8s_parse_result_done(&res);
+	assert_int_equal(wf_proxy_sync(p, m), 0);
+	for (unsigned step = 0; step < 300; step++) {
+		struct wf_proxy_service_input in[3];
+		const struct wf_k8s_object *slices[3][4];
+		struct wf_proxy_model_delta d = {0};
+		struct wf_proxy_model *full;
+		const struct wf_proxy_model *inc;
+		unsigned n_in = 1 + inc_rand(&seed) % 3, picked[3];
+		char names[3][16], *a, *b;
+		uint32_t ta[8], tb[8];
+
+		for (unsigned k = 0; k < n_in; k++) {
+			unsigned i;
+			bool dup;
+
+			do {
+				i = inc_rand(&seed) % INC_SVCS;
+				dup = false;
+				for (unsigned j = 0; j < k; j++)
+					dup |= picked[j] == i;
+			} while (dup);
+			picked[k] = i;
+			/* Gone, back, or another version (ports, endpoints, policies...). */
+			ver[i] = inc_rand(&seed) % 5 == 0 ? 0 : inc_rand(&seed) % 1000 + 1;
+		}
+		inc_parse(ver, &res);
+		for (unsigned k = 0; k < n_in; k++) {
+			char ns[8];
+
+			snprintf(ns, sizeof(ns), "n%u", picked[k] % 2);
+			snprintf(names[k], sizeof(names[k]), "s%u", picked[k]);
+			in[k] = (struct wf_proxy_service_input){.namespace =
+									picked[k] % 2 ? "n1" : "n0",
+								.name = names[k],
+								.slices = slices[k]};
+			for (size_t o = 0; o < res.n_objects; o++) {
+				const struct wf_k8s_object *obj = res.objects[o];
+
+				if (!obj->namespace || strcmp(obj->namespace, ns))
+					continue;
+				if (obj->kind == WF_K8S_SERVICE && !strcmp(obj->name, names[k]))
+					in[k].service = obj;
+				if (obj->kind == WF_K8S_ENDPOINTSLICE &&
+				    obj->endpointslice->service_name &&
+				    !strcmp(obj->endpointslice->service_name, names[k]))
+					slices[k][in[k].n_slices++] = obj;
+			}
+		}
+		assert_int_equal(wf_proxy_sync_update(p, &cfg, in, n_in, &d), 0);
+		assert_int_equal(
+			wf_proxy_model_build(&cfg, (const struct wf_k8s_object *const *)res.objects,
+					     res.n_objects, &full),
+			0);
+		inc = wf_proxy_installed(p);
+		a = inc_render(inc);
+		b = inc_render(full);
+		assert_string_equal(a, b);
+		assert_int_equal(inc->n_svcs, full->n_svcs);
+		assert_int_equal(inc->n_ignored, full->n_ignored);
+		assert_int_equal(wf_proxy_plan_classes(inc), wf_proxy_plan_classes(full));
+		assert_int_equal(wf_proxy_plan_timeouts(inc, ta, 8),
+				 wf_proxy_plan_timeouts(full, tb, 8));
+		assert_memory_equal(ta, tb, wf_proxy_plan_timeouts(full, tb, 8) * sizeof(*ta));
+		for (size_t i = 0; i < full->n_svcs; i++)
+			assert_true(wf_proxy_svc_eps_equal(&inc->svcs[i], &full->svcs[i]) &&
+				    wf_proxy_svc_shape_equal(&inc->svcs[i], &full->svcs[i]));
+		/* The delta: each change is one, and every difference is in it. */
+		for (size_t i = 0; i < d.n; i++) {
+			const struct wf_proxy_svc_change *c = &d.v[i];
+
+			assert_true(c->has_old || c->has_new);
+			if (c->has_old && c->has_new)
+				assert_false(wf_proxy_svc_eps_equal(&c->old, &c->new) &&
+					     wf_proxy_svc_shape_equal(&c->old, &c->new));
+		}
+		for (size_t i = 0; i < full->n_svcs; i++) {
+			const struct wf_proxy_svc *s = &full->svcs[i];
+			const struct wf_proxy_svc *o = wf_proxy_model_find(prev, s->family, s->id);
+			bool listed = false;
+
+			for (size_t j = 0; j < d.n && !listed; j++)
+				listed = d.v[j].has_new && d.v[j].new.family == s->family &&
+					 !strcmp(d.v[j].new.id, s->id);
+			if (!o || !wf_proxy_svc_eps_equal(o, s) || !wf_proxy_svc_shape_equal(o, s))
+				assert_true(listed);
+		}
+		for (size_t i = 0; i < prev->n_svcs; i++) {
+			const struct wf_proxy_svc *o = &prev->svcs[i];
+			bool listed = false;
+
+			if (wf_proxy_model_find(full, o->family, o->id))
+				continue;
+			for (size_t j = 0; j < d.n && !listed; j++)
+				listed = d.v[j].has_old && !d.v[j].has_new &&
+					 d.v[j].old.family == o->family &&
+					 !strcmp(d.v[j].old.id, o->id);
+			assert_true(listed);
+		}
+		wf_free(a);
+		wf_free(b);
+		wf_proxy_model_delta_done(&d);
+		wf_proxy_model_free(prev);
+		prev = full;
+		wf_k8s_parse_result_done(&res);
+	}
+	wf_proxy_model_free(prev);
+	wf_proxy_free(p);
+}
+
+static unsigned long rec_batches;
+
+static void rec_events(void *ud, const struct wf_store_snapshot *snap,
+		       const struct wf_store_event *ev, size_t n)
+{
+	rec_batches++;
+	wf_proxy_agent_reconciler_fake.changes(ud, snap, ev, n);
+}
+
+/* The picked Services' new objects into the store as one batch, the previous ones deleted
+ * first - all of them, or (mode 1) the EndpointSlices only, or (mode 2) the Service only - so
+ * that the reconciler sees the events the agent would hand it, slice-only changes included. */
+static void rec_commit(struct wf_store *store, const uint32_t *ver, const unsigned *picked,
+		       const unsigned *mode, unsigned n, struct wf_k8s_parse_result *res)
+{
+	struct wf_store_batch *b;
+
+	inc_parse(ver, res);
+	assert_int_equal(wf_store_batch_begin(store, &b), 0);
+	for (unsigned k = 0; k < n; k++) {
+		char ns[8], name[16], svc_name[16];
+
+		snprintf(ns, sizeof(ns), "n%u", picked[k] % 2);
+		snprintf(svc_name, sizeof(svc_name), "s%u", picked[k]);
+		if (mode[k] != 1)
+			wf_store_batch_delete(b, WF_K8S_SERVICE, ns, svc_name);
+		for (unsigned sl = 0; mode[k] != 2 && sl < 3; sl++) {
+			snprintf(name, sizeof(name), "s%u-%u", picked[k], sl);
+			wf_store_batch_delete(b, WF_K8S_ENDPOINTSLICE, ns, name);
+		}
+		for (size_t o = 0; o < res->n_objects; o++) {
+			const struct wf_k8s_object *obj = res->objects[o];
+			bool svc = obj->kind == WF_K8S_SERVICE && mode[k] != 1 &&
+				   !strcmp(obj->name, svc_name);
+			bool slice = obj->kind == WF_K8S_ENDPOINTSLICE && mode[k] != 2 &&
+				     obj->endpointslice->service_name &&
+				     !strcmp(obj->endpointslice->service_name, svc_name);
+
+			if ((svc || slice) && !strcmp(obj->namespace, ns))
+				assert_int_equal(wf_store_batch_put(b, res->objects[o]), 0);
+		}
+	}
+	assert_int_equal(wf_store_batch_commit(b), 0);
+}
+
+static int rec_collect(void *ud, const struct wf_k8s_object *obj)
+{
+	struct wf_k8s_parse_result *all = ud;
+
+	all->objects[all->n_objects++] = (struct wf_k8s_object *)obj;
+	return 0;
+}
+
+/* A full build from everything the snapshot holds: what the reconciler must have installed. */
+static struct wf_proxy_model *rec_full(const struct wf_store_snapshot *snap)
+{
+	static const enum wf_k8s_kind kinds[] = {WF_K8S_SERVICE, WF_K8S_ENDPOINTSLICE, WF_K8S_NODE};
+	const struct wf_proxy_config cfg = {.node_name = "node-1"};
+	struct wf_k8s_object *objs[4 * INC_SVCS + 1];
+	struct wf_k8s_parse_result all = {.objects = objs};
+	struct wf_proxy_model *m;
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(wf_store_foreach(snap, kinds[i], NULL, rec_collect, &all), 0);
+	assert_int_equal(wf_proxy_model_build(&cfg, (const struct wf_k8s_object *const *)objs,
+					      all.n_objects, &m),
+			 0);
+	return m;
+}
+
+/* The agent's reconciler over the fake backend, driven by store events: after the first
+ * (full) sync every sync is incremental, and its model is the one a full build makes. */
+static void test_reconciler_incremental(void **unused)
+{
+	struct wf_agent_config acfg = {.node_name = "node-1"};
+	uint32_t ver[INC_SVCS], seed = 777;
+	unsigned all[INC_SVCS], modes[INC_SVCS] = {0};
+	struct wf_k8s_parse_result res;
+	struct wf_store *store;
+	struct wf_store_snapshot *snap;
+	struct wf_proxy *p;
+	struct wf_proxy_fake *f;
+	char err[256];
+	void *rs;
+
+	inc_no_hcnp = true;
+	for (unsigned i = 0; i < INC_SVCS; i++) {
+		ver[i] = inc_rand(&seed) % 4 ? i + 1 : 0;
+		all[i] = i;
+	}
+	assert_int_equal(wf_store_new(&store), 0);
+	assert_int_equal(wf_proxy_agent_reconciler_fake.init(&acfg, NULL, &rs), 0);
+	assert_true(wf_store_subscribe(store, rec_events, rs) >= 0);
+	p = wf_proxy_agent_reconciler_proxy(rs);
+	rec_commit(store, ver, all, modes, INC_SVCS, &res);
+	{
+		/* The Node too (the generator's first object). */
+		struct wf_store_batch *b;
+
+		assert_int_equal(wf_store_batch_begin(store, &b), 0);
+		assert_int_equal(wf_store_batch_put(b, res.objects[0]), 0);
+		assert_int_equal(wf_store_batch_commit(b), 0);
+	}
+	wf_k8s_parse_result_done(&res);
+	snap = wf_store_snapshot(store);
+	assert_int_equal(wf_proxy_agent_reconciler_fake.sync(rs, snap, err, sizeof(err)), 0);
+	wf_store_snapshot_unref(snap);
+	assert_int_equal(wf_proxy_stats(p)->full_loads, 1);
+	for (unsigned step = 0; step < 200; step++) {
+		unsigned n = 1 + inc_rand(&seed) % 3, picked[3], mode[3];
+		unsigned long batches;
+		struct wf_proxy_model *full;
+		char *a, *b;
+
+		for (unsigned k = 0; k < n; k++) {
+			picked[k] = inc_rand(&seed) % INC_SVCS;
+			mode[k] = inc_rand(&seed) % 3;
+			ver[picked[k]] = inc_rand(&seed) % 5 == 0 ? 0 : inc_rand(&seed) % 1000 + 1;
+		}
+		batches = rec_batches;
+		rec_commit(store, ver, picked, mode, n, &res);
+		/* The agent syncs after a batch that changed something (a store event). */
+		snap = wf_store_snapshot(store);
+		if (rec_batches != batches)
+			assert_int_equal(
+				wf_proxy_agent_reconciler_fake.sync(rs, snap, err, sizeof(err)), 0);
+		full = rec_full(snap);
+		wf_store_snapshot_unref(snap);
+		a = inc_render(wf_proxy_installed(p));
+		b = inc_render(full);
+		assert_string_equal(a, b);
+		assert_int_equal(wf_proxy_installed(p)->n_ignored, full->n_ignored);
+		wf_free(a);
+		wf_free(b);
+		wf_proxy_model_free(full);
+		wf_k8s_parse_result_done(&res);
+	}
+	/* Every later sync went the incremental way (apply_changes), never the merge-walk. */
+	f = wf_proxy_backend(p);
+	assert_int_equal(f->stats.full_loads, 1);
+	assert_int_equal(f->stats.nl_deltas, f->change_applies);
+	assert_true(f->change_applies > 150);
+	/* A sync no batch preceded (the periodic resync) rebuilds the model: the merge-walk. */
+	snap = wf_store_snapshot(store);
+	assert_int_equal(wf_proxy_agent_reconciler_fake.sync(rs, snap, err, sizeof(err)), 0);
+	wf_store_snapshot_unref(snap);
+	assert_int_equal(f->stats.nl_deltas, f->change_applies + 1);
+	wf_proxy_agent_reconciler_fake.done(rs);
+	wf_store_free(store);
+	inc_no_hcnp = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_conditions),     cmocka_unit_test(test_named_ports),
-		cmocka_unit_test(test_ignored),	       cmocka_unit_test(test_dual_stack),
-		cmocka_unit_test(test_external),       cmocka_unit_test(test_local_fallback),
-		cmocka_unit_test(test_topology),       cmocka_unit_test(test_engine),
-		cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_conditions),
+		cmocka_unit_test(test_named_ports),
+		cmocka_unit_test(test_ignored),
+		cmocka_unit_test(test_dual_stack),
+		cmocka_unit_test(test_external),
+		cmocka_unit_test(test_local_fallback),
+		cmocka_unit_test(test_topology),
+		cmocka_unit_test(test_engine),
+		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_incremental),
+		cmocka_unit_test(test_reconciler_incremental),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
