@@ -211,16 +211,68 @@ for round in $(seq 1 "$rounds"); do
 	done
 done
 
-echo "-- weft, 2 workers (pinned to CPUs 0 and 1; the load generator shares the cores)"
-taskset -c 0,1 "$weft" --manifests "$tmp/manifests" --listen 127.0.0.1:5304 --upstream none \
-	--workers 2 --pin 2>>"$tmp/weft.log" &
-pids+=($!)
-wait_port 5304
-c0=$(cpu_ticks "${pids[-1]}")
-out=$("$load" -s 127.0.0.1 -p 5304 -f "$tmp/queries.txt" -d "$dur" -c 512 -n 16)
-c1=$(cpu_ticks "${pids[-1]}")
-echo "   $out cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN{printf "%.2f", (b-a)/hz}')"
-stop_last
+# Workers: each has its own SO_REUSEPORT sockets and writes nothing another reads, so its
+# queries per CPU-second should not drop when two run at once. On two cores the load generator
+# shares the CPUs with the workers, so total qps cannot grow here: what is compared is each
+# worker's queries (weft_dns_worker_requests_total), its own CPU time (its thread in
+# /proc/PID/task) and its mean batch (queries per recvmmsg), with 1 and with 2 workers.
+thread_ticks() { # thread_ticks PID COMM: CPU ticks of the thread named COMM
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] || continue
+		sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}'
+		return
+	done
+	echo 0
+}
+worker_metric() { # worker_metric ADMIN_PORT NAME WORKER
+	curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2{worker=\"$3\"}" '$1 == n {print $2}'
+}
+# A worker's CPU per query also depends on its batch (queries per recvmmsg/sendmmsg: fewer
+# syscalls per query in larger batches), which depends on how busy it is; so each setting runs
+# at 64, 256 and 512 queries in flight per worker, and workers are compared at like batches.
+echo "-- weft workers: --workers 1 and 2 (--pin: worker i on CPU i), load generator unpinned;"
+echo "   per worker: queries, its thread's CPU time, queries per CPU-second, mean batch"
+printf '   %-8s %-9s %-7s %10s %7s %10s %6s\n' workers inflight worker queries cpu_s q/cpu-s batch
+for workers in 1 2; do
+	admin=$((9300 + workers))
+	taskset -c 0,1 "$weft" --manifests "$tmp/manifests" --listen 127.0.0.1:5304 --upstream none \
+		--workers "$workers" --pin --admin "127.0.0.1:$admin" 2>>"$tmp/weft.log" &
+	pids+=($!)
+	wait_port 5304
+	"$load" -s 127.0.0.1 -p 5304 -f "$tmp/queries.txt" -d 1 >/dev/null # warm-up
+	for inflight in 64 256 512; do
+		declare -A q0 b0 t0
+		for ((i = 0; i < workers; i++)); do
+			q0[$i]=$(worker_metric "$admin" weft_dns_worker_requests_total "$i")
+			b0[$i]=$(worker_metric "$admin" weft_dns_worker_udp_batches_total "$i")
+			t0[$i]=$(thread_ticks "${pids[-1]}" "weft-dns-w$i")
+		done
+		"$load" -s 127.0.0.1 -p 5304 -f "$tmp/queries.txt" -d "$dur" \
+			-c $((inflight * workers)) -n $((16 * workers)) >/dev/null
+		tq=0 tt=0 tb=0
+		for ((i = 0; i < workers; i++)); do
+			q=$(($(worker_metric "$admin" weft_dns_worker_requests_total "$i") - q0[$i]))
+			b=$(($(worker_metric "$admin" weft_dns_worker_udp_batches_total "$i") - b0[$i]))
+			t=$(($(thread_ticks "${pids[-1]}" "weft-dns-w$i") - t0[$i]))
+			tq=$((tq + q)) tt=$((tt + t)) tb=$((tb + b))
+			awk -v w="$workers" -v c="$inflight" -v i="$i" -v q="$q" -v b="$b" -v t="$t" \
+				-v hz="$hz" 'BEGIN{printf "   %-8d %-9d %-7d %10d %7.2f %10.0f %6.1f\n",
+				w, c, i, q, t / hz, t ? q * hz / t : 0, b ? q / b : 0}'
+		done
+		if [ "$workers" -gt 1 ]; then
+			awk -v w="$workers" -v c="$inflight" -v q="$tq" -v b="$tb" -v t="$tt" \
+				-v hz="$hz" 'BEGIN{printf "   %-8d %-9d %-7s %10d %7.2f %10.0f %6.1f\n",
+				w, c, "all", q, t / hz, t ? q * hz / t : 0, b ? q / b : 0}'
+		fi
+	done
+	stop_last
+done
+scale=$build/bench/dns/worker-scale
+if [ -x "$scale" ]; then
+	echo "-- the answering path alone, in 1 and 2 threads at once (bench/dns/worker-scale, no sockets)"
+	"$scale" "$tmp/manifests" "$tmp/queries.txt" 2 "$dur" | sed 's/^/   /'
+fi
 
 echo "-- weft memory and live update at $n Services"
 "$weft" --manifests "$tmp/manifests" --listen 127.0.0.1:5305 --upstream none 2>"$tmp/live.log" &
@@ -234,9 +286,15 @@ sleep 0.5
 rss_empty=$(awk '/VmRSS/{print $2}' "/proc/${pids[-1]}/status")
 stop_last
 zone_bytes=$(grep -m1 'zone published' "$tmp/live.log" | sed -E 's/.* bytes=([0-9]+).*/\1/')
+# Per 1,000 Services = (VmRSS with n Services, once it answers - VmRSS with an empty manifest
+# directory, 0.5 s after start) / (n / 1000), in MiB (and in MB of 10^6 bytes).
 echo "   RSS: ${rss_full} KiB with $n Services, ${rss_empty} KiB empty:" \
-	"$(awk -v a="$rss_full" -v b="$rss_empty" -v n="$n" 'BEGIN{printf "%.2f", (a-b)/1024/(n/1000)}') MiB per 1,000 Services" \
+	"$(awk -v a="$rss_full" -v b="$rss_empty" -v n="$n" 'BEGIN{printf "%.2f MiB (%.2f MB)", (a-b)/1024/(n/1000), (a-b)*1024/1e6/(n/1000)}') per 1,000 Services" \
 	"(zone itself: $(awk -v z="$zone_bytes" -v n="$n" 'BEGIN{printf "%.2f", z/1048576/(n/1000)}') MiB per 1,000)"
+if [ -x "$build/bench/dns/dns-mem" ]; then
+	echo "   where the heap goes (bench/dns/dns-mem: mallinfo2 after each step, same kinds as weft dns):"
+	"$build/bench/dns/dns-mem" "$tmp/manifests" 2>/dev/null | sed -n '1,5p' | sed 's/^/     /'
+fi
 # Rewrite one Service (svc-0 gets a new ClusterIP) and time until answers change.
 python3 - "$tmp/manifests" <<'PY'
 import os, socket, struct, sys, time

@@ -4,27 +4,32 @@
 #   2. TCP throughput between pods across nodes relative to within one node, iperf3, for each
 #      fabric (goal: host-gw >= 0.9x, vxlan >= 0.7x); the anchor is the same-node figure of
 #      the same run.
-# Each measurement runs ROUNDS times (default 2: the machine is shared, figures are noisy).
+# up/down run ROUNDS times (default 2); each throughput pair IPERF_ROUNDS times (default 6, the
+# order of the two sides alternating), and the verdict is the ratio of the means over all rounds:
+# single 5 s streams swing by +-15 % on this shared 2-core machine.
 # Both sides of a ratio are measured the same way, back to back in each round: the same server
 # pod on node-1, one iperf3 TCP stream for SECONDS after a 1 s warm-up that is left out of the
 # figure (-O 1: slow start and the first, conntrack-creating packets), the host's default
 # congestion control (printed: bbr and cubic give different absolute figures).
 #
-#   bench/lab/run.sh [--weft PATH] [--rounds N] [--seconds S]
+#   bench/lab/run.sh [--weft PATH] [--rounds N] [--iperf-rounds N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WEFT=""
 ROUNDS=2
+IPERF_ROUNDS=""
 SECS=5
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--weft) WEFT=$2; shift ;;
 	--rounds) ROUNDS=$2; shift ;;
+	--iperf-rounds) IPERF_ROUNDS=$2; shift ;;
 	--seconds) SECS=$2; shift ;;
-	*) echo "usage: $0 [--weft PATH] [--rounds N] [--seconds S]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--weft PATH] [--rounds N] [--iperf-rounds N] [--seconds S]" >&2; exit 2 ;;
 	esac
 	shift
 done
+IPERF_ROUNDS=${IPERF_ROUNDS:-6}
 if [ -z "$WEFT" ]; then
 	for w in build/src/cli/weft build/src/lab/weft-lab; do
 		[ -x "$w" ] && { WEFT=$w; break; }
@@ -96,13 +101,28 @@ for fabric in host-gw vxlan; do
 	fp=$("$WEFT" lab --name "$LAB" exec --node node-1 -- curl -s http://127.0.0.1:9402/metrics |
 		awk '$1 == "weft_fabric_fastpath" {print ($2 == 1) ? "on" : "off"}')
 	echo "fabric fast path (node-1): ${fp:-unknown}"
-	for r in $(seq "$ROUNDS"); do
-		same=$("$WEFT" lab --name "$LAB" exec same -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
-		cross=$("$WEFT" lab --name "$LAB" exec cross -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+	sum_same=0
+	sum_cross=0
+	for r in $(seq "$IPERF_ROUNDS"); do
+		# alternate which side goes first, so that a drift in the machine's load over a
+		# round does not always favour the same side
+		if [ $((r % 2)) -eq 1 ]; then
+			same=$("$WEFT" lab --name "$LAB" exec same -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+			cross=$("$WEFT" lab --name "$LAB" exec cross -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+		else
+			cross=$("$WEFT" lab --name "$LAB" exec cross -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+			same=$("$WEFT" lab --name "$LAB" exec same -- iperf3 -c "$SIP" -t "$SECS" -O 1 -J | gbps)
+		fi
+		sum_same=$(awk "BEGIN{print $sum_same + $same}")
+		sum_cross=$(awk "BEGIN{print $sum_cross + $cross}")
 		printf 'round %d: within node-1 %s Gbit/s   node-2 -> node-1 %s Gbit/s   ratio %.2fx (goal >= %sx)   load %s\n' \
 			"$r" "$same" "$cross" "$(awk "BEGIN{print $cross / $same}")" "$goal" \
 			"$(cut -d' ' -f1 /proc/loadavg)"
 	done
+	printf 'all %d rounds: within %.2f Gbit/s, across %.2f Gbit/s (means)   ratio %.2fx (goal >= %sx)\n' \
+		"$IPERF_ROUNDS" "$(awk "BEGIN{print $sum_same / $IPERF_ROUNDS}")" \
+		"$(awk "BEGIN{print $sum_cross / $IPERF_ROUNDS}")" \
+		"$(awk "BEGIN{print $sum_cross / $sum_same}")" "$goal"
 	"$WEFT" lab --name "$LAB" down >/dev/null
 	echo
 done

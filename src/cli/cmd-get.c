@@ -9,6 +9,7 @@
 #include "cli/get.h"
 #include "cli/load.h"
 #include "k8s/object.h"
+#include "k8s/print.h"
 #include "k8s/store.h"
 #include "lib/alloc.h"
 
@@ -16,9 +17,9 @@ static const char usage[] =
 	"Usage: weft get [KIND[,KIND...] [NAME]] [-n NAMESPACE | -A] [-l SELECTOR] [-o FORMAT]\n"
 	"                -f PATH [-f PATH]...\n"
 	"\n"
-	"Loads manifests as weft reads them and lists the objects the way kubectl does, with the\n"
-	"networking columns: Service TYPE, CLUSTER-IP, EXTERNAL-IP, PORT(S); Pod IP and NODE;\n"
-	"EndpointSlice ENDPOINTS; Node POD-CIDRS; NetworkPolicy POD-SELECTOR; Ingress HOSTS.\n"
+	"Loads manifests as weft reads them and lists the objects in kubectl's columns (status\n"
+	"included): Service TYPE, CLUSTER-IP, EXTERNAL-IP, PORT(S), AGE; Pod READY, STATUS,\n"
+	"RESTARTS, AGE (-o wide: IP, NODE...); EndpointSlice ADDRESSTYPE, PORTS, ENDPOINTS...\n"
 	"\n"
 	"KIND is a kind as kubectl accepts it: service, services, svc, pod, po, endpointslice,\n"
 	"eps, node, no, namespace, ns, networkpolicy, netpol, ingress, ing, ingressclass,\n"
@@ -141,7 +142,7 @@ static int parse_kind(struct get_args *a, char *arg)
 
 static int show(const struct get_args *a, const struct wf_store_snapshot *snap)
 {
-	struct wf_cli_get_opts opts = {
+	struct wf_k8s_print_opts opts = {
 		.wide = a->out == OUT_WIDE,
 		.show_namespace = a->all_ns,
 	};
@@ -193,7 +194,7 @@ static int show(const struct get_args *a, const struct wf_store_snapshot *snap)
 		} else {
 			if (printed++)
 				fputc('\n', stdout);
-			if (wf_cli_get_table((enum wf_k8s_kind)k, objs, m, &opts, stdout) < 0)
+			if (wf_k8s_print_objects((enum wf_k8s_kind)k, objs, m, &opts, stdout) < 0)
 				status = WF_CLI_EXIT_FAIL;
 		}
 		wf_free(objs);

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "k8s/object.h"
+#include "k8s/print.h"
 #include "lib/ip.h"
 
 /* json_object_set_new with NULL-safety: a NULL value (out of memory) is skipped; the final
@@ -23,6 +25,18 @@ static void set_str(json_t *o, const char *k, const char *v)
 {
 	if (v)
 		set(o, k, json_string(v));
+}
+
+/* metav1.Time as the API server writes it: "2024-05-01T10:00:00Z". */
+static json_t *time_json(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[32];
+
+	if (!gmtime_r(&tt, &tm) || !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return NULL;
+	return json_string(s);
 }
 
 static json_t *ip_json(const struct wf_ip *ip)
@@ -231,6 +245,31 @@ static void pod_json(json_t *spec, json_t *status, const struct wf_k8s_pod *p)
 		set(status, "conditions",
 		    json_pack("[{s:s,s:s}]", "type", "Ready", "status",
 			      p->ready == WF_K8S_TRUE ? "True" : "False"));
+	set_str(status, "reason", p->reason);
+	set_str(status, "nominatedNodeName", p->nominated_node_name);
+	if (p->n_container_statuses) {
+		static const char *const states[] = {NULL, "waiting", "running", "terminated"};
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p->n_container_statuses; i++) {
+			const struct wf_k8s_container_status *c = &p->container_statuses[i];
+			json_t *cs = json_pack("{s:s,s:b,s:i}", "name", c->name, "ready", c->ready,
+					       "restartCount", c->restart_count);
+			json_t *st = json_object();
+
+			if (c->state != WF_K8S_CONTAINER_UNSET) {
+				json_t *x = json_object();
+
+				set_str(x, "reason", c->reason);
+				if (c->state == WF_K8S_CONTAINER_TERMINATED)
+					set(x, "exitCode", json_integer(c->exit_code));
+				set(st, states[c->state], x);
+			}
+			set(cs, "state", st);
+			json_array_append_new(a, cs);
+		}
+		set(status, "containerStatuses", a);
+	}
 }
 
 static void endpointslice_json(json_t *o, const struct wf_k8s_endpointslice *e)
@@ -406,6 +445,10 @@ static json_t *object_json(const struct wf_k8s_object *o)
 		set(meta, "labels", map_json(&o->labels));
 	if (o->annotations.n)
 		set(meta, "annotations", map_json(&o->annotations));
+	if (o->creation_timestamp)
+		set(meta, "creationTimestamp", time_json(o->creation_timestamp));
+	if (o->deletion_timestamp)
+		set(meta, "deletionTimestamp", time_json(o->deletion_timestamp));
 	set(j, "metadata", meta);
 
 	switch (o->kind) {
@@ -429,6 +472,19 @@ static json_t *object_json(const struct wf_k8s_object *o)
 								   o->node->addresses[i].address));
 			set(status, "addresses", a);
 		}
+		if (o->node->has_ready)
+			set(status, "conditions",
+			    json_pack("[{s:s,s:s}]", "type", "Ready", "status",
+				      o->node->ready == WF_K8S_TRUE    ? "True"
+				      : o->node->ready == WF_K8S_FALSE ? "False"
+								       : "Unknown"));
+		if (o->node->kubelet_version)
+			set(status, "nodeInfo",
+			    json_pack("{s:s,s:s?,s:s?,s:s?}", "kubeletVersion",
+				      o->node->kubelet_version, "osImage", o->node->os_image,
+				      "kernelVersion", o->node->kernel_version,
+				      "containerRuntimeVersion",
+				      o->node->container_runtime_version));
 		break;
 	case WF_K8S_POD:
 		pod_json(spec, status, o->pod);
@@ -494,6 +550,10 @@ static json_t *object_json(const struct wf_k8s_object *o)
 		pod_spec_json(tspec, &o->deployment->template_spec);
 		set(tmpl, "spec", tspec);
 		set(spec, "template", tmpl);
+		set(status, "replicas", json_integer(o->deployment->status_replicas));
+		set(status, "readyReplicas", json_integer(o->deployment->ready_replicas));
+		set(status, "updatedReplicas", json_integer(o->deployment->updated_replicas));
+		set(status, "availableReplicas", json_integer(o->deployment->available_replicas));
 		break;
 	case WF_K8S_KIND_COUNT:
 		break;
@@ -507,132 +567,6 @@ static json_t *object_json(const struct wf_k8s_object *o)
 	else
 		json_decref(status);
 	return j;
-}
-
-/* ---- YAML output (kubectl's layout: 2-space indent, sequences flush with their key) ---- */
-
-static bool plain_ok(const char *s)
-{
-	/* Strings a YAML 1.1 reader would take for something else are quoted. */
-	static const char *const special[] = {
-		"",	 "~",	  "null", "Null", "NULL", "true", "True", "TRUE", "false",
-		"False", "FALSE", "yes",  "Yes",  "YES",  "no",	  "No",	  "NO",	  "on",
-		"On",	 "ON",	  "off",  "Off",  "OFF",  "y",	  "Y",	  "n",	  "N"};
-	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
-		if (strcmp(s, special[i]) == 0)
-			return false;
-	if (strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) || s[strlen(s) - 1] == ' ')
-		return false;
-	if (strstr(s, ": ") || strstr(s, " #") || strchr(s, '\n') || s[strlen(s) - 1] == ':')
-		return false;
-	/* numbers (and things that look like them, such as 0777 or 1e3 or 10.0.0.1 is fine) */
-	char *end;
-	(void)strtod(s, &end);
-	if (*end == '\0')
-		return false;
-	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			return false;
-	return true;
-}
-
-static void yaml_scalar(FILE *out, json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING: {
-		const char *s = json_string_value(v);
-		if (plain_ok(s)) {
-			fputs(s, out);
-		} else {
-			char *q = json_dumps(v, JSON_ENCODE_ANY);
-			fputs(q ? q : "\"\"", out);
-			free(q);
-		}
-		break;
-	}
-	case JSON_INTEGER:
-		fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		fprintf(out, "%g", json_real_value(v));
-		break;
-	case JSON_TRUE:
-		fputs("true", out);
-		break;
-	case JSON_FALSE:
-		fputs("false", out);
-		break;
-	case JSON_NULL:
-		fputs("null", out);
-		break;
-	case JSON_OBJECT:
-		fputs("{}", out);
-		break;
-	case JSON_ARRAY:
-		fputs("[]", out);
-		break;
-	}
-}
-
-static bool is_block(json_t *v)
-{
-	return (json_is_object(v) && json_object_size(v)) ||
-	       (json_is_array(v) && json_array_size(v));
-}
-
-static void yaml_value(FILE *out, json_t *v, int indent);
-
-static void yaml_key(FILE *out, const char *k)
-{
-	json_t *s = json_string(k);
-	if (s)
-		yaml_scalar(out, s);
-	json_decref(s);
-}
-
-static void yaml_object(FILE *out, json_t *o, int indent, bool first_inline)
-{
-	const char *k;
-	json_t *v;
-	bool first = true;
-	json_object_foreach(o, k, v)
-	{
-		if (!(first && first_inline))
-			fprintf(out, "%*s", indent, "");
-		first = false;
-		yaml_key(out, k);
-		if (is_block(v)) {
-			fputs(":\n", out);
-			yaml_value(out, v, json_is_array(v) ? indent : indent + 2);
-		} else {
-			fputs(": ", out);
-			yaml_scalar(out, v);
-			fputc('\n', out);
-		}
-	}
-}
-
-static void yaml_value(FILE *out, json_t *v, int indent)
-{
-	if (json_is_object(v)) {
-		yaml_object(out, v, indent, false);
-		return;
-	}
-	size_t i;
-	json_t *x;
-	json_array_foreach(v, i, x)
-	{
-		fprintf(out, "%*s- ", indent, "");
-		if (json_is_object(x) && json_object_size(x)) {
-			yaml_object(out, x, indent + 2, true);
-		} else if (is_block(x)) {
-			fputc('\n', out);
-			yaml_value(out, x, indent + 2);
-		} else {
-			yaml_scalar(out, x);
-			fputc('\n', out);
-		}
-	}
 }
 
 int wf_cli_get_dump(const struct wf_k8s_object *const *objs, size_t n, bool yaml, FILE *out)
@@ -651,7 +585,7 @@ int wf_cli_get_dump(const struct wf_k8s_object *const *objs, size_t n, bool yaml
 		return -ENOMEM;
 	int r = 0;
 	if (yaml) {
-		yaml_value(out, root, 0);
+		wf_k8s_print_yaml(out, root);
 	} else {
 		r = json_dumpf(root, out, JSON_INDENT(4) | JSON_PRESERVE_ORDER) == 0 ? 0 : -ENOMEM;
 		fputc('\n', out);

@@ -1,18 +1,24 @@
-/* Upstream relay and per-worker response cache (RFC 1035 7.4, RFC 2308). */
+/* Upstream relay and the response cache shared by the workers (RFC 1035 7.4, RFC 2308). */
+#define _LGPL_SOURCE
 #include "dns/cache.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
+#include <urcu/urcu-qsbr.h>
 
 #include "dns/wire.h"
 #include "lib/alloc.h"
 #include "lib/error.h"
 
 #define WAYS 4
-#define STRIPES 64 /* locks, each guarding every 64th set */
+#define STRIPES 64 /* writers' locks, each guarding every 64th set */
 
+/* Immutable once published: readers copy from it without a lock; a replaced entry is freed
+ * after an RCU grace period (call_rcu), when no reader can still hold it. */
 struct entry {
+	struct rcu_head rcu;
 	uint64_t hash;
 	uint64_t stored_ms;
 	uint64_t expires_ms;
@@ -24,11 +30,23 @@ struct entry {
 };
 
 struct wf_dns_cache {
-	struct entry **slots;
-	size_t mask; /* sets - 1 */
+	struct entry **slots; /* RCU-published */
+	size_t mask;	      /* sets - 1 */
 	size_t count;
 	pthread_mutex_t locks[STRIPES];
 };
+
+static void entry_free_rcu(struct rcu_head *head)
+{
+	wf_free(caa_container_of(head, struct entry, rcu));
+}
+
+/* Frees e once every reader that may have seen it is past a quiescent state. */
+static void entry_retire(struct entry *e)
+{
+	if (e)
+		urcu_qsbr_call_rcu(&e->rcu, entry_free_rcu);
+}
 
 int wf_dns_upstream_parse(const uint8_t *msg, size_t len, const uint8_t *qname_lc, size_t qname_len,
 			  uint16_t qtype, uint16_t qclass, uint32_t max_ttl,
@@ -166,6 +184,7 @@ void wf_dns_cache_free(struct wf_dns_cache *c)
 {
 	if (!c)
 		return;
+	urcu_qsbr_barrier(); /* entries retired earlier are freed first */
 	for (size_t i = 0; i < (c->mask + 1) * WAYS; i++)
 		wf_free(c->slots[i]);
 	for (unsigned i = 0; i < STRIPES; i++)
@@ -184,32 +203,43 @@ static uint64_t key_hash(const struct wf_dns_query *q)
 	return wf_dns_name_hash(q->qname_lc, q->qname_len) ^ ((uint64_t)q->qtype << 16 | q->qclass);
 }
 
+/* An expired entry found by a reader: removed if its set's lock is free (a write once per
+ * entry's life, never per query; else the next insert into the set replaces it). */
+static void expire(struct wf_dns_cache *c, struct entry **way, struct entry *e, size_t set)
+{
+	pthread_mutex_t *lock = &c->locks[set % STRIPES];
+
+	if (pthread_mutex_trylock(lock) != 0)
+		return;
+	if (*way == e) {
+		rcu_assign_pointer(*way, NULL);
+		__atomic_sub_fetch(&c->count, 1, __ATOMIC_RELAXED);
+		entry_retire(e);
+	}
+	pthread_mutex_unlock(lock);
+}
+
 size_t wf_dns_cache_answer(struct wf_dns_cache *c, const struct wf_dns_query *q, uint64_t now_ms,
 			   uint8_t *out, size_t limit)
 {
 	uint64_t h = key_hash(q);
 	struct entry **set = &c->slots[(h & c->mask) * WAYS];
-	pthread_mutex_t *lock = &c->locks[(h & c->mask) % STRIPES];
-	size_t len = 0;
 
-	pthread_mutex_lock(lock);
+	/* Lock-free: a hit writes nothing shared, so workers answering from the cache do not
+	 * bounce cache lines between cores. */
 	for (unsigned i = 0; i < WAYS; i++) {
-		struct entry *e = set[i];
+		struct entry *e = rcu_dereference(set[i]);
 		if (!e || e->hash != h || e->qtype != q->qtype || e->qclass != q->qclass ||
 		    e->qname_len != q->qname_len || memcmp(e->qname, q->qname_lc, q->qname_len))
 			continue;
 		if (now_ms >= e->expires_ms) {
-			wf_free(e);
-			set[i] = NULL;
-			__atomic_sub_fetch(&c->count, 1, __ATOMIC_RELAXED);
-			break;
+			expire(c, &set[i], e, h & c->mask);
+			return 0;
 		}
 		uint32_t elapsed = (uint32_t)((now_ms - e->stored_ms) / 1000);
-		len = wf_dns_relay(q, e->rec, &e->m, elapsed, out, limit);
-		break;
+		return wf_dns_relay(q, e->rec, &e->m, elapsed, out, limit);
 	}
-	pthread_mutex_unlock(lock);
-	return len;
+	return 0;
 }
 
 int wf_dns_cache_put(struct wf_dns_cache *c, const struct wf_dns_query *q, const uint8_t *msg,
@@ -254,10 +284,10 @@ int wf_dns_cache_put(struct wf_dns_cache *c, const struct wf_dns_query *q, const
 			victim = i;
 	}
 	struct entry *old = set[victim];
-	set[victim] = e;
+	rcu_assign_pointer(set[victim], e);
 	if (!old)
 		__atomic_add_fetch(&c->count, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(lock);
-	wf_free(old);
+	entry_retire(old);
 	return 0;
 }

@@ -1,8 +1,11 @@
 /* Forwarding support: relaying an upstream response to a client, and the response cache.
  *
- * One cache is shared by all workers (a hit on one worker serves every other): 64 striped
- * mutexes guard its sets, held only for a lookup or an insert (forwarded traffic, never the
- * authoritative hot path). Any thread. Entries are keyed
+ * One cache is shared by all workers (a hit on one worker serves every other). Lookups take no
+ * lock and write nothing shared: entries are immutable and published under RCU (liburcu QSBR),
+ * so a lookup must run on a registered, online QSBR thread (the server's workers) or where no
+ * other thread writes (tests). Inserts take one of 64 striped mutexes and free what they
+ * replace after a grace period (call_rcu); wf_dns_cache_free waits for those frees. Entries
+ * are keyed
  * by the lower-cased question name, type and class; they keep the upstream's record sections
  * (without its OPT record) and are served with the requester's ID, flags, question spelling
  * and EDNS, TTLs lowered by the time spent in the cache (RFC 1035 7.4), negative answers for

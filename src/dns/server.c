@@ -1,5 +1,5 @@
 /* DNS server workers: UDP (recvmmsg/sendmmsg), TCP (RFC 7766: pipelining, idle timeout),
- * forwarding with a per-worker cache. See server.h for the threading model. */
+ * forwarding through the shared cache. See server.h for the threading model. */
 #define _LGPL_SOURCE
 #include "dns/server.h"
 
@@ -89,6 +89,7 @@ struct pending {
 /* Per-event counters, flushed to the registry once per batch. */
 struct counts {
 	uint64_t udp, tcp, dropped, fwd, hit, miss, timeouts;
+	uint64_t batches; /* recvmmsg calls that returned datagrams */
 	uint64_t rc[RC_COUNT];
 };
 
@@ -129,6 +130,8 @@ struct metric_set {
 	struct wf_metric *req_udp, *req_tcp, *dropped, *fwd, *hit, *miss, *timeouts;
 	struct wf_metric *rc[RC_COUNT];
 	struct wf_metric *latency;
+	/* each written by its worker only */
+	struct wf_metric *worker_req[WF_DNS_MAX_WORKERS], *worker_batches[WF_DNS_MAX_WORKERS];
 };
 
 struct wf_dns_server {
@@ -187,6 +190,10 @@ static void flush_counts(struct worker *w)
 		wf_metric_add(m->req_udp, s, k->udp);
 	if (k->tcp)
 		wf_metric_add(m->req_tcp, s, k->tcp);
+	if (k->udp + k->tcp)
+		wf_metric_add(m->worker_req[s], s, k->udp + k->tcp);
+	if (k->batches)
+		wf_metric_add(m->worker_batches[s], s, k->batches);
 	if (k->dropped)
 		wf_metric_add(m->dropped, s, k->dropped);
 	if (k->fwd)
@@ -450,6 +457,7 @@ static void udp_read(struct worker *w, unsigned li)
 		int n = recvmmsg(fd, w->rmsg, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
+		w->k.batches++;
 		uint64_t t0 = wf_now_ns();
 		const struct wf_dns_zone *z = rcu_dereference(w->srv->zone);
 		unsigned out = 0;
@@ -876,6 +884,20 @@ static void register_metrics(struct wf_dns_server *s, struct wf_metrics *m)
 	s->m.latency = wf_metrics_histogram(m, "weft_dns_request_duration_seconds", NULL,
 					    "Time from receiving a query to sending its answer.",
 					    bounds, sizeof(bounds) / sizeof(bounds[0]));
+	/* how SO_REUSEPORT spreads clients over the workers (one family after the other: a
+	 * family's samples are rendered together) */
+	for (unsigned i = 0; i < s->cfg.workers; i++) {
+		snprintf(labels, sizeof(labels), "worker=\"%u\"", i);
+		s->m.worker_req[i] = wf_metrics_counter(m, "weft_dns_worker_requests_total", labels,
+							"DNS queries received, by worker thread.");
+	}
+	for (unsigned i = 0; i < s->cfg.workers; i++) {
+		snprintf(labels, sizeof(labels), "worker=\"%u\"", i);
+		s->m.worker_batches[i] = wf_metrics_counter(
+			m, "weft_dns_worker_udp_batches_total", labels,
+			"recvmmsg calls that returned queries, by worker thread (requests / batches: "
+			"the mean batch).");
+	}
 }
 
 int wf_dns_server_new(const struct wf_dns_server_config *cfg, struct wf_metrics *metrics,
@@ -935,6 +957,10 @@ int wf_dns_server_start(struct wf_dns_server *s)
 		if (rc < 0)
 			return rc;
 		w->started = true;
+		char name[16];
+		/* per-thread CPU in /proc (i < WF_DNS_MAX_WORKERS: the name fits in 16 bytes) */
+		snprintf(name, sizeof(name), "weft-dns-w%u", i % WF_DNS_MAX_WORKERS);
+		pthread_setname_np(w->thread, name);
 		if (s->cfg.pin) {
 			cpu_set_t set;
 			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,9 +1,12 @@
 /* The DNS server: worker threads answering UDP and TCP from the published zone, forwarding
- * the rest to upstream resolvers through a per-worker cache.
+ * the rest to upstream resolvers through a cache shared by the workers.
  *
  * Each worker owns its sockets (one UDP and one TCP listener per address, SO_REUSEPORT so the
- * kernel spreads clients over workers), an epoll loop, a cache and a table of queries in
- * flight upstream. The hot path batches with recvmmsg/sendmmsg and allocates nothing.
+ * kernel spreads clients over workers), an epoll loop, its counters and a table of queries in
+ * flight upstream. The hot path batches with recvmmsg/sendmmsg, allocates nothing and writes
+ * nothing another worker reads: the zone and the cache are read under RCU, counters are
+ * per worker (cache-line-separated metric slots, summed on scrape), so workers scale with
+ * cores.
  *
  * The zone is published with wf_dns_server_publish (any one thread, typically the main one):
  * pointer swap, then an RCU (QSBR) grace period, then the old zone is freed. Workers never

@@ -20,34 +20,111 @@
 #define NODE_APEX 0x01
 #define NODE_POD_NS 0x02    /* <ns>.pod.<zone>: pod A records are synthesised below it */
 #define NODE_ANCESTORS 0x04 /* build: every ancestor up to the apex exists */
+#define NODE_SCRATCH 0x08   /* build: a record collector (struct build_ext before it) */
+#define NODE_HEAP 0x10	    /* its own allocation (else in a full build's blocks) */
+#define NODE_BUILD_FLAGS (NODE_ANCESTORS | NODE_SCRATCH | NODE_HEAP) /* not the zone's content */
 
 #define TXT_VERSION_TTL 28800 /* CoreDNS's TTL for dns-version (spec row 1) */
 #define MAX_ZONES 64
 
+/* A node is one block, addressed by offsets from its start so that it needs no pointers:
+ *
+ *   struct wf_dns_node | name | pad to 4 | n_sets x struct wf_dns_rrset |
+ *   per RRset: its records (wire form, owner = pointer to the question name), pad to 4,
+ *              the end offset of each record (uint32_t, to cut whole records on truncation)
+ *
+ * At 10,000 Services the zone holds 50,000 names: every byte of a node counts five times per
+ * Service, and the fewer cache lines a lookup touches the faster it answers. */
 struct wf_dns_rrset {
 	uint16_t type;
 	uint16_t count;
-	uint32_t len;
-	uint8_t *data;	/* records, owner = pointer to the question name */
-	uint32_t *ends; /* end offset of each record, to cut whole records on truncation */
+	uint32_t len;  /* bytes of records */
+	uint32_t data; /* offset of the records from the node */
 };
 
 struct wf_dns_node {
-	uint8_t *name;
-	uint8_t name_len;
-	uint8_t flags;
+	uint32_t refs; /* table chunks (of any version) that hold the node */
 	uint16_t zone;
 	uint16_t n_sets;
-	struct wf_dns_rrset *sets;
-	uint32_t build_first, build_last; /* records while compiling: index + 1, 0 = none */
-	uint32_t refs;			  /* table chunks (of any version) that hold the node */
-	bool heap;			  /* its own allocation (else in a full build's blocks) */
+	uint8_t flags;
+	uint8_t name_len;
+	uint8_t name[]; /* lower-cased wire form */
 };
 
-struct slot {
-	uint64_t hash;
-	struct wf_dns_node *node;
+/* Records while a full build collects them (index + 1 into the builder's records, 0 = none):
+ * kept in front of the scratch nodes only (NODE_SCRATCH), which are laid out again once
+ * their records are known. */
+struct build_ext {
+	uint32_t first, last;
 };
+
+static inline struct build_ext *node_ext(struct wf_dns_node *n)
+{
+	return (struct build_ext *)n - 1;
+}
+
+static inline size_t sets_offset(size_t name_len)
+{
+	return (offsetof(struct wf_dns_node, name) + name_len + 3) & ~(size_t)3;
+}
+
+static inline const struct wf_dns_rrset *node_sets(const struct wf_dns_node *n)
+{
+	return (const struct wf_dns_rrset *)((const uint8_t *)n + sets_offset(n->name_len));
+}
+
+static inline const uint8_t *set_data(const struct wf_dns_node *n, const struct wf_dns_rrset *s)
+{
+	return (const uint8_t *)n + s->data;
+}
+
+static inline const uint32_t *set_ends(const struct wf_dns_node *n, const struct wf_dns_rrset *s)
+{
+	return (const uint32_t *)((const uint8_t *)n + s->data + ((s->len + 3) & ~(uint32_t)3));
+}
+
+/* A table slot: the node's address with the top 16 bits of its name's hash in the 16 bits
+ * above it (Linux gives user space 47-bit addresses unless a mapping asks for more, which no
+ * allocator here does; node_fits() checks every node). 8 bytes, so eight slots share a cache
+ * line, and a probe dereferences a node only when the tag matches (1 in 65,536 otherwise). */
+struct slot {
+	uint64_t v; /* 0 = empty */
+};
+
+#define SLOT_PTR_BITS 48
+#define SLOT_PTR_MASK ((UINT64_C(1) << SLOT_PTR_BITS) - 1)
+
+static inline struct wf_dns_node *slot_node(const struct slot *s)
+{
+	return (struct wf_dns_node *)(uintptr_t)(s->v & SLOT_PTR_MASK);
+}
+
+static inline bool slot_tag_is(const struct slot *s, uint64_t h)
+{
+	return (s->v >> SLOT_PTR_BITS) == (h >> SLOT_PTR_BITS);
+}
+
+static inline struct slot slot_make(struct wf_dns_node *n, uint64_t h)
+{
+	return (struct slot){((uint64_t)(uintptr_t)n & SLOT_PTR_MASK) |
+			     (h >> SLOT_PTR_BITS << SLOT_PTR_BITS)};
+}
+
+static inline bool node_fits(const void *p)
+{
+	return ((uint64_t)(uintptr_t)p & ~SLOT_PTR_MASK) == 0;
+}
+
+/* The hash a slot's node is filed under (its home slot, once masked). */
+static uint64_t node_hash(const struct wf_dns_node *n)
+{
+	return wf_dns_name_hash(n->name, n->name_len);
+}
+
+static inline bool node_is(const struct wf_dns_node *n, const uint8_t *name, size_t len)
+{
+	return n->name_len == len && memcmp(n->name, name, len) == 0;
+}
 
 /* The published table is cut in chunks of CHUNK_SLOTS slots (8 KiB): a new version copies the
  * chunk pointers and then only the chunks it writes to (copy on write), so an update costs the
@@ -105,7 +182,7 @@ static void *zalloc(struct wf_dns_zone *z, size_t n)
 {
 	struct blk *b = z->mem;
 
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7; /* nodes need 4-byte alignment, records none */
 	if (!b || b->cap - b->used < n) {
 		size_t cap = n > 65536 ? n : 65536;
 		b = wf_malloc(sizeof(*b) + cap);
@@ -132,7 +209,7 @@ static void blocks_free(struct blk *b)
 
 static void node_unref(struct wf_dns_node *n)
 {
-	if (--n->refs == 0 && n->heap)
+	if (--n->refs == 0 && (n->flags & NODE_HEAP))
 		wf_free(n);
 }
 
@@ -141,8 +218,8 @@ static void chunk_unref(struct chunk *c)
 	if (!c || --c->refs > 0)
 		return;
 	for (size_t i = 0; i < CHUNK_SLOTS; i++)
-		if (c->s[i].node)
-			node_unref(c->s[i].node);
+		if (c->s[i].v)
+			node_unref(slot_node(&c->s[i]));
 	wf_free(c);
 }
 
@@ -197,11 +274,10 @@ static struct wf_dns_node *lookup(const struct wf_dns_zone *z, uint64_t h, const
 {
 	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
 		const struct slot *s = slot_at(z, i);
-		if (!s->node)
+		if (!s->v)
 			return NULL;
-		if (s->hash == h && s->node->name_len == len &&
-		    memcmp(s->node->name, name, len) == 0)
-			return s->node;
+		if (slot_tag_is(s, h) && node_is(slot_node(s), name, len))
+			return slot_node(s);
 	}
 }
 
@@ -211,11 +287,10 @@ static struct wf_dns_node *build_lookup(const struct wf_dns_zone *z, uint64_t h,
 {
 	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
 		const struct slot *s = &z->table[i];
-		if (!s->node)
+		if (!s->v)
 			return NULL;
-		if (s->hash == h && s->node->name_len == len &&
-		    memcmp(s->node->name, name, len) == 0)
-			return s->node;
+		if (slot_tag_is(s, h) && node_is(slot_node(s), name, len))
+			return slot_node(s);
 	}
 }
 
@@ -228,10 +303,10 @@ static int table_grow(struct wf_dns_zone *z)
 		return -ENOMEM;
 	for (size_t i = 0; i <= z->mask; i++) {
 		struct slot *s = &z->table[i];
-		if (!s->node)
+		if (!s->v)
 			continue;
-		size_t j = s->hash & (cap - 1);
-		while (t[j].node)
+		size_t j = node_hash(slot_node(s)) & (cap - 1);
+		while (t[j].v)
 			j = (j + 1) & (cap - 1);
 		t[j] = *s;
 	}
@@ -242,35 +317,36 @@ static int table_grow(struct wf_dns_zone *z)
 }
 
 /* Inserts an empty node (or returns the existing one), allocated from mem: the zone itself,
- * or the build's scratch for nodes that are laid out again once their records are known. */
+ * or the build's scratch for nodes that collect records (scratch: NODE_SCRATCH, with a
+ * struct build_ext in front) and are laid out again once their records are known. */
 static struct wf_dns_node *node_get(struct wf_dns_zone *z, struct wf_dns_zone *mem,
 				    const uint8_t *name, size_t len, uint16_t zone)
 {
 	uint64_t h = wf_dns_name_hash(name, len);
 	struct wf_dns_node *n = build_lookup(z, h, name, len);
+	bool scratch = mem != z;
 
 	if (n)
 		return n;
 	if ((z->n_nodes + 1) * 4 > (z->mask + 1) * 3 && table_grow(z) < 0)
 		return NULL;
-	n = zalloc(mem, sizeof(*n) + len);
-	if (!n)
+	size_t ext = scratch ? sizeof(struct build_ext) : 0;
+	uint8_t *p = zalloc(mem, ext + sizeof(*n) + len);
+	if (!p || !node_fits(p + ext))
 		return NULL;
-	n->name = (uint8_t *)(n + 1);
+	n = (struct wf_dns_node *)(p + ext);
 	memcpy(n->name, name, len);
 	n->name_len = (uint8_t)len;
-	n->flags = 0;
+	n->flags = scratch ? NODE_SCRATCH : 0;
 	n->zone = zone;
 	n->n_sets = 0;
-	n->sets = NULL;
-	n->build_first = n->build_last = 0;
 	n->refs = 1;
-	n->heap = false;
+	if (scratch)
+		*node_ext(n) = (struct build_ext){0};
 	size_t i = h & z->mask;
-	while (z->table[i].node)
+	while (z->table[i].v)
 		i = (i + 1) & z->mask;
-	z->table[i].hash = h;
-	z->table[i].node = n;
+	z->table[i] = slot_make(n, h);
 	z->n_nodes++;
 	return n;
 }
@@ -392,6 +468,8 @@ static int add_rec_w(struct builder *b, const struct wname *owner, uint16_t type
 	struct wf_dns_node *n = node_get(b->z, &b->scratch, wire, len, (uint16_t)zone);
 	if (!n)
 		return -ENOMEM;
+	if (!(n->flags & NODE_SCRATCH))
+		return -EINVAL; /* records come before any other node is made */
 	if (b->n_recs == b->cap_recs) {
 		size_t cap = b->cap_recs ? b->cap_recs * 2 : 1024;
 		struct rec *r = wf_reallocarray(b->recs, cap, sizeof(*r));
@@ -412,11 +490,12 @@ static int add_rec_w(struct builder *b, const struct wname *owner, uint16_t type
 	r->next = 0;
 	b->n_recs++;
 	/* append to the owner's list, keeping insertion order */
-	if (n->build_last)
-		b->recs[n->build_last - 1].next = (uint32_t)b->n_recs;
+	struct build_ext *x = node_ext(n);
+	if (x->last)
+		b->recs[x->last - 1].next = (uint32_t)b->n_recs;
 	else
-		n->build_first = (uint32_t)b->n_recs;
-	n->build_last = (uint32_t)b->n_recs;
+		x->first = (uint32_t)b->n_recs;
+	x->last = (uint32_t)b->n_recs;
 	return 0;
 }
 
@@ -736,49 +815,51 @@ static int add_reverse_zones(struct wf_dns_zone *z, const struct wf_cidr *c)
  * only (at 10,000 Services the zone is far larger than the caches: every miss counts). */
 static size_t node_bytes(size_t name_len, const struct rec *r, size_t cnt, size_t *ret_sets)
 {
-	/* as node_layout places them: header and name (8-aligned), RRset headers, then per
-	 * RRset its records, up to 3 bytes of padding and the record ends */
-	size_t n_sets = 0, bytes = (sizeof(struct wf_dns_node) + name_len + 7) & ~(size_t)7;
+	/* as node_layout places them: header and name (4-aligned), RRset headers, then per
+	 * RRset its records, padding to 4 and the record ends */
+	size_t n_sets = 0, bytes = sets_offset(name_len);
 
-	for (size_t i = 0; i < cnt; i++) {
-		if (i == 0 || r[i].type != r[i - 1].type)
-			n_sets++;
-		bytes += 12 + r[i].rdlen + sizeof(uint32_t);
+	for (size_t i = 0, j; i < cnt; i = j) {
+		size_t len = 0;
+		for (j = i; j < cnt && r[j].type == r[i].type; j++)
+			len += 12 + r[j].rdlen + sizeof(uint32_t);
+		n_sets++;
+		bytes += sizeof(struct wf_dns_rrset) + ((len + 3) & ~(size_t)3);
 	}
-	bytes += n_sets * sizeof(struct wf_dns_rrset) + n_sets * 3;
 	*ret_sets = n_sets;
 	return bytes;
 }
 
-/* Writes the node at blk: a copy of proto's header and name, then r (sorted by type). */
-static struct wf_dns_node *node_layout(uint8_t *blk, const struct wf_dns_node *proto,
-				       const struct rec *r, size_t cnt, size_t n_sets)
+/* Writes a node at blk (4-aligned, node_bytes long) with one reference: header, name, then r
+ * (sorted by type). */
+static struct wf_dns_node *node_layout(uint8_t *blk, const uint8_t *name, size_t name_len,
+				       uint8_t flags, uint16_t zone, const struct rec *r,
+				       size_t cnt, size_t n_sets)
 {
 	struct wf_dns_node *n = (struct wf_dns_node *)blk;
-	*n = *proto;
-	n->build_first = n->build_last = 0;
-	n->name = blk + sizeof(*n);
-	memcpy(n->name, proto->name, proto->name_len);
-	size_t off = (sizeof(*n) + proto->name_len + 7) & ~(size_t)7;
-	n->sets = (struct wf_dns_rrset *)(blk + off);
+	n->refs = 1;
+	n->zone = zone;
+	n->flags = flags;
+	n->name_len = (uint8_t)name_len;
+	memcpy(n->name, name, name_len);
+	struct wf_dns_rrset *sets = (struct wf_dns_rrset *)(blk + sets_offset(n->name_len));
 	n->n_sets = (uint16_t)n_sets;
-	off += n_sets * sizeof(struct wf_dns_rrset);
+	size_t off = sets_offset(n->name_len) + n_sets * sizeof(struct wf_dns_rrset);
 	for (size_t i = 0, si = 0; i < cnt; si++) {
 		size_t j = i, len = 0;
 		while (j < cnt && r[j].type == r[i].type) {
 			len += 12 + r[j].rdlen;
 			j++;
 		}
-		struct wf_dns_rrset *set = &n->sets[si];
+		struct wf_dns_rrset *set = &sets[si];
 		set->type = r[i].type;
 		set->count = (uint16_t)(j - i);
 		set->len = (uint32_t)len;
-		set->data = blk + off;
-		off += len;
-		off = (off + 3) & ~(size_t)3;
-		set->ends = (uint32_t *)(blk + off);
+		set->data = (uint32_t)off;
+		uint8_t *data = blk + off, *p = data;
+		off += (len + 3) & ~(size_t)3;
+		uint32_t *ends = (uint32_t *)(blk + off);
 		off += (j - i) * sizeof(uint32_t);
-		uint8_t *p = set->data;
 		for (size_t k = i; k < j; k++) {
 			/* RFC 1035 4.1.3, owner compressed to the question name (4.1.4) */
 			wf_dns_put16(p, 0xc00c);
@@ -788,7 +869,7 @@ static struct wf_dns_node *node_layout(uint8_t *blk, const struct wf_dns_node *p
 			wf_dns_put16(p + 10, r[k].rdlen);
 			memcpy(p + 12, r[k].rdata, r[k].rdlen);
 			p += 12 + r[k].rdlen;
-			set->ends[k - i] = (uint32_t)(p - set->data);
+			ends[k - i] = (uint32_t)(p - data);
 		}
 		i = j;
 	}
@@ -804,9 +885,10 @@ static struct wf_dns_node *render_node(struct builder *b, const struct wf_dns_no
 	size_t n_sets, bytes = node_bytes(old->name_len, r, cnt, &n_sets);
 	uint8_t *blk = zalloc(b->z, bytes);
 
-	if (!blk)
+	if (!blk || !node_fits(blk))
 		return NULL;
-	return node_layout(blk, old, r, cnt, n_sets);
+	return node_layout(blk, old->name, old->name_len, old->flags & (uint8_t)~NODE_SCRATCH,
+			   old->zone, r, cnt, n_sets);
 }
 
 static int add_apex_records(struct builder *b)
@@ -1006,11 +1088,11 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 		struct rec *tmp = NULL;
 		size_t cap = 0;
 		for (size_t i = 0; i <= z->mask && rc == 0; i++) {
-			struct wf_dns_node *n = z->table[i].node;
+			struct wf_dns_node *n = slot_node(&z->table[i]);
 			size_t cnt = 0, w = 0;
-			if (!n || !n->build_first)
+			if (!n || !(n->flags & NODE_SCRATCH) || !node_ext(n)->first)
 				continue;
-			for (uint32_t k = n->build_first; k; k = b.recs[k - 1].next) {
+			for (uint32_t k = node_ext(n)->first; k; k = b.recs[k - 1].next) {
 				if (cnt == cap) {
 					cap = cap ? cap * 2 : 64;
 					struct rec *t = wf_reallocarray(tmp, cap, sizeof(*t));
@@ -1032,7 +1114,7 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 			if (!laid)
 				rc = -ENOMEM;
 			else
-				z->table[i].node = laid;
+				z->table[i] = slot_make(laid, z->table[i].v);
 		}
 		wf_free(tmp);
 		if (rc < 0)
@@ -1098,8 +1180,8 @@ int wf_dns_zone_build(const struct wf_dns_zone_config *cfg, const struct wf_dns_
 			goto fail;
 		}
 		for (size_t i = 0; i <= z->mask; i++)
-			if (z->table[i].node)
-				all[cnt++] = z->table[i].node;
+			if (z->table[i].v)
+				all[cnt++] = slot_node(&z->table[i]);
 		for (size_t i = 0; i < cnt && rc == 0; i++)
 			rc = add_ancestors(z, all[i]);
 		wf_free(all);
@@ -1170,8 +1252,8 @@ static struct slot *slot_w(struct wf_dns_zone *z, size_t i)
 		memcpy(nc->s, c->s, sizeof(nc->s));
 		nc->refs = 1;
 		for (size_t k = 0; k < CHUNK_SLOTS; k++)
-			if (nc->s[k].node)
-				nc->s[k].node->refs++;
+			if (nc->s[k].v)
+				slot_node(&nc->s[k])->refs++;
 		chunk_unref(c); /* still held by the versions that share it */
 		*cp = c = nc;
 	}
@@ -1185,8 +1267,7 @@ static size_t find_slot(const struct wf_dns_zone *z, uint64_t h, const uint8_t *
 
 	for (;; i = (i + 1) & z->mask) {
 		const struct slot *s = slot_at(z, i);
-		if (!s->node || (s->hash == h && s->node->name_len == len &&
-				 memcmp(s->node->name, name, len) == 0))
+		if (!s->v || (slot_tag_is(s, h) && node_is(slot_node(s), name, len)))
 			return i;
 	}
 }
@@ -1197,32 +1278,24 @@ static int put_node(struct wf_dns_zone *z, const uint8_t *name, size_t len, uint
 {
 	uint64_t h = wf_dns_name_hash(name, len);
 	size_t i = find_slot(z, h, name, len), n_sets;
-	bool fresh = slot_at(z, i)->node == NULL;
+	bool fresh = slot_at(z, i)->v == 0;
 
 	if (fresh && (z->n_nodes + 1) * 4 > (z->mask + 1) * 3)
 		return -ENOSPC; /* full: the caller rebuilds with a larger table */
-	struct wf_dns_node proto = {
-		.name = (uint8_t *)name,
-		.name_len = (uint8_t)len,
-		.flags = flags,
-		.zone = zone,
-		.refs = 1,
-		.heap = true,
-	};
 	size_t bytes = node_bytes(len, r, cnt, &n_sets);
 	uint8_t *blk = wf_malloc(bytes);
 	if (!blk)
 		return -ENOMEM;
-	struct slot *s = slot_w(z, i);
+	struct slot *s = node_fits(blk) ? slot_w(z, i) : NULL;
 	if (!s) {
 		wf_free(blk);
 		return -ENOMEM;
 	}
-	struct wf_dns_node *n = node_layout(blk, &proto, r, cnt, n_sets);
-	if (s->node)
-		node_unref(s->node);
-	s->hash = h;
-	s->node = n;
+	struct wf_dns_node *n =
+		node_layout(blk, name, len, flags | NODE_HEAP, zone, r, cnt, n_sets);
+	if (s->v)
+		node_unref(slot_node(s));
+	*s = slot_make(n, h);
 	z->n_nodes += fresh;
 	z->heap_bytes += bytes;
 	return 0;
@@ -1233,10 +1306,12 @@ static size_t node_recs(const struct wf_dns_node *n, struct rec *out, size_t cap
 {
 	size_t cnt = 0;
 
+	const struct wf_dns_rrset *sets = node_sets(n);
+
 	for (unsigned i = 0; i < n->n_sets; i++) {
-		const struct wf_dns_rrset *set = &n->sets[i];
+		const struct wf_dns_rrset *set = &sets[i];
 		for (unsigned k = 0; k < set->count && cnt < cap; k++) {
-			const uint8_t *p = set->data + (k ? set->ends[k - 1] : 0);
+			const uint8_t *p = set_data(n, set) + (k ? set_ends(n, set)[k - 1] : 0);
 			struct rec *r = &out[cnt];
 			r->type = set->type;
 			r->ttl = wf_dns_get32(p + 6);
@@ -1350,22 +1425,21 @@ int wf_dns_zone_del_node(struct wf_dns_zone *z, const uint8_t *name, size_t len)
 	size_t i = find_slot(z, h, name, len), j = i;
 	struct slot *si, *sj;
 
-	if (!slot_at(z, i)->node)
+	if (!slot_at(z, i)->v)
 		return -ENOENT;
 	si = slot_w(z, i);
 	if (!si)
 		return -ENOMEM;
-	node_unref(si->node);
-	si->node = NULL;
-	si->hash = 0;
+	node_unref(slot_node(si));
+	si->v = 0;
 	z->n_nodes--;
 	/* Backward-shift deletion (linear probing keeps no tombstones): move up every later
 	 * entry of the run whose home slot is not in (i, j]. */
 	for (;;) {
 		j = (j + 1) & z->mask;
-		if (!slot_at(z, j)->node)
+		if (!slot_at(z, j)->v)
 			return 0;
-		size_t k = slot_at(z, j)->hash & z->mask;
+		size_t k = node_hash(slot_node(slot_at(z, j))) & z->mask;
 		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
 		if (stays)
 			continue;
@@ -1376,8 +1450,7 @@ int wf_dns_zone_del_node(struct wf_dns_zone *z, const uint8_t *name, size_t len)
 		if (!sj)
 			return -ENOMEM;
 		*si = *sj;
-		sj->node = NULL;
-		sj->hash = 0;
+		sj->v = 0;
 		i = j;
 	}
 }
@@ -1406,13 +1479,13 @@ size_t wf_dns_zone_base_bytes(const struct wf_dns_zone *z)
 
 static bool node_equal(const struct wf_dns_node *a, const struct wf_dns_node *b)
 {
-	if ((a->flags & ~NODE_ANCESTORS) != (b->flags & ~NODE_ANCESTORS) || a->zone != b->zone ||
-	    a->n_sets != b->n_sets)
+	if ((a->flags & ~NODE_BUILD_FLAGS) != (b->flags & ~NODE_BUILD_FLAGS) ||
+	    a->zone != b->zone || a->n_sets != b->n_sets)
 		return false;
 	for (unsigned i = 0; i < a->n_sets; i++) {
-		const struct wf_dns_rrset *x = &a->sets[i], *y = &b->sets[i];
+		const struct wf_dns_rrset *x = &node_sets(a)[i], *y = &node_sets(b)[i];
 		if (x->type != y->type || x->count != y->count || x->len != y->len ||
-		    memcmp(x->data, y->data, x->len) != 0)
+		    memcmp(set_data(a, x), set_data(b, y), x->len) != 0)
 			return false;
 	}
 	return true;
@@ -1439,7 +1512,7 @@ bool wf_dns_zone_equal(const struct wf_dns_zone *a, const struct wf_dns_zone *b,
 			return false;
 		}
 	for (size_t i = 0; i <= a->mask; i++) {
-		const struct wf_dns_node *x = slot_at(a, i)->node, *y;
+		const struct wf_dns_node *x = slot_node(slot_at(a, i)), *y;
 		if (!x)
 			continue;
 		y = lookup(b, wf_dns_name_hash(x->name, x->name_len), x->name, x->name_len);
@@ -1455,24 +1528,25 @@ bool wf_dns_zone_equal(const struct wf_dns_zone *a, const struct wf_dns_zone *b,
 
 /* ---- answering (hot path) ---- */
 
-static size_t put_set(uint8_t *out, size_t off, size_t avail, const struct wf_dns_rrset *s,
-		      uint16_t *an, bool *tc)
+static size_t put_set(uint8_t *out, size_t off, size_t avail, const struct wf_dns_node *n,
+		      const struct wf_dns_rrset *s, uint16_t *an, bool *tc)
 {
+	const uint32_t *ends = set_ends(n, s);
 	size_t k = 0;
 
 	if (off + s->len <= avail) {
-		memcpy(out + off, s->data, s->len);
+		memcpy(out + off, set_data(n, s), s->len);
 		*an += s->count;
 		return off + s->len;
 	}
 	/* RFC 2181 9: whole records only, and TC so that the client retries over TCP. */
-	while (k < s->count && off + s->ends[k] <= avail)
+	while (k < s->count && off + ends[k] <= avail)
 		k++;
 	if (k)
-		memcpy(out + off, s->data, s->ends[k - 1]);
+		memcpy(out + off, set_data(n, s), ends[k - 1]);
 	*an += (uint16_t)k;
 	*tc = true;
-	return off + (k ? s->ends[k - 1] : 0);
+	return off + (k ? ends[k - 1] : 0);
 }
 
 /* Pod A/AAAA from the label "10-244-1-5" or "fd00--5" (spec row 10, insecure mode). Writes the
@@ -1535,11 +1609,11 @@ void wf_dns_zone_prefetch_node(const struct wf_dns_zone *z, uint64_t h)
 {
 	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
 		const struct slot *s = slot_at(z, i);
-		if (!s->node)
+		if (!s->v)
 			return;
-		if (s->hash == h) {
-			__builtin_prefetch(s->node);
-			__builtin_prefetch((const char *)s->node + 64);
+		if (slot_tag_is(s, h)) {
+			__builtin_prefetch(slot_node(s));
+			__builtin_prefetch((const char *)slot_node(s) + 64);
 			return;
 		}
 	}
@@ -1588,16 +1662,18 @@ size_t wf_dns_zone_answer_hashed(const struct wf_dns_zone *z, const struct wf_dn
 	if (exact) {
 		const struct wf_dns_rrset *cname = NULL;
 
+		const struct wf_dns_rrset *sets = node_sets(n);
+
 		for (unsigned i = 0; i < n->n_sets; i++) {
-			const struct wf_dns_rrset *s = &n->sets[i];
+			const struct wf_dns_rrset *s = &sets[i];
 			if (s->type == q->qtype || q->qtype == WF_DNS_T_ANY)
-				off = put_set(out, off, avail, s, &an, &tc);
+				off = put_set(out, off, avail, n, s, &an, &tc);
 			else if (s->type == WF_DNS_T_CNAME)
 				cname = s;
 		}
 		/* RFC 1034 3.6.2: an alias answers every type with its CNAME (spec row 9). */
 		if (an == 0 && cname && !tc)
-			off = put_set(out, off, avail, cname, &an, &tc);
+			off = put_set(out, off, avail, n, cname, &an, &tc);
 		*ret_res = an || tc ? WF_DNS_ZONE_ANSWER : WF_DNS_ZONE_NODATA;
 	} else {
 		rcode = WF_DNS_R_NXDOMAIN;

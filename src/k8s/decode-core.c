@@ -45,6 +45,33 @@ static int decode_node_address(struct wf_k8s_dctx *d, json_t *item, void *elem, 
 	return 0;
 }
 
+static int decode_condition(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx);
+
+/* The Ready condition and nodeInfo: what `kubectl get nodes` shows (STATUS, VERSION...). */
+static int decode_node_status(struct wf_k8s_dctx *d, json_t *status, struct wf_k8s_node *node)
+{
+	struct wf_k8s_pod_condition *conds = NULL;
+	size_t n_conds = 0;
+	json_t *info = NULL;
+
+	WF_K8S_TRY(wf_k8s_get_list(d, status, "conditions", sizeof(*conds), decode_condition, NULL,
+				   &n_conds, (void **)&conds));
+	for (size_t i = 0; i < n_conds; i++)
+		if (strcmp(conds[i].type, "Ready") == 0) {
+			node->has_ready = true;
+			node->ready = conds[i].status;
+		}
+	WF_K8S_TRY(wf_k8s_get_obj(d, status, "nodeInfo", &info));
+	wf_k8s_push_key(d, "nodeInfo");
+	WF_K8S_TRY(wf_k8s_get_str(d, info, "kubeletVersion", &node->kubelet_version));
+	WF_K8S_TRY(wf_k8s_get_str(d, info, "osImage", &node->os_image));
+	WF_K8S_TRY(wf_k8s_get_str(d, info, "kernelVersion", &node->kernel_version));
+	WF_K8S_TRY(wf_k8s_get_str(d, info, "containerRuntimeVersion",
+				  &node->container_runtime_version));
+	wf_k8s_pop(d);
+	return 0;
+}
+
 int wf_k8s_decode_node(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
 	struct wf_k8s_node *node = wf_k8s_zalloc(d, sizeof(*node));
@@ -92,6 +119,7 @@ int wf_k8s_decode_node(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *o
 	WF_K8S_TRY(wf_k8s_get_list(d, status, "addresses", sizeof(*node->addresses),
 				   decode_node_address, NULL, &node->n_addresses,
 				   (void **)&node->addresses));
+	WF_K8S_TRY(decode_node_status(d, status, node));
 	wf_k8s_pop(d);
 	node->zone = wf_k8s_map_get(&obj->labels, "topology.kubernetes.io/zone");
 	obj->node = node;
@@ -223,6 +251,12 @@ static int decode_container(struct wf_k8s_dctx *d, json_t *item, void *elem, voi
 	return 0;
 }
 
+/* spec.readinessGates[i]: the condition type the gate waits for. */
+static int decode_readiness_gate(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx)
+{
+	return wf_k8s_get_req_str(d, item, "conditionType", elem);
+}
+
 /* The pod spec at o (path already at it): Pod.spec or a Deployment's template spec. */
 static int decode_pod_spec(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_pod_spec *s)
 {
@@ -257,6 +291,9 @@ static int decode_pod_spec(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_pod_s
 	WF_K8S_TRY(wf_k8s_get_list(d, o, "initContainers", sizeof(*s->init_containers),
 				   decode_container, NULL, &s->n_init_containers,
 				   (void **)&s->init_containers));
+	WF_K8S_TRY(wf_k8s_get_list(d, o, "readinessGates", sizeof(*s->readiness_gates),
+				   decode_readiness_gate, NULL, &s->n_readiness_gates,
+				   (void **)&s->readiness_gates));
 	/* Container names are unique across containers and init containers; so are port names. */
 	for (size_t i = 0; i < s->n_containers + s->n_init_containers; i++) {
 		const struct wf_k8s_container *c =
@@ -297,7 +334,8 @@ static int decode_pod_spec(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_pod_s
 	return 0;
 }
 
-static int decode_pod_condition(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx)
+/* A pod or node condition: type and status. */
+static int decode_condition(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx)
 {
 	static const char *const values[] = {"True", "False", "Unknown", NULL};
 	struct wf_k8s_pod_condition *c = elem;
@@ -317,6 +355,54 @@ static int decode_pod_ip(struct wf_k8s_dctx *d, json_t *item, void *elem, void *
 	if (!present)
 		return wf_k8s_fail_key(d, "ip", -WF_E_INVALID, "required value");
 	return 0;
+}
+
+/* One of state.waiting / running / terminated (ContainerState: at most one is set). */
+static int decode_container_state(struct wf_k8s_dctx *d, json_t *item,
+				  struct wf_k8s_container_status *cs)
+{
+	json_t *state = NULL, *w = NULL, *run = NULL, *t = NULL, *last = NULL, *lt = NULL;
+
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "state", &state));
+	wf_k8s_push_key(d, "state");
+	WF_K8S_TRY(wf_k8s_get_obj(d, state, "waiting", &w));
+	WF_K8S_TRY(wf_k8s_get_obj(d, state, "running", &run));
+	WF_K8S_TRY(wf_k8s_get_obj(d, state, "terminated", &t));
+	if (w) {
+		cs->state = WF_K8S_CONTAINER_WAITING;
+		wf_k8s_push_key(d, "waiting");
+		WF_K8S_TRY(wf_k8s_get_str(d, w, "reason", &cs->reason));
+		wf_k8s_pop(d);
+	} else if (run) {
+		cs->state = WF_K8S_CONTAINER_RUNNING;
+	} else if (t) {
+		cs->state = WF_K8S_CONTAINER_TERMINATED;
+		wf_k8s_push_key(d, "terminated");
+		WF_K8S_TRY(wf_k8s_get_str(d, t, "reason", &cs->reason));
+		WF_K8S_TRY(wf_k8s_get_i32(d, t, "exitCode", INT32_MIN, INT32_MAX, &cs->exit_code,
+					  NULL));
+		WF_K8S_TRY(wf_k8s_get_i32(d, t, "signal", INT32_MIN, INT32_MAX, &cs->signal, NULL));
+		wf_k8s_pop(d);
+	}
+	wf_k8s_pop(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, item, "lastState", &last));
+	wf_k8s_push_key(d, "lastState");
+	WF_K8S_TRY(wf_k8s_get_obj(d, last, "terminated", &lt));
+	wf_k8s_push_key(d, "terminated");
+	WF_K8S_TRY(wf_k8s_get_time(d, lt, "finishedAt", &cs->last_finished_at));
+	wf_k8s_pop(d);
+	wf_k8s_pop(d);
+	return 0;
+}
+
+static int decode_container_status(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx)
+{
+	struct wf_k8s_container_status *cs = elem;
+
+	WF_K8S_TRY(wf_k8s_get_req_str(d, item, "name", &cs->name));
+	WF_K8S_TRY(wf_k8s_get_bool(d, item, "ready", &cs->ready, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, item, "restartCount", 0, INT32_MAX, &cs->restart_count, NULL));
+	return decode_container_state(d, item, cs);
 }
 
 int wf_k8s_decode_pod(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
@@ -351,11 +437,16 @@ int wf_k8s_decode_pod(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *ob
 		return wf_k8s_fail_key(d, "podIP", -WF_E_INVALID, "must equal podIPs[0].ip");
 	}
 	WF_K8S_TRY(wf_k8s_get_list(d, status, "conditions", sizeof(*pod->conditions),
-				   decode_pod_condition, NULL, &pod->n_conditions,
+				   decode_condition, NULL, &pod->n_conditions,
 				   (void **)&pod->conditions));
 	for (size_t i = 0; i < pod->n_conditions; i++)
 		if (strcmp(pod->conditions[i].type, "Ready") == 0)
 			pod->ready = pod->conditions[i].status;
+	WF_K8S_TRY(wf_k8s_get_str(d, status, "reason", &pod->reason));
+	WF_K8S_TRY(wf_k8s_get_str(d, status, "nominatedNodeName", &pod->nominated_node_name));
+	WF_K8S_TRY(wf_k8s_get_list(d, status, "containerStatuses", sizeof(*pod->container_statuses),
+				   decode_container_status, NULL, &pod->n_container_statuses,
+				   (void **)&pod->container_statuses));
 	wf_k8s_pop(d);
 	obj->pod = pod;
 	return 0;
@@ -948,7 +1039,7 @@ int wf_k8s_decode_networkpolicy(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_
 int wf_k8s_decode_deployment(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_object *obj)
 {
 	struct wf_k8s_deployment *dep = wf_k8s_zalloc(d, sizeof(*dep));
-	json_t *spec = NULL, *tmpl = NULL, *md = NULL, *pspec = NULL;
+	json_t *spec = NULL, *tmpl = NULL, *md = NULL, *pspec = NULL, *status = NULL;
 
 	if (!dep)
 		return wf_k8s_oom(d);
@@ -990,6 +1081,17 @@ int wf_k8s_decode_deployment(struct wf_k8s_dctx *d, json_t *o, struct wf_k8s_obj
 				       dep->template_spec.restart_policy);
 	wf_k8s_pop(d);
 	wf_k8s_pop(d);
+	wf_k8s_pop(d);
+	WF_K8S_TRY(wf_k8s_get_obj(d, o, "status", &status));
+	wf_k8s_push_key(d, "status");
+	WF_K8S_TRY(
+		wf_k8s_get_i32(d, status, "replicas", 0, INT32_MAX, &dep->status_replicas, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, status, "readyReplicas", 0, INT32_MAX, &dep->ready_replicas,
+				  NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, status, "updatedReplicas", 0, INT32_MAX,
+				  &dep->updated_replicas, NULL));
+	WF_K8S_TRY(wf_k8s_get_i32(d, status, "availableReplicas", 0, INT32_MAX,
+				  &dep->available_replicas, NULL));
 	wf_k8s_pop(d);
 	obj->deployment = dep;
 	return 0;

@@ -90,6 +90,8 @@ int wf_k8s_get_selector(struct wf_k8s_dctx *d, json_t *o, const char *key,
 			struct wf_k8s_selector *out);
 int wf_k8s_get_ip(struct wf_k8s_dctx *d, json_t *o, const char *key, struct wf_ip *out,
 		  bool *present);
+/* metav1.Time (RFC 3339) into Unix seconds; absent, null or "": *out untouched. */
+int wf_k8s_get_time(struct wf_k8s_dctx *d, json_t *o, const char *key, int64_t *out);
 /* Decodes the list at key whose items are objects: allocates n elements of elem_size (zeroed)
  * and calls fn(d, item, element, ctx) with the path at key[i]. Absent: *ret_n untouched. */
 typedef int (*wf_k8s_item_fn)(struct wf_k8s_dctx *d, json_t *item, void *elem, void *ctx);

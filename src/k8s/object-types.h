@@ -78,6 +78,15 @@ struct wf_k8s_node {
 	size_t n_addresses; /* status.addresses */
 	struct wf_k8s_node_address *addresses;
 	const char *zone; /* label topology.kubernetes.io/zone, or NULL */
+	/* status.conditions Ready: has_ready is false when there is none; ready is its status
+	 * ("Unknown" is UNSET). */
+	bool has_ready;
+	enum wf_k8s_tristate ready;
+	/* status.nodeInfo, each NULL when absent */
+	const char *kubelet_version;
+	const char *os_image;
+	const char *kernel_version;
+	const char *container_runtime_version;
 };
 
 /* ---- Pod (v1) ---- */
@@ -146,11 +155,33 @@ struct wf_k8s_pod_spec {
 	struct wf_k8s_container *containers;
 	size_t n_init_containers;
 	struct wf_k8s_container *init_containers;
+	size_t n_readiness_gates; /* spec.readinessGates[].conditionType */
+	const char **readiness_gates;
 };
 
 struct wf_k8s_pod_condition {
 	const char *type;	     /* "Ready", "PodScheduled", ... */
 	enum wf_k8s_tristate status; /* "True"/"False"; "Unknown" is UNSET */
+};
+
+/* Which member of status.containerStatuses[].state is set. */
+enum wf_k8s_container_state {
+	WF_K8S_CONTAINER_UNSET,
+	WF_K8S_CONTAINER_WAITING,
+	WF_K8S_CONTAINER_RUNNING,
+	WF_K8S_CONTAINER_TERMINATED,
+};
+
+/* status.containerStatuses[] (what kubelet reports). */
+struct wf_k8s_container_status {
+	const char *name;
+	bool ready;
+	int32_t restart_count;
+	enum wf_k8s_container_state state;
+	const char *reason;	  /* state.waiting.reason or state.terminated.reason, or NULL */
+	int32_t exit_code;	  /* state.terminated.exitCode */
+	int32_t signal;		  /* state.terminated.signal, 0 = none */
+	int64_t last_finished_at; /* lastState.terminated.finishedAt, Unix seconds; 0 = none */
 };
 
 struct wf_k8s_pod {
@@ -163,7 +194,11 @@ struct wf_k8s_pod {
 	struct wf_ip *pod_ips;
 	size_t n_conditions;
 	struct wf_k8s_pod_condition *conditions;
-	enum wf_k8s_tristate ready; /* the Ready condition */
+	enum wf_k8s_tristate ready;	 /* the Ready condition */
+	const char *reason;		 /* status.reason ("Evicted"...), or NULL */
+	const char *nominated_node_name; /* status.nominatedNodeName, or NULL */
+	size_t n_container_statuses;
+	struct wf_k8s_container_status *container_statuses;
 };
 
 /* ---- Service (v1) ---- */
@@ -537,6 +572,11 @@ struct wf_k8s_deployment {
 	struct wf_k8s_map template_labels;
 	struct wf_k8s_map template_annotations;
 	struct wf_k8s_pod_spec template_spec;
+	/* status (0 when absent) */
+	int32_t status_replicas;
+	int32_t ready_replicas;
+	int32_t updated_replicas;
+	int32_t available_replicas;
 };
 
 /* ---- The object ---- */

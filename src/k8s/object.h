@@ -11,6 +11,7 @@
 
 #include "k8s/object-types.h"
 #include "lib/diag.h"
+#include "lib/yaml-json.h"
 
 /* Caps on input (WF_E_TOO_BIG beyond them). */
 #define WF_K8S_MAX_FILE_BYTES (64u << 20)
@@ -40,6 +41,15 @@ int wf_k8s_kind_lookup(const char *s, enum wf_k8s_kind *ret);
  * -WF_E_TOO_BIG or -ENOMEM, leaves *ret untouched and fills diag (may be NULL). */
 int wf_k8s_parse(const char *buf, size_t len, const char *file, struct wf_k8s_parse_result *ret,
 		 struct wf_diag *diag);
+/* Called by wf_k8s_parse_docs() with each non-empty document of the text (a List once, whole)
+ * after its objects were decoded, in order. doc is borrowed: json_incref() it to keep it.
+ * Return 0 to go on, negative to stop: the parse then fails with that value. */
+typedef int (*wf_k8s_doc_fn)(void *userdata, json_t *doc, const struct wf_yj_docinfo *info);
+/* wf_k8s_parse() that also hands every document, as JSON, to fn (which may be NULL): for a
+ * caller that needs both the typed objects and the JSON tree, so that the text is read once.
+ * When it fails, documents handed over before the failure are not part of a result. */
+int wf_k8s_parse_docs(const char *buf, size_t len, const char *file, wf_k8s_doc_fn fn,
+		      void *userdata, struct wf_k8s_parse_result *ret, struct wf_diag *diag);
 /* Unrefs every object and frees the array; r is zeroed. Takes NULL. */
 void wf_k8s_parse_result_done(struct wf_k8s_parse_result *r);
 

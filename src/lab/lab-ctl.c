@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,9 +43,13 @@ struct ctr {
 	const char *name;
 	pid_t pid;
 	bool running, ever_started, bad;
-	int restarts, exit_code;
+	int restarts, exit_code, signal;
 	double restart_at, started_at;
-	time_t started_wall;
+	time_t started_wall, finished_wall;
+	/* the run before the current one (kubelet's lastState.terminated), once restarted */
+	bool has_last;
+	int last_exit_code, last_signal;
+	time_t last_started_wall, last_finished_wall;
 	/* readiness (Pod lifecycle: container probes) */
 	json_t *probe;
 	bool ready;
@@ -80,6 +85,7 @@ struct ctl {
 	json_t *first_seen; /* file name -> creationTimestamp of computed objects */
 	char objdir[512];
 	time_t boot;
+	json_t *node_info; /* status.nodeInfo of every node */
 };
 
 static volatile sig_atomic_t ctl_stop;
@@ -775,6 +781,11 @@ static void probes_and_restarts(struct ctl *c)
 				    now >= k->restart_at) {
 					k->restarts++;
 					k->restart_at = 0;
+					k->has_last = true;
+					k->last_exit_code = k->exit_code;
+					k->last_signal = k->signal;
+					k->last_started_wall = k->started_wall;
+					k->last_finished_wall = k->finished_wall;
 					ctr_start(c, p, k);
 				}
 				continue;
@@ -825,6 +836,8 @@ static void reap(struct ctl *c)
 					k->pid = 0;
 					k->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
 									 : 128 + WTERMSIG(status);
+					k->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+					k->finished_wall = time(NULL);
 					k->restart_at = wf_lab_now() + back;
 					wf_log_info("lab", "container exited",
 						    "pod=%s container=%s code=%d", p->key, k->name,
@@ -883,6 +896,65 @@ static const char *pod_phase(const struct pod *p)
 	return any_start && p->setup_done ? "Running" : "Pending";
 }
 
+/* ContainerStateTerminated of a run that ended. */
+static json_t *terminated_json(int exit_code, int sig, time_t started, time_t finished)
+{
+	json_t *t = json_pack("{s:i, s:s, s:o, s:o}", "exitCode", exit_code, "reason",
+			      exit_code ? "Error" : "Completed", "startedAt", ts_json(started),
+			      "finishedAt", ts_json(finished));
+
+	if (t && sig)
+		json_object_set_new(t, "signal", json_integer(sig));
+	return t;
+}
+
+/* status.containerStatuses[i] as kubelet reports it: ready, restartCount, the current state
+ * (waiting with CrashLoopBackOff while a restart is backing off) and lastState, the run before
+ * the last restart. */
+static json_t *container_status(const struct pod *p, const struct ctr *k)
+{
+	const char *policy =
+		json_string_value(json_object_get(json_object_get(p->obj, "spec"), "restartPolicy"))
+			?: "Always";
+	bool again = !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && k->exit_code);
+	json_t *state, *last = json_object();
+
+	if (k->running) {
+		state = json_pack("{s:{s:o}}", "running", "startedAt", ts_json(k->started_wall));
+		if (k->has_last)
+			json_object_set_new(last, "terminated",
+					    terminated_json(k->last_exit_code, k->last_signal,
+							    k->last_started_wall,
+							    k->last_finished_wall));
+	} else if (k->ever_started && again && !p->terminating && !k->bad) {
+		/* exited, and to be started again after the back-off */
+		state = json_pack("{s:{s:s, s:o}}", "waiting", "reason", "CrashLoopBackOff",
+				  "message",
+				  json_sprintf("back-off restarting failed container %s in pod %s",
+					       k->name, p->key));
+		json_object_set_new(last, "terminated",
+				    terminated_json(k->exit_code, k->signal, k->started_wall,
+						    k->finished_wall));
+	} else if (k->ever_started) {
+		state = json_pack("{s:o}", "terminated",
+				  terminated_json(k->exit_code, k->signal, k->started_wall,
+						  k->finished_wall));
+		if (k->has_last)
+			json_object_set_new(last, "terminated",
+					    terminated_json(k->last_exit_code, k->last_signal,
+							    k->last_started_wall,
+							    k->last_finished_wall));
+	} else {
+		state = json_pack("{s:{s:s, s:s}}", "waiting", "reason",
+				  k->reason[0] ? k->reason : "ContainerCreating", "message",
+				  k->message[0] ? k->message : p->message);
+	}
+	return json_pack("{s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "name", k->name, "image",
+			 json_string_value(json_object_get(k->spec, "image")) ?: "", "ready",
+			 k->ready, "started", k->running, "restartCount", k->restarts, "state",
+			 state, "lastState", last);
+}
+
 static json_t *pod_object(struct ctl *c, struct pod *p)
 {
 	json_t *o = json_deep_copy(p->obj), *md = json_object_get(o, "metadata");
@@ -923,28 +995,8 @@ static json_t *pod_object(struct ctl *c, struct pod *p)
 	json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Ready", "status",
 					       ready ? "True" : "False"));
 	json_object_set_new(st, "conditions", conds);
-	for (size_t i = 0; i < p->n_ctr; i++) {
-		struct ctr *k = &p->ctr[i];
-		json_t *state;
-
-		if (k->running)
-			state = json_pack("{s:{s:o}}", "running", "startedAt",
-					  ts_json(k->started_wall));
-		else if (k->ever_started)
-			state = json_pack("{s:{s:i, s:s}}", "terminated", "exitCode", k->exit_code,
-					  "reason", k->exit_code ? "Error" : "Completed");
-		else
-			state = json_pack("{s:{s:s, s:s}}", "waiting", "reason",
-					  k->reason[0] ? k->reason
-						       : (p->failed ? "ContainerCreating"
-								    : "ContainerCreating"),
-					  "message", k->message[0] ? k->message : p->message);
-		json_array_append_new(
-			cs, json_pack("{s:s, s:s, s:b, s:b, s:i, s:o}", "name", k->name, "image",
-				      json_string_value(json_object_get(k->spec, "image")) ?: "",
-				      "ready", k->ready, "started", k->running, "restartCount",
-				      k->restarts, "state", state));
-	}
+	for (size_t i = 0; i < p->n_ctr; i++)
+		json_array_append_new(cs, container_status(p, &p->ctr[i]));
 	json_object_set_new(st, "containerStatuses", cs);
 	json_object_set_new(o, "status", st);
 	return o;
@@ -1316,6 +1368,33 @@ out:
 	json_decref(groups);
 }
 
+/* status.nodeInfo as kubelet reports it: the lab's nodes are namespaces of this host, so the
+ * host's OS and kernel; the "runtime" is the lab itself. */
+static json_t *node_info(void)
+{
+	char os[256] = "Linux", line[512];
+	struct utsname u;
+	FILE *f = fopen("/etc/os-release", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "PRETTY_NAME=", 12)) {
+			char *v = line + 12;
+
+			v[strcspn(v, "\n")] = '\0';
+			if (*v == '"' && strlen(v) >= 2) {
+				v++;
+				v[strlen(v) - 1] = '\0';
+			}
+			snprintf(os, sizeof(os), "%s", v);
+		}
+	if (f)
+		fclose(f);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kubeletVersion", "weft-" WF_VERSION,
+			 "containerRuntimeVersion", "weft-lab://" WF_VERSION, "osImage", os,
+			 "kernelVersion", uname(&u) == 0 ? u.release : "", "operatingSystem",
+			 "linux", "architecture", uname(&u) == 0 ? u.machine : "");
+}
+
 static void node_objects(struct ctl *c, json_t *out)
 {
 	for (unsigned n = 1; n <= c->lab->nodes; n++) {
@@ -1334,6 +1413,9 @@ static void node_objects(struct ctl *c, json_t *out)
 				       "type", "InternalIP", "address", ip, "type", "Hostname",
 				       "address", name, "conditions", "type", "Ready", "status",
 				       "True", "reason", "KubeletReady"));
+		json_object_set(
+			json_object_get(json_array_get(out, json_array_size(out) - 1), "status"),
+			"nodeInfo", c->node_info);
 	}
 }
 
@@ -1415,6 +1497,33 @@ static json_t *compute_objects(struct ctl *c)
 	return out;
 }
 
+/* Pods and Nodes get their creationTimestamp where they are made (pod_new, the lab's boot). */
+static bool owns_timestamp(const json_t *o)
+{
+	const char *kind = json_string_value(json_object_get(o, "kind")) ?: "";
+
+	return !strcmp(kind, "Pod") || !strcmp(kind, "Node");
+}
+
+/* A restarted control plane keeps the creation times the objects already have. */
+static void seed_first_seen(struct ctl *c)
+{
+	json_t *objs = wf_lab_objects_load(c->lab), *o;
+	size_t i;
+
+	json_array_foreach(objs, i, o)
+	{
+		json_t *ts = json_object_get(json_object_get(o, "metadata"), "creationTimestamp");
+		char name[600];
+
+		if (!json_is_string(ts) || owns_timestamp(o))
+			continue;
+		wf_lab_object_file(o, name, sizeof(name));
+		json_object_set(c->first_seen, name, ts);
+	}
+	json_decref(objs);
+}
+
 static void write_objects(struct ctl *c)
 {
 	json_t *objs = compute_objects(c), *o, *now = json_object(), *v;
@@ -1430,7 +1539,10 @@ static void write_objects(struct ctl *c)
 		const char *old;
 
 		wf_lab_object_file(o, name, sizeof(name));
-		if (json_is_object(md) && !json_object_get(md, "creationTimestamp")) {
+		if (json_is_object(md) && !owns_timestamp(o)) {
+			/* metadata.creationTimestamp is the API server's, not the manifest's: set
+			 * when the object first appears and kept through every update (a manifest's
+			 * own value, even "null" as kubectl's dry runs write it, is replaced) */
 			json_t *ts = json_object_get(c->first_seen, name);
 
 			if (!ts) {
@@ -1519,12 +1631,14 @@ int wf_lab_ctl_run(struct wf_lab *lab)
 	char genpath[512];
 
 	c.boot = time(NULL);
+	c.node_info = node_info();
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	wf_lab_path(lab, c.objdir, sizeof(c.objdir), "objects");
 	wf_lab_path(lab, genpath, sizeof(genpath), "gen");
 	c.manifests = json_array();
+	seed_first_seen(&c);
 	wf_log_info("lab", "control plane started", "lab=%s nodes=%u", lab->name, lab->nodes);
 	while (!ctl_stop) {
 		long gen = wf_lab_read_long(genpath);
@@ -1564,5 +1678,6 @@ int wf_lab_ctl_run(struct wf_lab *lab)
 	json_decref(c.svc_alloc);
 	json_decref(c.written);
 	json_decref(c.first_seen);
+	json_decref(c.node_info);
 	return 0;
 }

@@ -104,9 +104,9 @@ struct wf_lab_src {
 };
 
 struct wf_lab_docs {
-	size_t n;
+	size_t n, cap;
 	struct wf_lab_doc *v;
-	size_t n_src;
+	size_t n_src, cap_src;
 	struct wf_lab_src *src;
 };
 
@@ -157,7 +157,6 @@ int wf_lab_enter_exec(const struct wf_lab_spawn *s);
 /* ---- lab-show.c ---- */
 int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv);
 int wf_lab_cmd_status(const struct wf_lab *lab);
-/* Loads every object of <dir>/objects (sorted by file name) into a new array. */
+/* Loads every object of <dir>/objects (sorted by file name) into a new array, or NULL when the
+ * directory cannot be read. */
 json_t *wf_lab_objects_load(const struct wf_lab *lab);
-/* YAML text of a JSON value on f. */
-void wf_lab_yaml_print(FILE *f, const json_t *v, int indent);

@@ -1,9 +1,9 @@
 /* weft lab: loading manifests (YAML or JSON) and the checks only the lab can make.
  *
- * A file is checked by the shared object model first (wf_k8s_parse on the same bytes: syntax,
- * kinds, every field and type, with file:line:col and the field path), then read into jansson
- * documents with wf_yj_load, because the lab's control plane stores and rewrites objects as
- * JSON as an API server does. What is left here is what the API server's allocators and
+ * A file is read once, by the shared object model (wf_k8s_parse_docs: syntax, kinds, every field
+ * and type, with file:line:col and the field path), which also hands over the jansson documents
+ * it decoded, because the lab's control plane stores and rewrites objects as JSON as an API
+ * server does. What is left here is what the API server's allocators and
  * admission know: the kinds the lab runs, ClusterIPs and NodePorts (range, taken, immutable),
  * nodes, and what a container runs. Their diagnostics find the offending field's line with
  * wf_yj_locate on the error path; nothing is recorded per value on the success path. */
@@ -32,11 +32,18 @@ struct load {
 static int push_doc(struct load *l, json_t *obj, unsigned index, long item, unsigned line)
 {
 	struct wf_lab_docs *docs = l->docs;
-	struct wf_lab_doc *nv = wf_reallocarray(docs->v, docs->n + 1, sizeof(*nv));
+	struct wf_lab_doc *nv = docs->v;
 
-	if (!nv)
-		return -ENOMEM;
-	docs->v = nv;
+	/* grown by doubling: a reload reads every object the lab holds */
+	if (docs->n == docs->cap) {
+		size_t cap = docs->cap ? docs->cap * 2 : 16;
+
+		nv = wf_reallocarray(docs->v, cap, sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		docs->v = nv;
+		docs->cap = cap;
+	}
 	nv[docs->n] = (struct wf_lab_doc){
 		.obj = json_incref(obj),
 		.src = l->src,
@@ -57,7 +64,8 @@ static bool is_list(json_t *doc)
 	return n >= 4 && !strcmp(kind + n - 4, "List");
 }
 
-/* One document of text that wf_k8s_parse has accepted: a mapping, or a List of them. */
+/* One document of the text, handed over by wf_k8s_parse_docs once it has decoded it: a mapping,
+ * or a List of them. */
 static int on_doc(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
 {
 	struct load *l = userdata;
@@ -79,16 +87,11 @@ static int on_doc(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
 	return 0;
 }
 
-/* Checks then reads text (wf_malloc'd, NUL at text[len]), which it takes whatever happens. */
+/* Checks then reads text (wf_malloc'd, NUL at text[len]), which it takes whatever happens. One
+ * pass over the text gives both the model's verdict and the JSON documents the lab keeps. */
 static int load_owned(char *text, size_t len, const char *name, struct wf_lab_docs *docs, char *err,
 		      size_t errlen)
 {
-	const struct wf_yj_limits limits = {
-		.max_file_bytes = WF_K8S_MAX_FILE_BYTES,
-		.max_doc_bytes = WF_K8S_MAX_DOC_BYTES,
-		.max_depth = WF_K8S_MAX_DEPTH,
-		.items_key = "items",
-	};
 	struct wf_k8s_parse_result res = {0};
 	struct load l = {.docs = docs, .src = (unsigned)docs->n_src};
 	size_t n0 = docs->n;
@@ -97,30 +100,36 @@ static int load_owned(char *text, size_t len, const char *name, struct wf_lab_do
 	int r;
 
 	wf_diag_clear(&diag);
+	ns = docs->src;
+	if (docs->n_src == docs->cap_src) {
+		size_t cap = docs->cap_src ? docs->cap_src * 2 : 16;
+
+		ns = wf_reallocarray(docs->src, cap, sizeof(*ns));
+		if (!ns)
+			goto oom_text;
+		docs->src = ns;
+		docs->cap_src = cap;
+	}
 	/* The one validator: what it refuses, the node agents and weft dns would refuse too. */
-	r = wf_k8s_parse(text, len, name, &res, &diag);
-	if (r < 0)
-		goto fail_text;
-	wf_k8s_parse_result_done(&res);
-	ns = wf_reallocarray(docs->src, docs->n_src + 1, sizeof(*ns));
-	if (!ns)
-		goto oom_text;
-	docs->src = ns;
-	/* kept for wf_yj_locate on the error path of wf_lab_manifest_validate */
-	ns[l.src] = (struct wf_lab_src){.name = wf_strdup(name), .text = text, .len = len};
-	if (!ns[l.src].name)
-		goto oom_text;
-	docs->n_src++;
-	r = wf_yj_load(text, len, name, &limits, on_doc, &l, &diag);
+	r = wf_k8s_parse_docs(text, len, name, on_doc, &l, &res, &diag);
 	if (r < 0) {
 		/* all or nothing per file */
 		while (docs->n > n0)
 			json_decref(docs->v[--docs->n].obj);
 		if (!diag.msg[0])
 			wf_diag_set(&diag, name, 0, 0, NULL, "%s", wf_strerror(r));
-		wf_diag_format(&diag, err, errlen);
+		goto fail_text;
 	}
-	return r;
+	wf_k8s_parse_result_done(&res);
+	/* kept for wf_yj_locate on the error path of wf_lab_manifest_validate */
+	ns[l.src] = (struct wf_lab_src){.name = wf_strdup(name), .text = text, .len = len};
+	if (!ns[l.src].name) {
+		while (docs->n > n0)
+			json_decref(docs->v[--docs->n].obj);
+		goto oom_text;
+	}
+	docs->n_src++;
+	return 0;
 oom_text:
 	r = -ENOMEM;
 	wf_diag_set(&diag, name, 0, 0, NULL, "out of memory");

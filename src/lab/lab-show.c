@@ -1,15 +1,23 @@
-/* weft lab: reading the lab's objects back for `status` and `get` (kubectl's tables, JSON and
- * YAML). Everything shown comes from objects/, the same files the node agents read. */
+/* weft lab: reading the lab's objects back for `status` and `get`. Everything shown comes from
+ * objects/, the files the node agents read: tables decode them with the same object model and
+ * print them with the printer `weft get` uses (k8s/print.h), in kubectl's columns; -o json|yaml
+ * prints the stored objects as they are, status included, as kubectl prints what the API server
+ * stores. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
+#include <unistd.h>
 
+#include "k8s/object.h"
+#include "k8s/print.h"
+#include "k8s/source-dir.h"
+#include "k8s/store.h"
 #include "lab/lab-internal.h"
 #include "lib/alloc.h"
+#include "lib/diag.h"
+#include "lib/ip.h"
 
 static int namecmp(const struct dirent **a, const struct dirent **b)
 {
@@ -31,7 +39,7 @@ json_t *wf_lab_objects_load(const struct wf_lab *lab)
 		const char *f = list[i]->d_name;
 		size_t l = strlen(f);
 
-		if (f[0] != '.' && l > 5 && !strcmp(f + l - 5, ".json")) {
+		if (out && f[0] != '.' && l > 5 && !strcmp(f + l - 5, ".json")) {
 			char path[1024];
 			json_t *o;
 
@@ -46,583 +54,174 @@ json_t *wf_lab_objects_load(const struct wf_lab *lab)
 	return out;
 }
 
-static bool yaml_plain_ok(const char *s)
-{
-	static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off",
-					       "null", "~",	"y",   "n",  NULL};
-	char *end;
+/* ---- the typed view: objects/ through the object model ---- */
 
-	if (!*s || strchr(":#{}[],&*!|>'\"%@`\n\t", s[0]) || s[0] == '-' || s[0] == ' ' ||
-	    s[strlen(s) - 1] == ' ' || strstr(s, ": ") || strstr(s, " #") || strchr(s, '\n'))
-		return false;
-	for (size_t i = 0; reserved[i]; i++)
-		if (!strcasecmp(s, reserved[i]))
-			return false;
-	strtod(s, &end);
-	return *end != '\0';
+static void on_load_error(void *userdata, int err, const struct wf_diag *diag)
+{
+	char line[WF_DIAG_FILE_MAX + WF_DIAG_PATH_MAX + WF_DIAG_MSG_MAX + 32];
+
+	/* a pod deleted between the directory scan and the read: it is simply gone */
+	if (err == -ENOENT)
+		return;
+	fprintf(stderr, "weft lab: %s\n", wf_diag_format(diag, line, sizeof(line)));
 }
 
-static void yaml_scalar(FILE *f, const json_t *v)
+/* A snapshot of the lab's objects, decoded as the node agents decode them. Returns it (the
+ * caller unrefs it), or NULL with the reason printed. */
+static struct wf_store_snapshot *objects_snapshot(const struct wf_lab *lab)
 {
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
+	struct wf_store_snapshot *snap = NULL;
+	struct wf_store *store = NULL;
+	char dir[512];
+	const char *paths[1] = {wf_lab_path(lab, dir, sizeof(dir), "objects")};
+	int r;
 
-		if (yaml_plain_ok(s)) {
-			fputs(s, f);
-			return;
-		}
-		/* a JSON string is a valid YAML double-quoted scalar */
-		char *q = json_dumps(v, JSON_ENCODE_ANY);
-
-		fputs(q ? q : "\"\"", f);
-		free(q);
-		return;
+	if (access(dir, F_OK) == -1) {
+		fprintf(stderr, "weft lab: lab \"%s\" is not running\n", lab->name);
+		return NULL;
 	}
-	char *t = json_dumps(v, JSON_ENCODE_ANY);
-
-	fputs(t ? t : "null", f);
-	free(t);
+	r = wf_store_new(&store);
+	if (r == 0)
+		r = wf_source_load_paths(store, paths, 1, on_load_error, NULL, NULL);
+	if (r >= 0)
+		snap = wf_store_snapshot(store);
+	else
+		fprintf(stderr, "weft lab: reading %s: %s\n", dir, strerror(-r));
+	/* the snapshot holds its own references to the objects */
+	wf_store_free(store);
+	return snap;
 }
 
-static bool yaml_empty_container(const json_t *v)
-{
-	return (json_is_object(v) && json_object_size(v) == 0) ||
-	       (json_is_array(v) && json_array_size(v) == 0);
-}
+/* ---- get ---- */
 
-static void yaml_inline(FILE *f, const json_t *x, int indent)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-
-	if (!m)
-		return;
-	wf_lab_yaml_print(m, x, indent);
-	fclose(m);
-	fputs(buf + ((int)len > indent ? indent : 0), f);
-	free(buf);
-}
-
-void wf_lab_yaml_print(FILE *f, const json_t *v, int indent)
-{
-	const char *k;
-	json_t *x;
-	size_t i;
-	bool first = true;
-
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, x)
-		{
-			if (!first || indent >= 0)
-				fprintf(f, "%*s", indent < 0 ? 0 : indent, "");
-			first = false;
-			fprintf(f, "%s:", k);
-			if (yaml_empty_container(x)) {
-				fputs(json_is_object(x) ? " {}\n" : " []\n", f);
-			} else if (json_is_object(x)) {
-				fputc('\n', f);
-				wf_lab_yaml_print(f, x, (indent < 0 ? 0 : indent) + 2);
-			} else if (json_is_array(x)) {
-				fputc('\n', f);
-				wf_lab_yaml_print(f, x, indent < 0 ? 0 : indent);
-			} else {
-				fputc(' ', f);
-				yaml_scalar(f, x);
-				fputc('\n', f);
-			}
-		}
-		return;
-	}
-	if (json_is_array(v)) {
-		json_array_foreach((json_t *)v, i, x)
-		{
-			fprintf(f, "%*s- ", indent < 0 ? 0 : indent, "");
-			if (yaml_empty_container(x)) {
-				fputs(json_is_object(x) ? "{}\n" : "[]\n", f);
-			} else if (json_is_object(x)) {
-				/* first key on the dash line, the rest indented under it */
-				yaml_inline(f, x, (indent < 0 ? 0 : indent) + 2);
-			} else if (json_is_array(x)) {
-				fputc('\n', f);
-				wf_lab_yaml_print(f, x, (indent < 0 ? 0 : indent) + 2);
-			} else {
-				yaml_scalar(f, x);
-				fputc('\n', f);
-			}
-		}
-		return;
-	}
-	yaml_scalar(f, v);
-	fputc('\n', f);
-}
-
-/* ---- tables ---- */
-
-struct tab {
-	size_t ncol, n;
-	char **cell; /* n cells */
+struct get_args {
+	bool kinds[WF_K8S_KIND_COUNT];
+	size_t n_kinds;
+	const char *names[16]; /* none: every object */
+	size_t n_names;
+	const char *ns;
+	bool all_ns;
+	bool wide, json, yaml;
 };
 
-static void tab_add(struct tab *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char get_usage[] = "usage: weft lab get KIND[,KIND...] [NAME...] [-n NS|-A] "
+				"[-o wide|json|yaml]   (or KIND/NAME)\n";
 
-static void tab_add(struct tab *t, const char *fmt, ...)
+static bool named(const struct get_args *a, const char *name)
 {
-	char buf[1024];
-	va_list ap;
-	char **nc;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	nc = wf_reallocarray(t->cell, t->n + 1, sizeof(*nc));
-	if (!nc)
-		return;
-	t->cell = nc;
-	t->cell[t->n] = wf_strdup(buf);
-	if (t->cell[t->n])
-		t->n++;
+	for (size_t i = 0; i < a->n_names; i++)
+		if (!strcmp(a->names[i], name ? name : ""))
+			return true;
+	return a->n_names == 0;
 }
 
-static void tab_print(struct tab *t)
+/* "pods", "svc,eps", "deploy/web", "all", as kubectl takes them. Returns 0 or 2 (usage). */
+static int parse_kinds(struct get_args *a, char *arg)
 {
-	size_t w[32] = {0};
+	char *slash = strchr(arg, '/'), *save = NULL;
 
-	for (size_t i = 0; i < t->n; i++)
-		if (strlen(t->cell[i]) > w[i % t->ncol])
-			w[i % t->ncol] = strlen(t->cell[i]);
-	for (size_t i = 0; i < t->n; i++) {
-		bool last = i % t->ncol == t->ncol - 1;
-
-		if (last)
-			printf("%s\n", t->cell[i]);
-		else
-			printf("%-*s   ", (int)w[i % t->ncol], t->cell[i]);
-		wf_free(t->cell[i]);
-	}
-	wf_free(t->cell);
-	t->cell = NULL;
-	t->n = 0;
-}
-
-static const char *sget(const json_t *o, const char *path)
-{
-	char buf[256], *save, *tok;
-	const json_t *cur = o;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
-		cur = json_object_get(cur, tok);
-	return json_string_value(cur);
-}
-
-static json_t *jget(const json_t *o, const char *path)
-{
-	char buf[256], *save, *tok;
-	const json_t *cur = o;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
-		cur = json_object_get(cur, tok);
-	return (json_t *)cur;
-}
-
-/* status.loadBalancer.ingress[0].ip (the lab's LB IPAM fills it), or NULL. */
-static const char *lb_ip(const json_t *svc)
-{
-	return json_string_value(
-		json_object_get(json_array_get(jget(svc, "status.loadBalancer.ingress"), 0), "ip"));
-}
-
-static void age(const json_t *o, char *buf, size_t size)
-{
-	const char *ts = sget(o, "metadata.creationTimestamp");
-	struct tm tm = {0};
-	long d;
-
-	if (!ts || !strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-		snprintf(buf, size, "<unknown>");
-		return;
-	}
-	d = (long)(time(NULL) - timegm(&tm));
-	if (d < 0)
-		d = 0;
-	if (d < 120)
-		snprintf(buf, size, "%lds", d);
-	else if (d < 3600 * 3)
-		snprintf(buf, size, "%ldm", d / 60);
-	else if (d < 86400 * 2)
-		snprintf(buf, size, "%ldh", d / 3600);
-	else
-		snprintf(buf, size, "%ldd", d / 86400);
-}
-
-static void pod_status_text(const json_t *p, char *buf, size_t size, int *ret_ready, int *ret_total,
-			    int *ret_restarts)
-{
-	json_t *cs = jget(p, "status.containerStatuses"), *k;
-	size_t i;
-
-	snprintf(buf, size, "%s", sget(p, "status.phase") ?: "Unknown");
-	*ret_ready = *ret_total = *ret_restarts = 0;
-	json_array_foreach(cs, i, k)
-	{
-		const char *w = sget(k, "state.waiting.reason");
-
-		(*ret_total)++;
-		*ret_ready += json_is_true(json_object_get(k, "ready"));
-		*ret_restarts += json_integer_value(json_object_get(k, "restartCount"));
-		if (w)
-			snprintf(buf, size, "%s", w);
-		else if (jget(k, "state.terminated") && !strcmp(buf, "Running"))
-			snprintf(buf, size, "%s",
-				 json_integer_value(jget(k, "state.terminated.exitCode"))
-					 ? "Error"
-					 : "Completed");
-	}
-	if (sget(p, "status.reason"))
-		snprintf(buf, size, "%s", sget(p, "status.reason"));
-	if (sget(p, "metadata.deletionTimestamp"))
-		snprintf(buf, size, "Terminating");
-}
-
-static void svc_ports_text(const json_t *s, char *buf, size_t size)
-{
-	json_t *p;
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	json_array_foreach(jget(s, "spec.ports"), i, p)
-	{
-		long np = json_integer_value(json_object_get(p, "nodePort"));
-
-		if (np)
-			off += snprintf(buf + off, size - off, "%s%lld:%ld/%s", i ? "," : "",
-					(long long)json_integer_value(json_object_get(p, "port")),
-					np,
-					json_string_value(json_object_get(p, "protocol")) ?: "TCP");
-		else
-			off += snprintf(buf + off, size - off, "%s%lld/%s", i ? "," : "",
-					(long long)json_integer_value(json_object_get(p, "port")),
-					json_string_value(json_object_get(p, "protocol")) ?: "TCP");
-		if (off >= size)
-			break;
-	}
-	if (!buf[0])
-		snprintf(buf, size, "<none>");
-}
-
-static void selector_text(const json_t *sel, char *buf, size_t size)
-{
-	const char *k;
-	json_t *v;
-	size_t off = 0;
-
-	buf[0] = '\0';
-	json_object_foreach((json_t *)sel, k, v)
-	{
-		off += snprintf(buf + off, size - off, "%s%s=%s", off ? "," : "", k,
-				json_string_value(v) ?: "");
-		if (off >= size)
-			break;
-	}
-	if (!buf[0])
-		snprintf(buf, size, "<none>");
-}
-
-static const char *canon_kind(const char *s)
-{
-	static const char *const map[][2] = {
-		{"pods", "Pod"},
-		{"pod", "Pod"},
-		{"po", "Pod"},
-		{"services", "Service"},
-		{"service", "Service"},
-		{"svc", "Service"},
-		{"nodes", "Node"},
-		{"node", "Node"},
-		{"no", "Node"},
-		{"endpointslices", "EndpointSlice"},
-		{"endpointslice", "EndpointSlice"},
-		{"eps", "EndpointSlice"},
-		{"deployments", "Deployment"},
-		{"deployment", "Deployment"},
-		{"deploy", "Deployment"},
-		{"namespaces", "Namespace"},
-		{"namespace", "Namespace"},
-		{"ns", "Namespace"},
-		{"networkpolicies", "NetworkPolicy"},
-		{"networkpolicy", "NetworkPolicy"},
-		{"netpol", "NetworkPolicy"},
-		{"ingresses", "Ingress"},
-		{"ingress", "Ingress"},
-		{"ing", "Ingress"},
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcasecmp(s, map[i][0]) || !strcasecmp(s, map[i][1]))
-			return map[i][1];
-	return NULL;
-}
-
-static void print_rows(const char *kind, json_t *items, bool wide, bool all_ns)
-{
-	struct tab t = {0};
-	json_t *o;
-	size_t i;
-	char a[32];
-
-#define NSCOL()                                                                 \
-	do {                                                                    \
-		if (all_ns)                                                     \
-			tab_add(&t, "%s", sget(o, "metadata.namespace") ?: ""); \
-	} while (0)
-	if (!strcmp(kind, "Pod")) {
-		t.ncol = (wide ? 7 : 5) + all_ns;
-		if (all_ns)
-			tab_add(&t, "NAMESPACE");
-		tab_add(&t, "NAME");
-		tab_add(&t, "READY");
-		tab_add(&t, "STATUS");
-		tab_add(&t, "RESTARTS");
-		tab_add(&t, "AGE");
-		if (wide) {
-			tab_add(&t, "IP");
-			tab_add(&t, "NODE");
-		}
-		json_array_foreach(items, i, o)
-		{
-			char st[64];
-			int r, n, rs;
-
-			pod_status_text(o, st, sizeof(st), &r, &n, &rs);
-			age(o, a, sizeof(a));
-			NSCOL();
-			tab_add(&t, "%s", sget(o, "metadata.name"));
-			tab_add(&t, "%d/%d", r, n);
-			tab_add(&t, "%s", st);
-			tab_add(&t, "%d", rs);
-			tab_add(&t, "%s", a);
-			if (wide) {
-				tab_add(&t, "%s", sget(o, "status.podIP") ?: "<none>");
-				tab_add(&t, "%s", sget(o, "spec.nodeName") ?: "<none>");
-			}
-		}
-	} else if (!strcmp(kind, "Service")) {
-		t.ncol = (wide ? 7 : 6) + all_ns;
-		if (all_ns)
-			tab_add(&t, "NAMESPACE");
-		tab_add(&t, "NAME");
-		tab_add(&t, "TYPE");
-		tab_add(&t, "CLUSTER-IP");
-		tab_add(&t, "EXTERNAL-IP");
-		tab_add(&t, "PORT(S)");
-		tab_add(&t, "AGE");
-		if (wide)
-			tab_add(&t, "SELECTOR");
-		json_array_foreach(items, i, o)
-		{
-			char ports[512], sel[512];
-			const char *type = sget(o, "spec.type") ?: "ClusterIP";
-
-			svc_ports_text(o, ports, sizeof(ports));
-			age(o, a, sizeof(a));
-			NSCOL();
-			tab_add(&t, "%s", sget(o, "metadata.name"));
-			tab_add(&t, "%s", type);
-			tab_add(&t, "%s", sget(o, "spec.clusterIP") ?: "<none>");
-			tab_add(&t, "%s",
-				!strcmp(type, "ExternalName")
-					? (sget(o, "spec.externalName") ?: "<none>")
-					: (!strcmp(type, "LoadBalancer") ? (lb_ip(o) ?: "<pending>")
-									 : "<none>"));
-			tab_add(&t, "%s", ports);
-			tab_add(&t, "%s", a);
-			if (wide) {
-				selector_text(jget(o, "spec.selector"), sel, sizeof(sel));
-				tab_add(&t, "%s", sel);
-			}
-		}
-	} else if (!strcmp(kind, "Node")) {
-		t.ncol = wide ? 7 : 5;
-		tab_add(&t, "NAME");
-		tab_add(&t, "STATUS");
-		tab_add(&t, "ROLES");
-		tab_add(&t, "AGE");
-		tab_add(&t, "VERSION");
-		if (wide) {
-			tab_add(&t, "INTERNAL-IP");
-			tab_add(&t, "POD-CIDR");
-		}
-		json_array_foreach(items, i, o)
-		{
-			age(o, a, sizeof(a));
-			tab_add(&t, "%s", sget(o, "metadata.name"));
-			tab_add(&t, "Ready");
-			tab_add(&t, "<none>");
-			tab_add(&t, "%s", a);
-			tab_add(&t, "weft-%s", WF_VERSION);
-			if (wide) {
-				json_t *ad = json_array_get(jget(o, "status.addresses"), 0);
-
-				tab_add(&t, "%s",
-					json_string_value(json_object_get(ad, "address")));
-				tab_add(&t, "%s", sget(o, "spec.podCIDR") ?: "");
-			}
-		}
-	} else if (!strcmp(kind, "EndpointSlice")) {
-		t.ncol = 5 + all_ns;
-		if (all_ns)
-			tab_add(&t, "NAMESPACE");
-		tab_add(&t, "NAME");
-		tab_add(&t, "ADDRESSTYPE");
-		tab_add(&t, "PORTS");
-		tab_add(&t, "ENDPOINTS");
-		tab_add(&t, "AGE");
-		json_array_foreach(items, i, o)
-		{
-			char ports[256] = "", eps[512] = "";
-			size_t off = 0, j, n = 0;
-			json_t *x;
-
-			json_array_foreach(json_object_get(o, "ports"), j, x) off +=
-				snprintf(ports + off, sizeof(ports) - off, "%s%lld", j ? "," : "",
-					 (long long)json_integer_value(json_object_get(x, "port")));
-			off = 0;
-			json_array_foreach(json_object_get(o, "endpoints"), j, x)
-			{
-				if (n++ < 3)
-					off += snprintf(
-						eps + off, sizeof(eps) - off, "%s%s", j ? "," : "",
-						json_string_value(json_array_get(
-							json_object_get(x, "addresses"), 0)));
-			}
-			if (n > 3)
-				snprintf(eps + off, sizeof(eps) - off, " + %zu more...", n - 3);
-			age(o, a, sizeof(a));
-			NSCOL();
-			tab_add(&t, "%s", sget(o, "metadata.name"));
-			tab_add(&t, "%s", sget(o, "addressType") ?: "");
-			tab_add(&t, "%s", ports[0] ? ports : "<unset>");
-			tab_add(&t, "%s", eps[0] ? eps : "<unset>");
-			tab_add(&t, "%s", a);
-		}
-	} else if (!strcmp(kind, "Deployment")) {
-		t.ncol = 5 + all_ns;
-		if (all_ns)
-			tab_add(&t, "NAMESPACE");
-		tab_add(&t, "NAME");
-		tab_add(&t, "READY");
-		tab_add(&t, "UP-TO-DATE");
-		tab_add(&t, "AVAILABLE");
-		tab_add(&t, "AGE");
-		json_array_foreach(items, i, o)
-		{
-			json_t *rep = jget(o, "spec.replicas");
-
-			age(o, a, sizeof(a));
-			NSCOL();
-			tab_add(&t, "%s", sget(o, "metadata.name"));
-			tab_add(&t, "%lld/%lld",
-				(long long)json_integer_value(jget(o, "status.readyReplicas")),
-				rep ? (long long)json_integer_value(rep) : 1LL);
-			tab_add(&t, "%lld",
-				(long long)json_integer_value(jget(o, "status.updatedReplicas")));
-			tab_add(&t, "%lld",
-				(long long)json_integer_value(jget(o, "status.availableReplicas")));
-			tab_add(&t, "%s", a);
-		}
-	} else {
-		t.ncol = 2 + all_ns;
-		if (all_ns)
-			tab_add(&t, "NAMESPACE");
-		tab_add(&t, "NAME");
-		tab_add(&t, "AGE");
-		json_array_foreach(items, i, o)
-		{
-			age(o, a, sizeof(a));
-			NSCOL();
-			tab_add(&t, "%s", sget(o, "metadata.name"));
-			tab_add(&t, "%s", a);
+	if (slash) {
+		*slash = '\0';
+		a->names[a->n_names++] = slash + 1;
+		if (!*a->names[0]) {
+			fprintf(stderr, "weft lab get: no NAME after KIND/\n%s", get_usage);
+			return 2;
 		}
 	}
-#undef NSCOL
-	tab_print(&t);
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum wf_k8s_kind k;
+
+		if (!strcmp(tok, "all")) {
+			for (int i = 0; i < WF_K8S_KIND_COUNT; i++)
+				a->kinds[i] = true;
+			continue;
+		}
+		if (wf_k8s_kind_lookup(tok, &k) < 0) {
+			fprintf(stderr,
+				"error: the server doesn't have a resource type \"%s\" (try pods, "
+				"services, endpointslices, deployments, nodes, namespaces)\n",
+				tok);
+			return 1;
+		}
+		a->kinds[k] = true;
+	}
+	for (int i = 0; i < WF_K8S_KIND_COUNT; i++)
+		a->n_kinds += a->kinds[i];
+	return a->n_kinds ? 0 : 2;
 }
 
-int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv)
+static int parse_get_args(struct get_args *a, int argc, char **argv)
 {
-	const char *kind = NULL, *name = NULL, *ns = "default", *out = "";
-	bool all_ns = false;
-	int kind_idx = -1;
-	json_t *objs, *items, *o;
-	size_t i;
-	int rc = 0;
+	bool ns_given = false;
+	char *kind = NULL;
+	const char *out = "";
 
-	for (int i2 = 0; i2 < argc; i2++) {
-		if ((!strcmp(argv[i2], "-n") || !strcmp(argv[i2], "--namespace")) && i2 + 1 < argc)
-			ns = argv[++i2];
-		else if (!strcmp(argv[i2], "-A") || !strcmp(argv[i2], "--all-namespaces"))
-			all_ns = true;
-		else if (!strcmp(argv[i2], "-o") && i2 + 1 < argc)
-			out = argv[++i2];
-		else if (!strncmp(argv[i2], "-o", 2) && argv[i2][2])
-			out = argv[i2] + 2;
-		else if (!strncmp(argv[i2], "--output=", 9))
-			out = argv[i2] + 9;
-		else if (argv[i2][0] == '-') {
-			fprintf(stderr, "weft lab get: unknown option %s\n", argv[i2]);
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+
+		if ((!strcmp(s, "-n") || !strcmp(s, "--namespace")) && i + 1 < argc) {
+			a->ns = argv[++i];
+			ns_given = true;
+		} else if (!strncmp(s, "--namespace=", 12)) {
+			a->ns = s + 12;
+			ns_given = true;
+		} else if (!strcmp(s, "-A") || !strcmp(s, "--all-namespaces")) {
+			a->all_ns = true;
+		} else if ((!strcmp(s, "-o") || !strcmp(s, "--output")) && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!strncmp(s, "-o", 2) && s[2]) {
+			out = s + 2 + (s[2] == '=');
+		} else if (!strncmp(s, "--output=", 9)) {
+			out = s + 9;
+		} else if (s[0] == '-') {
+			fprintf(stderr, "weft lab get: unknown option %s\n%s", s, get_usage);
 			return 2;
 		} else if (!kind) {
-			kind = argv[i2];
-			kind_idx = i2;
-		} else if (!name)
-			name = argv[i2];
-		else {
-			fprintf(stderr, "weft lab get: too many arguments\n");
+			kind = argv[i];
+		} else if (a->n_names < sizeof(a->names) / sizeof(a->names[0])) {
+			a->names[a->n_names++] = s;
+		} else {
+			fprintf(stderr, "weft lab get: too many names\n%s", get_usage);
 			return 2;
 		}
 	}
 	if (!kind) {
-		fprintf(stderr, "usage: weft lab get KIND [NAME] [-n NS|-A] [-o wide|json|yaml]\n");
+		fputs(get_usage, stderr);
 		return 2;
 	}
-	if (*out && strcmp(out, "wide") && strcmp(out, "json") && strcmp(out, "yaml")) {
+	if (ns_given && a->all_ns) {
+		fprintf(stderr, "weft lab get: -n and -A exclude each other\n");
+		return 2;
+	}
+	a->wide = !strcmp(out, "wide");
+	a->json = !strcmp(out, "json");
+	a->yaml = !strcmp(out, "yaml");
+	if (*out && !a->wide && !a->json && !a->yaml) {
 		fprintf(stderr, "weft lab get: unknown output format \"%s\" (wide, json, yaml)\n",
 			out);
 		return 2;
 	}
-	/* kubectl get svc,eps: one table per kind */
-	if (strchr(kind, ',')) {
-		char copy[256], *save, *part;
-		char *sub[64];
-
-		if (*out == 'j' || *out == 'y' || name || argc > 63) {
-			fprintf(stderr,
-				"weft lab get: several kinds only as tables, without a NAME\n");
-			return 2;
-		}
-		snprintf(copy, sizeof(copy), "%s", kind);
-		for (int k = 0; k < argc; k++)
-			sub[k] = argv[k];
-		for (part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-			sub[kind_idx] = part;
-			rc |= wf_lab_cmd_get(lab, argc, sub);
-			if (save && *save)
-				putchar('\n');
-		}
-		return rc;
+	/* KIND/NAME and NAME arguments exclude each other */
+	if (strchr(kind, '/') && a->n_names) {
+		fprintf(stderr, "weft lab get: there is a NAME in KIND/NAME already\n%s",
+			get_usage);
+		return 2;
 	}
-	const char *ck = canon_kind(kind);
+	return parse_kinds(a, kind);
+}
 
-	if (!ck) {
-		fprintf(stderr,
-			"error: the server doesn't have a resource type \"%s\" (try pods, services, "
-			"endpointslices, deployments, nodes, namespaces)\n",
-			kind);
-		return 1;
-	}
-	objs = wf_lab_objects_load(lab);
+static bool wanted_ns(const struct get_args *a, enum wf_k8s_kind k, const char *ns)
+{
+	return a->all_ns || wf_k8s_kind_cluster_scoped(k) || !strcmp(ns ? ns : "", a->ns);
+}
+
+/* -o json|yaml: the stored objects, one as itself, several as a v1 List. */
+static int get_raw(const struct wf_lab *lab, const struct get_args *a)
+{
+	json_t *objs = wf_lab_objects_load(lab), *items, *o, *doc;
+	size_t i;
+	int rc = 0;
+
 	if (!objs) {
 		fprintf(stderr, "weft lab: lab \"%s\" is not running\n", lab->name);
 		return 1;
@@ -630,139 +229,221 @@ int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv)
 	items = json_array();
 	json_array_foreach(objs, i, o)
 	{
-		const char *k = json_string_value(json_object_get(o, "kind"));
-		const char *ons = sget(o, "metadata.namespace");
+		json_t *md = json_object_get(o, "metadata");
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		const char *name = json_string_value(json_object_get(md, "name"));
+		enum wf_k8s_kind k;
 
-		if (!k || strcmp(k, ck))
-			continue;
-		if (ons && !all_ns && strcmp(ons, ns))
-			continue;
-		if (name && strcmp(sget(o, "metadata.name") ?: "", name))
+		if (!kind || wf_k8s_kind_lookup(kind, &k) < 0 || !a->kinds[k] ||
+		    !wanted_ns(a, k, json_string_value(json_object_get(md, "namespace"))) ||
+		    !named(a, name))
 			continue;
 		json_array_append(items, o);
 	}
-	if (name && json_array_size(items) == 0) {
-		fprintf(stderr, "Error from server (NotFound): %s \"%s\" not found\n", ck, name);
-		rc = 1;
-	} else if (!strcmp(out, "json") || !strcmp(out, "yaml")) {
-		json_t *doc = name ? json_incref(json_array_get(items, 0))
-				   : json_pack("{s:s, s:s, s:O, s:{}}", "apiVersion", "v1", "kind",
-					       "List", "items", items, "metadata");
+	if (a->n_names && json_array_size(items) == 0) {
+		int k = 0;
 
-		if (!strcmp(out, "json")) {
+		while (!a->kinds[k])
+			k++;
+		fprintf(stderr, "Error from server (NotFound): %s \"%s\" not found\n",
+			wf_k8s_kind_plural((enum wf_k8s_kind)k), a->names[0]);
+		rc = 1;
+	} else {
+		doc = a->n_names == 1 && json_array_size(items) == 1
+			      ? json_incref(json_array_get(items, 0))
+			      : json_pack("{s:s, s:O, s:s, s:{s:s}}", "apiVersion", "v1", "items",
+					  items, "kind", "List", "metadata", "resourceVersion", "");
+		if (a->json) {
 			json_dumpf(doc, stdout, JSON_INDENT(4) | JSON_SORT_KEYS);
 			putchar('\n');
 		} else {
-			wf_lab_yaml_print(stdout, doc, 0);
+			wf_k8s_print_yaml(stdout, doc);
 		}
 		json_decref(doc);
-	} else if (json_array_size(items) == 0) {
-		fprintf(stderr, "No resources found in %s namespace.\n", all_ns ? "any" : ns);
-	} else {
-		print_rows(ck, items, !strcmp(out, "wide"), all_ns);
 	}
 	json_decref(items);
 	json_decref(objs);
 	return rc;
 }
 
+static int get_tables(const struct wf_lab *lab, const struct get_args *a)
+{
+	struct wf_k8s_print_opts opts = {
+		.wide = a->wide,
+		.show_namespace = a->all_ns,
+		.kind_prefix = a->n_kinds > 1,
+	};
+	struct wf_store_snapshot *snap = objects_snapshot(lab);
+	size_t printed = 0;
+	int rc = 0;
+
+	if (!snap)
+		return 1;
+	for (int k = 0; k < WF_K8S_KIND_COUNT; k++) {
+		const struct wf_k8s_object **objs = NULL;
+		ssize_t n;
+		size_t m = 0;
+
+		if (!a->kinds[k])
+			continue;
+		n = wf_store_list(snap, (enum wf_k8s_kind)k, a->all_ns ? NULL : a->ns, &objs);
+		if (n < 0) {
+			rc = 1;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (named(a, objs[i]->name))
+				objs[m++] = objs[i];
+		/* kubectl: every NAME that is not there is an error, the others are listed */
+		for (size_t j = 0; a->n_kinds == 1 && j < a->n_names; j++) {
+			size_t i = 0;
+
+			while (i < m && strcmp(objs[i]->name, a->names[j]))
+				i++;
+			if (i == m) {
+				fprintf(stderr,
+					"Error from server (NotFound): %s \"%s\" not found\n",
+					wf_k8s_kind_plural((enum wf_k8s_kind)k), a->names[j]);
+				rc = 1;
+			}
+		}
+		if (m > 0) {
+			if (printed++)
+				putchar('\n');
+			if (wf_k8s_print_objects((enum wf_k8s_kind)k, objs, m, &opts, stdout) < 0)
+				rc = 1;
+		}
+		wf_free(objs);
+	}
+	if (printed == 0 && rc == 0) {
+		if (a->all_ns)
+			fprintf(stderr, "No resources found\n");
+		else
+			fprintf(stderr, "No resources found in %s namespace.\n", a->ns);
+	}
+	wf_store_snapshot_unref(snap);
+	return rc;
+}
+
+int wf_lab_cmd_get(const struct wf_lab *lab, int argc, char **argv)
+{
+	struct get_args a = {.ns = "default"};
+	int r = parse_get_args(&a, argc, argv);
+
+	if (r != 0)
+		return r;
+	return a.json || a.yaml ? get_raw(lab, &a) : get_tables(lab, &a);
+}
+
+/* ---- status ---- */
+
+static void node_cells(const struct wf_k8s_object *o, char *ip, size_t ipsz, char *cidr)
+{
+	const struct wf_k8s_node *n = o->node;
+
+	snprintf(ip, ipsz, "<none>");
+	for (size_t i = 0; i < n->n_addresses; i++)
+		if (n->addresses[i].type && !strcmp(n->addresses[i].type, "InternalIP")) {
+			snprintf(ip, ipsz, "%s", n->addresses[i].address);
+			break;
+		}
+	if (n->n_pod_cidrs)
+		wf_cidr_format(&n->pod_cidrs[0], cidr);
+	else
+		snprintf(cidr, WF_CIDR_STRLEN, "<none>");
+}
+
+static int status_nodes(const struct wf_k8s_object **nodes, size_t n_nodes,
+			const struct wf_k8s_object **pods, size_t n_pods)
+{
+	static const char *const hdr[] = {"NODE", "STATUS", "INTERNAL-IP", "POD-CIDR", "PODS"};
+	struct wf_k8s_print_table t;
+	int r = wf_k8s_print_table_init(&t, 5, hdr);
+
+	for (size_t i = 0; i < n_nodes && r == 0; i++) {
+		const struct wf_k8s_object *o = nodes[i];
+		char ip[256], cidr[WF_CIDR_STRLEN], count[24];
+		size_t on = 0;
+
+		for (size_t j = 0; j < n_pods; j++)
+			on += pods[j]->pod->spec.node_name &&
+			      !strcmp(pods[j]->pod->spec.node_name, o->name);
+		node_cells(o, ip, sizeof(ip), cidr);
+		snprintf(count, sizeof(count), "%zu", on);
+		r = wf_k8s_print_table_row(
+			&t,
+			(const char *const[]){o->name,
+					      o->node->has_ready && o->node->ready == WF_K8S_TRUE
+						      ? "Ready"
+						      : "NotReady",
+					      ip, cidr, count});
+	}
+	if (r == 0)
+		wf_k8s_print_table_write(&t, stdout);
+	wf_k8s_print_table_done(&t);
+	return r;
+}
+
+static int status_pods(const struct wf_k8s_object **pods, size_t n_pods)
+{
+	static const char *const hdr[] = {"NAMESPACE", "POD", "READY", "STATUS",
+					  "RESTARTS",  "IP",  "NODE"};
+	struct wf_k8s_print_table t;
+	int r = wf_k8s_print_table_init(&t, 7, hdr);
+
+	for (size_t i = 0; i < n_pods && r == 0; i++) {
+		const struct wf_k8s_object *o = pods[i];
+		const struct wf_k8s_pod *p = o->pod;
+		struct wf_k8s_pod_summary s;
+		char ready[48], restarts[24], ip[WF_IP_STRLEN];
+
+		wf_k8s_pod_summary(o, &s);
+		snprintf(ready, sizeof(ready), "%zu/%zu", s.ready, s.total);
+		snprintf(restarts, sizeof(restarts), "%lld", (long long)s.restarts);
+		r = wf_k8s_print_table_row(
+			&t, (const char *const[]){
+				    o->namespace, o->name, ready, s.status, restarts,
+				    p->n_pod_ips ? wf_ip_format(&p->pod_ips[0], ip) : "<none>",
+				    p->spec.node_name ? p->spec.node_name : "<none>"});
+	}
+	if (r == 0)
+		wf_k8s_print_table_write(&t, stdout);
+	wf_k8s_print_table_done(&t);
+	if (r == 0 && n_pods == 0)
+		printf("(no pods)\n");
+	return r;
+}
+
 int wf_lab_cmd_status(const struct wf_lab *lab)
 {
-	json_t *objs = wf_lab_objects_load(lab), *nodes, *pods, *svcs, *o;
-	size_t i;
-	struct tab t = {0};
+	const struct wf_k8s_object **nodes = NULL, **pods = NULL, **svcs = NULL;
+	struct wf_k8s_print_opts opts = {.show_namespace = true};
+	struct wf_store_snapshot *snap = objects_snapshot(lab);
+	ssize_t nn, np, ns;
+	int r = -ENOMEM;
 
-	if (!objs) {
-		fprintf(stderr, "weft lab: lab \"%s\" is not running\n", lab->name);
+	if (!snap)
 		return 1;
-	}
-	nodes = json_array();
-	pods = json_array();
-	svcs = json_array();
-	json_array_foreach(objs, i, o)
-	{
-		const char *k = json_string_value(json_object_get(o, "kind")) ?: "";
-
-		if (!strcmp(k, "Node"))
-			json_array_append(nodes, o);
-		else if (!strcmp(k, "Pod"))
-			json_array_append(pods, o);
-		else if (!strcmp(k, "Service"))
-			json_array_append(svcs, o);
-	}
-	printf("lab %s: %zu nodes, fabric %s, state in %s\n\n", lab->name, json_array_size(nodes),
+	nn = wf_store_list(snap, WF_K8S_NODE, NULL, &nodes);
+	np = wf_store_list(snap, WF_K8S_POD, NULL, &pods);
+	ns = wf_store_list(snap, WF_K8S_SERVICE, NULL, &svcs);
+	if (nn < 0 || np < 0 || ns < 0)
+		goto out;
+	printf("lab %s: %zd nodes, fabric %s, state in %s\n\n", lab->name, nn,
 	       lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan", lab->dir);
-	t.ncol = 4;
-	tab_add(&t, "NODE");
-	tab_add(&t, "INTERNAL-IP");
-	tab_add(&t, "POD-CIDR");
-	tab_add(&t, "PODS");
-	json_array_foreach(nodes, i, o)
-	{
-		size_t j, n = 0;
-		json_t *p;
-
-		json_array_foreach(pods, j, p) n +=
-			!strcmp(sget(p, "spec.nodeName") ?: "", sget(o, "metadata.name"));
-		tab_add(&t, "%s", sget(o, "metadata.name"));
-		tab_add(&t, "%s",
-			json_string_value(json_object_get(
-				json_array_get(jget(o, "status.addresses"), 0), "address")));
-		tab_add(&t, "%s", sget(o, "spec.podCIDR"));
-		tab_add(&t, "%zu", n);
-	}
-	tab_print(&t);
+	r = status_nodes(nodes, (size_t)nn, pods, (size_t)np);
 	putchar('\n');
-	t.ncol = 6;
-	tab_add(&t, "NAMESPACE");
-	tab_add(&t, "POD");
-	tab_add(&t, "READY");
-	tab_add(&t, "STATUS");
-	tab_add(&t, "IP");
-	tab_add(&t, "NODE");
-	json_array_foreach(pods, i, o)
-	{
-		char st[64];
-		int r, n, rs;
-
-		pod_status_text(o, st, sizeof(st), &r, &n, &rs);
-		tab_add(&t, "%s", sget(o, "metadata.namespace"));
-		tab_add(&t, "%s", sget(o, "metadata.name"));
-		tab_add(&t, "%d/%d", r, n);
-		tab_add(&t, "%s", st);
-		tab_add(&t, "%s", sget(o, "status.podIP") ?: "<none>");
-		tab_add(&t, "%s", sget(o, "spec.nodeName") ?: "<none>");
-	}
-	if (json_array_size(pods))
-		tab_print(&t);
-	else {
-		tab_print(&t);
-		printf("(no pods)\n");
-	}
+	if (r == 0)
+		r = status_pods(pods, (size_t)np);
 	putchar('\n');
-	t.ncol = 6;
-	tab_add(&t, "NAMESPACE");
-	tab_add(&t, "SERVICE");
-	tab_add(&t, "TYPE");
-	tab_add(&t, "CLUSTER-IP");
-	tab_add(&t, "EXTERNAL-IP");
-	tab_add(&t, "PORT(S)");
-	json_array_foreach(svcs, i, o)
-	{
-		char ports[512];
-
-		svc_ports_text(o, ports, sizeof(ports));
-		tab_add(&t, "%s", sget(o, "metadata.namespace"));
-		tab_add(&t, "%s", sget(o, "metadata.name"));
-		tab_add(&t, "%s", sget(o, "spec.type") ?: "ClusterIP");
-		tab_add(&t, "%s", sget(o, "spec.clusterIP") ?: "<none>");
-		tab_add(&t, "%s", lb_ip(o) ?: "<none>");
-		tab_add(&t, "%s", ports);
-	}
-	tab_print(&t);
-	json_decref(nodes);
-	json_decref(pods);
-	json_decref(svcs);
-	json_decref(objs);
-	return 0;
+	if (r == 0)
+		r = wf_k8s_print_objects(WF_K8S_SERVICE, svcs, (size_t)ns, &opts, stdout);
+out:
+	if (r < 0)
+		fprintf(stderr, "weft lab: %s\n", strerror(-r));
+	wf_free(nodes);
+	wf_free(pods);
+	wf_free(svcs);
+	wf_store_snapshot_unref(snap);
+	return r < 0;
 }

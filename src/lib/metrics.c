@@ -22,11 +22,13 @@ struct cell {
 	uint64_t pad[7];
 };
 
+/* Written: buckets, sum and count; then a full cache line of padding, so that two slots'
+ * written bytes are never within one line whatever the array's alignment. */
 struct hcell {
 	uint64_t buckets[WF_METRICS_MAX_BUCKETS + 1]; /* last: +Inf */
 	double sum;
 	uint64_t count;
-	uint64_t pad[6];
+	uint64_t pad[8];
 };
 
 struct wf_metric {

@@ -25,7 +25,8 @@ check "large packets across nodes (fragmented 8000-byte ping)" lab exec a1 -- pi
 MTU=$([ "$FABRIC" = vxlan ] && echo 1422 || echo 1472)
 check "full-MTU packets across nodes without fragmentation ($MTU bytes)" lab exec a1 -- ping -c 2 -W 2 -M do -s "$MTU" "$B1"
 check "bulk TCP across nodes (iperf3, 20 MB)" lab exec a1 -- timeout 60 iperf3 -c "$B1" -n 20M -J
-check "Deployment spread over both nodes" bash -c "\"$WEFT\" lab --name $LAB get pods -o wide | grep '^spread-' | awk '{print \$7}' | sort -u | tr '\n' ' ' | grep -q 'node-1 node-2'"
+SPREAD=$(lab get pods -o wide | cell NODE '^spread-' | sort -u | tr '\n' ' ')
+check "Deployment spread over both nodes (NODE column of -o wide)" test "$SPREAD" = "node-1 node-2 "
 check "pod sees kubelet's resolv.conf" bash -c "\"$WEFT\" lab --name $LAB exec a1 -- cat /etc/resolv.conf | tr '\n' '|' | grep -q 'search default.svc.cluster.local svc.cluster.local cluster.local|nameserver 10.96.0.10|options ndots:5'"
 check "pod sees its /etc/hosts" bash -c "\"$WEFT\" lab --name $LAB exec b1 -- cat /etc/hosts | grep -q '$B1.*b1.web.default.svc.cluster.local'"
 check "host's /etc/resolv.conf untouched" bash -c "! grep -q 10.96.0.10 /etc/resolv.conf"
@@ -41,6 +42,32 @@ assert all(p[\"port\"]==8080 for s in items for p in s[\"ports\"])
 assert [e.get(\"hostname\") for e in eps if e[\"targetRef\"][\"name\"]==\"b1\"]==[\"b1\"]
 '"
 check "get -o yaml prints status" bash -c "\"$WEFT\" lab --name $LAB get pod a1 -o yaml | grep -q '^  podIP: $A1'"
+# printing: kubectl's columns (printers.go), from the lab's own status
+lab get pods >"$TMP/pods.txt"; lab get pods -o wide >"$TMP/podsw.txt"
+check "get pods: NAME READY STATUS RESTARTS AGE" grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE$' "$TMP/pods.txt"
+check "get pods: READY from containerStatuses (b1 has 2 containers)" grep -Eq "^b1 +2/2 +Running +0 +$AGE\$" "$TMP/pods.txt"
+check "get pods -o wide: ... IP NODE NOMINATED NODE READINESS GATES" grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE +IP +NODE +NOMINATED NODE +READINESS GATES$' "$TMP/podsw.txt"
+check "get pods -o wide: a1's row" grep -Eq "^a1 +1/1 +Running +0 +$AGE +${A1//./\\.} +node-1 +<none> +<none>\$" "$TMP/podsw.txt"
+check "get svc: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE" bash -c "\"$WEFT\" lab --name $LAB get svc | grep -Eq '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE$'"
+check "get svc -o wide adds SELECTOR" bash -c "\"$WEFT\" lab --name $LAB get svc web -o wide | grep -Eq '^web +NodePort +[0-9.]+ +<none> +80:3[0-9]{4}/TCP +$AGE +app=web$'"
+check "get eps: NAME ADDRESSTYPE PORTS ENDPOINTS AGE" bash -c "\"$WEFT\" lab --name $LAB get eps | grep -Eq '^NAME +ADDRESSTYPE +PORTS +ENDPOINTS +AGE$' && \"$WEFT\" lab --name $LAB get eps | grep -Eq '^web-[a-z0-9]+ +IPv4 +8080 +10\.244\.[0-9.,]+ +$AGE$'"
+check "get deploy: NAME READY UP-TO-DATE AVAILABLE AGE, status included" bash -c "\"$WEFT\" lab --name $LAB get deploy | grep -Eq '^NAME +READY +UP-TO-DATE +AVAILABLE +AGE$' && \"$WEFT\" lab --name $LAB get deploy spread | grep -Eq '^spread +4/4 +4 +4 +$AGE$'"
+check "get nodes: NAME STATUS ROLES AGE VERSION" bash -c "\"$WEFT\" lab --name $LAB get nodes | grep -Eq '^NAME +STATUS +ROLES +AGE +VERSION$' && \"$WEFT\" lab --name $LAB get nodes | grep -Eq '^node-2 +Ready +<none> +$AGE +weft-[0-9.]+$'"
+check "get nodes -o wide: INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME" bash -c "\"$WEFT\" lab --name $LAB get no -o wide | grep -Eq '^NAME +STATUS +ROLES +AGE +VERSION +INTERNAL-IP +EXTERNAL-IP +OS-IMAGE +KERNEL-VERSION +CONTAINER-RUNTIME$' && \"$WEFT\" lab --name $LAB get no node-1 -o wide | grep -q ' 172\.30\.[0-9]*\.11 .* $(uname -r) *weft-lab://'"
+check "get KIND/NAME and several kinds at once" bash -c "\"$WEFT\" lab --name $LAB get pod/a1 | grep -Eq '^a1 +1/1 ' && \"$WEFT\" lab --name $LAB get svc,deploy | grep -Eq '^(service/web|deployment/spread) '"
+check "status shows pods ready from containerStatuses" bash -c "\"$WEFT\" lab --name $LAB status | grep -Eq '^default +b1 +2/2 +Running +0 +${B1//./\\.} +node-2$'"
+# AGE counts from metadata.creationTimestamp: set once by the lab, kept on updates
+created() { lab get "$1" "$2" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["creationTimestamp"])'; }
+T_WEB=$(created svc web); T_A1=$(created pod a1)
+sleep 1.2
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {changed: "yes"}}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80, targetPort: http}\n' >"$TMP/web2.yaml"
+check "update the Service (configured)" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/web2.yaml | grep -q 'service/web configured'"
+check "... its label is there" eventually 3 bash -c "\"$WEFT\" lab --name $LAB get svc web -o json | grep -q '\"changed\": \"yes\"'"
+check "... and its creationTimestamp did not move" test "$(created svc web)" = "$T_WEB"
+check "a pod's creationTimestamp does not move as its status changes" test "$(created pod a1)" = "$T_A1"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: stamped, creationTimestamp: "2001-01-01T00:00:00Z"}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: dryrun, creationTimestamp: null}\nspec:\n  ports: [{port: 80}]\n' >"$TMP/stamped.yaml"
+check "a manifest's own creationTimestamp is replaced by the lab's" bash -c "\"$WEFT\" lab --name $LAB apply -f $TMP/stamped.yaml && sleep 0.5 && \"$WEFT\" lab --name $LAB get svc stamped dryrun | grep -Ec '^(stamped|dryrun) +ClusterIP +[0-9.]+ +<none> +80/TCP +[0-9]+s$' | grep -qx 2"
+lab delete -f "$TMP/stamped.yaml" >/dev/null
 check "logs show requests" bash -c "\"$WEFT\" lab --name $LAB logs a2 | grep -q 'GET / from $A1'"
 
 # readiness flipping endpoints

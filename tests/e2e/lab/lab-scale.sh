@@ -42,9 +42,12 @@ sizes=sorted(len(x['endpoints']) for x in s)
 sys.exit(0 if $1 else 1)"
 }
 check "EndpointSlices of at most 100: 100 + 50" eventually 10 slices "sizes==[50,100]"
-check "150 pods spread 50/50/50 over 3 nodes" bash -c "[ \"\$(\"$WEFT\" lab --name $LAB get pods -o wide | awk '\$1 ~ /^many-/ {print \$7}' | sort | uniq -c | awk '{print \$1}' | tr '\n' ' ')\" = '50 50 50 ' ]"
+SPREAD=$(lab get pods -o wide | cell NODE '^many-' | sort | uniq -c | awk '{print $1}' | tr '\n' ' ')
+check "150 pods spread 50/50/50 over 3 nodes (NODE column of -o wide)" test "$SPREAD" = '50 50 50 '
 restarts() { "$WEFT" lab --name "$LAB" get pod crash -o json | grep -q '"restartCount": [1-9]'; }
 check "a crashing container is restarted (restartCount > 0)" eventually 10 restarts
+check "get pod shows it backing off, with RESTARTS and when (kubectl's columns)" eventually 10 bash -c "\"$WEFT\" lab --name $LAB get pod crash | grep -Eq '^crash +0/1 +CrashLoopBackOff +[1-9][0-9]* \\($AGE ago\\) +$AGE$'"
+check "... and lastState holds the run that failed (exit code 3)" bash -c "\"$WEFT\" lab --name $LAB get pod crash -o json | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"status\"][\"containerStatuses\"][0]; assert c[\"lastState\"][\"terminated\"][\"exitCode\"]==3, c'"
 check "its log has every run" eventually 10 bash -c "[ \$(\"$WEFT\" lab --name $LAB logs crash | grep -c started) -ge 2 ]"
 sed 's/replicas: 150/replicas: 3/; s/metadata: {labels: {app: many}}/metadata: {labels: {app: many}, annotations: {v: "2"}}/' "$TMP/many.yaml" >"$TMP/few.yaml"
 check "scale down to 3 with a new template" lab apply -f "$TMP/few.yaml"

@@ -15,6 +15,11 @@ check() { # check DESCRIPTION COMMAND... (prints how long the step took)
 		sed 's/^/    /' /tmp/weft-e2e.$$.out | head -20
 	fi
 }
+# cell HEADER ROWREGEX: from a kubectl-style table on stdin, the first word of column HEADER
+# (found by the header's offset) in rows matching ROWREGEX, one per line
+cell() { awk -v h="$1" -v r="$2" 'NR == 1 {s = index($0, h); next} $0 ~ r {split(substr($0, s), a, " "); print a[1]}'; }
+# an AGE as kubectl prints it (duration.HumanDuration)
+AGE='[0-9]+[smhdy][0-9smhdy]*'
 # pod_ip POD [NS]
 pod_ip() { lab get pod "$1" -n "${2:-default}" -o json | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p'; }
 # eventually SECONDS COMMAND...: retries every 0.2 s

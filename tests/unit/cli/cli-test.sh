@@ -140,30 +140,54 @@ has out "^$tmp/m/bad.yaml:7:11: spec.ports\[0\].port: "
 run 1 validate -f "$tmp/does-not-exist"
 has out "does-not-exist: No such file or directory"
 
-# ---- get ----
+# ---- get: kubectl's columns (printers.go), status included ----
+# AGE of an object with a creationTimestamp depends on today; without one it is <unknown>
+AGE='[0-9]+[smhdy][0-9smhdy]*'
 run 0 get -A -f "$data/good"
-has out '^NAMESPACE +NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\)$'
-has out '^kube-system +service/kube-dns +ClusterIP +10\.96\.0\.10 +<none> +53/UDP,53/TCP,9153/TCP$'
-has out '^shop +service/cache +NodePort +<none> +<none> +6379:30079/TCP,6379/UDP$'
-has out '^default +service/edge +LoadBalancer +<none> +198\.51\.100\.7 +80:30080/TCP$'
+has out '^NAMESPACE +NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE$'
+has out '^kube-system +service/kube-dns +ClusterIP +10\.96\.0\.10 +<none> +53/UDP,53/TCP,9153/TCP +<unknown>$'
+has out '^shop +service/cache +NodePort +<none> +<none> +6379:30079/TCP,6379/UDP +<unknown>$'
+has out '^default +service/edge +LoadBalancer +<none> +198\.51\.100\.7 +80:30080/TCP +<unknown>$'
+has out "^default +service/web +ClusterIP +10\.96\.12\.34 +<none> +80/TCP +$AGE\$"
 has out '^shop +service/db +ClusterIP +None +'
-has out '^default +service/upstream-db +ExternalName +<none> +db\.prod\.example\.com\. +<none>$'
-has out '^NAME +STATUS +INTERNAL-IP +EXTERNAL-IP +POD-CIDRS$'
-has out '^node/node-1 +Ready +172\.18\.0\.2 +<none> +10\.244\.1\.0/24,fd00:10:244:1::/64$'
-has out '^shop +pod/web-7d4b9c-xk2lp +1/1 +Running +10\.244\.1\.5 +node-1$'
-has out '^shop +endpointslice/web-abc12 +IPv4 +8080,9090 +10\.244\.1\.5,10\.244\.2\.7,10\.244\.3\.9$'
-has out '^shop +networkpolicy/allow-dns-egress +app=web$'
-has out '^shop +ingress/web +weft +shop\.example\.com,\*\.shop\.example\.com +80, 443$'
+has out '^default +service/upstream-db +ExternalName +<none> +db\.prod\.example\.com\. +<none> +<unknown>$'
+has out '^NAME +STATUS +ROLES +AGE +VERSION$'
+has out '^node/node-1 +Ready +control-plane +<unknown> +v1\.30\.2$'
+has out '^node/node-2 +Unknown +<none> +<unknown> *$'
+has out '^NAMESPACE +NAME +READY +STATUS +RESTARTS +AGE$'
+has out "^shop +pod/web-7d4b9c-xk2lp +1/1 +Running +2 \\($AGE ago\\) +<unknown>\$"
+has out "^default +pod/web-7d4b9c-abcde +0/1 +Terminating +0 +$AGE\$"
+has out '^NAMESPACE +NAME +ADDRESSTYPE +PORTS +ENDPOINTS +AGE$'
+has out '^shop +endpointslice/web-abc12 +IPv4 +8080,9090 +10\.244\.1\.5,10\.244\.2\.7,10\.244\.3\.9 +<unknown>$'
+has out '^shop +networkpolicy/allow-dns-egress +app=web +<unknown>$'
+has out '^shop +ingress/web +weft +shop\.example\.com,\*\.shop\.example\.com +80, 443 +<unknown>$'
+has out '^NAMESPACE +NAME +READY +UP-TO-DATE +AVAILABLE +AGE$'
+has out '^shop +deployment/web +0/3 +0 +0 +<unknown>$'
+has out '^namespace/shop +Active +<unknown>$'
+
+# -o wide: kubectl's extra columns
+run 0 get pods -A -o wide -f "$data/good"
+has out '^NAMESPACE +NAME +READY +STATUS +RESTARTS +AGE +IP +NODE +NOMINATED NODE +READINESS GATES$'
+has out "^shop +web-7d4b9c-xk2lp +1/1 +Running +2 \\($AGE ago\\) +<unknown> +10\.244\.1\.5 +node-1 +<none> +<none>\$"
+run 0 get nodes -o wide -f "$data/good"
+has out '^NAME +STATUS +ROLES +AGE +VERSION +INTERNAL-IP +EXTERNAL-IP +OS-IMAGE +KERNEL-VERSION +CONTAINER-RUNTIME$'
+has out '^node-1 +Ready +control-plane +<unknown> +v1\.30\.2 +172\.18\.0\.2 +<none> +Debian GNU/Linux 12 \(bookworm\) +6\.1\.0-21-amd64 +containerd://1\.7\.13$'
+run 0 get deploy -n shop -o wide -f "$data/good"
+has out '^NAME +READY +UP-TO-DATE +AVAILABLE +AGE +CONTAINERS +IMAGES +SELECTOR$'
+has out '^web +0/3 +0 +0 +<unknown> +web +registry\.example\.com/shop/web:1\.4\.2 +app=web$'
+run 0 get eps -n shop -o wide -f "$data/good"
+has out '^NAME +ADDRESSTYPE +PORTS +ENDPOINTS +AGE$'
 
 # one kind, short name, the default namespace, no NAMESPACE column
 run 0 get svc -f "$data/good"
-has out '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\)$'
-has out '^kubernetes +ClusterIP +10\.96\.0\.1 +<none> +443/TCP$'
+has out '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE$'
+has out "^kubernetes +ClusterIP +10\.96\.0\.1 +<none> +443/TCP +$AGE\$"
 hasnt out 'kube-dns'
 run 0 get services -n kube-system -f "$data/good"
 has out '^kube-dns '
 run 0 get svc/kube-dns -n kube-system -o wide -f "$data/good"
-has out '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +SELECTOR$'
+has out '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE +SELECTOR$'
+has out '^kube-dns +ClusterIP +10\.96\.0\.10 +<none> +53/UDP,53/TCP,9153/TCP +<unknown> +k8s-app=kube-dns$'
 run 1 get svc nope -f "$data/good"
 has err 'services "nope" not found in namespace default'
 run 0 get pods -n nowhere -f "$data/good"
@@ -190,7 +214,7 @@ endpoints:
 - addresses: [10.0.0.5]
 YAML
 run 0 get eps -f "$tmp/eps.yaml"
-has out '^big-1 +IPv4 +80,443 +10\.0\.0\.1,10\.0\.0\.2,10\.0\.0\.3 \+ 2 more\.\.\.$'
+has out '^big-1 +IPv4 +80,443 +10\.0\.0\.1,10\.0\.0\.2,10\.0\.0\.3 \+ 2 more\.\.\. +<unknown>$'
 
 # JSON: valid, one object as itself, several as a List
 run 0 get svc kubernetes -o json -f "$data/good"

@@ -1,12 +1,15 @@
 /* Unit tests of the DNS wire codec (RFC 1035 4.1, RFC 6891). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <urcu/urcu-qsbr.h>
 
 #include "dns/cache.h"
 #include "dns/dump.h"
@@ -319,6 +322,89 @@ static void test_cache_ttl_and_negative(void **state)
 	wf_dns_cache_free(c);
 }
 
+/* Builds an upstream NXDOMAIN answer to "nx.example" A whose SOA serial is serial. */
+static size_t nx_answer(uint8_t *up, uint32_t serial)
+{
+	const uint8_t soa[] = {0xc0, 15, 0, 6,	 0,    1,  0, 0, 1, 44, 0, 28, 1, 'n',
+			       0xc0, 15, 1, 'h', 0xc0, 15, 0, 0, 0, 1,	0, 0,  0, 2,
+			       0,    0,	 0, 3,	 0,    0,  0, 4, 0, 0,	0, 20};
+	memset(up, 0, 512);
+	wf_dns_put16(up, 5);
+	wf_dns_put16(up + 2, 0x8183);
+	wf_dns_put16(up + 4, 1);
+	wf_dns_put16(up + 8, 1);
+	memcpy(up + 12, "\002nx\007example\000\000\001\000\001", 16);
+	memcpy(up + 28, soa, sizeof(soa));
+	wf_dns_put32(up + 28 + 20, serial); /* SOA: owner, type, class, TTL, RDLENGTH, 2 names */
+	return 28 + sizeof(soa);
+}
+
+struct cache_race {
+	struct wf_dns_cache *c;
+	struct wf_dns_query q;
+	atomic_bool stop;
+	atomic_ulong hits, bad;
+};
+
+/* A worker: answers from the cache as a server worker does, inside its QSBR read side. */
+static void *cache_reader(void *arg)
+{
+	struct cache_race *r = arg;
+	uint8_t out[512];
+
+	urcu_qsbr_register_thread();
+	while (!atomic_load(&r->stop)) {
+		size_t l = wf_dns_cache_answer(r->c, &r->q, 2000, out, sizeof(out));
+		if (l) {
+			uint32_t serial = wf_dns_get32(out + l - 11 - 20);
+			atomic_fetch_add(&r->hits, 1);
+			/* a torn or freed entry would show as another rcode or a serial never put */
+			if ((out[3] & 0xf) != WF_DNS_R_NXDOMAIN || serial < 1000 ||
+			    serial > 1000000)
+				atomic_fetch_add(&r->bad, 1);
+		}
+		urcu_qsbr_quiescent_state();
+	}
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+/* Lookups take no lock while another thread keeps replacing the entry they read: the entry
+ * they hold must stay whole until they pass a quiescent state (ASan reports a use after free
+ * otherwise). */
+static void test_cache_lockfree_readers(void **state)
+{
+	static struct cache_race r;
+	uint8_t pkt[512], up[512];
+	struct wf_dns_upstream_msg m;
+	pthread_t t[2];
+	int n = wf_dns_wire_build_query(pkt, 1, "nx.example", 1, true, 1232);
+
+	assert_int_equal(wf_dns_wire_parse_query(pkt, (size_t)n, &r.q), 0);
+	assert_int_equal(wf_dns_cache_new(64, &r.c), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, cache_reader, &r), 0);
+	for (uint32_t serial = 1000; serial < 21000; serial++) {
+		size_t len = nx_answer(up, serial);
+		assert_int_equal(
+			wf_dns_upstream_parse(up, len, r.q.qname_lc, r.q.qname_len, 1, 1, 3600, &m),
+			0);
+		assert_int_equal(wf_dns_cache_put(r.c, &r.q, up, &m, 1000), 0);
+		assert_int_equal(wf_dns_cache_count(r.c), 1); /* the same key is replaced */
+	}
+	atomic_store(&r.stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_true(atomic_load(&r.hits) > 0);
+	assert_int_equal(atomic_load(&r.bad), 0);
+	/* the last put is what a lookup sees */
+	uint8_t out[512];
+	size_t l = wf_dns_cache_answer(r.c, &r.q, 2000, out, sizeof(out));
+	assert_true(l > 0);
+	assert_int_equal(wf_dns_get32(out + l - 11 - 20), 20999);
+	wf_dns_cache_free(r.c); /* waits for the replaced entries' frees */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_begin_finish_echo_case),
 		cmocka_unit_test(test_upstream_parse_and_relay),
 		cmocka_unit_test(test_cache_ttl_and_negative),
+		cmocka_unit_test(test_cache_lockfree_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

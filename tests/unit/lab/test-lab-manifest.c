@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "k8s/object.h"
+#include "k8s/print.h"
 #include "lab/lab-internal.h"
 #include "lib/alloc.h"
 #include "lib/error.h"
@@ -240,7 +242,7 @@ static int keep_doc(void *userdata, json_t *doc, const struct wf_yj_docinfo *inf
 	return 0;
 }
 
-/* wf_lab_yaml_print writes what the shared reader (wf_yj_load) reads back to the same value. */
+/* wf_k8s_print_yaml (`weft lab get -o yaml`) writes what the shared reader (wf_yj_load) reads back to the same value. */
 static void test_yaml_roundtrip(void **state)
 {
 	json_t *v = json_loads("{\"kind\":\"Pod\",\"a\":[{\"x\":1,\"y\":[\"on\",\"1\",\"\"]},[]],"
@@ -253,7 +255,7 @@ static void test_yaml_roundtrip(void **state)
 	FILE *f = open_memstream(&text, &len);
 
 	assert_non_null(v);
-	wf_lab_yaml_print(f, v, 0);
+	wf_k8s_print_yaml(f, v);
 	fclose(f);
 	assert_int_equal(wf_yj_load(text, len, "y", NULL, keep_doc, &back, NULL), 0);
 	if (!json_equal(v, back))
@@ -261,6 +263,67 @@ static void test_yaml_roundtrip(void **state)
 	free(text);
 	json_decref(back);
 	json_decref(v);
+}
+
+struct seen {
+	size_t n;
+	char kinds[4][32];
+	int stop_at; /* return -ECANCELED on this call (1-based), 0 = never */
+};
+
+static int see_doc(void *userdata, json_t *doc, const struct wf_yj_docinfo *info)
+{
+	struct seen *s = userdata;
+
+	if (s->n < 4)
+		snprintf(s->kinds[s->n], sizeof(s->kinds[0]), "%s",
+			 json_string_value(json_object_get(doc, "kind")));
+	return ++s->n == (size_t)s->stop_at ? -ECANCELED : 0;
+}
+
+/* The lab reads a file once: wf_k8s_parse_docs hands over each document (a List once, whole)
+ * after decoding it, in order; a document the model refuses is never handed over, and the
+ * callback can stop the parse. */
+static void test_parse_docs(void **state)
+{
+	static const char text[] = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n"
+				   "spec: {ports: [{port: 80}]}\n"
+				   "---\n"
+				   "apiVersion: v1\nkind: List\nitems:\n"
+				   "- {apiVersion: v1, kind: Namespace, metadata: {name: ns1}}\n"
+				   "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n"
+				   "---\n"
+				   "apiVersion: v1\nkind: Service\nmetadata: {name: b}\n"
+				   "spec: {ports: [{port: 0}]}\n";
+	struct wf_k8s_parse_result res = {0};
+	struct seen s = {0};
+	struct wf_diag diag;
+
+	/* the third document is refused: the first two were handed over, it was not */
+	assert_true(wf_k8s_parse_docs(text, sizeof(text) - 1, "t.yaml", see_doc, &s, &res, &diag) ==
+		    -WF_E_INVALID);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.kinds[0], "Service");
+	assert_string_equal(s.kinds[1], "List");
+	/* without it: three documents, two objects (ConfigMap is an ignored kind) */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(
+		wf_k8s_parse_docs(
+			text,
+			strstr(text, "---\napiVersion: v1\nkind: Service\nmetadata: {name: b}") -
+				text,
+			"t.yaml", see_doc, &s, &res, &diag),
+		2);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(res.ignored, 1);
+	wf_k8s_parse_result_done(&res);
+	/* the callback's error stops the parse and is its result */
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 1;
+	assert_int_equal(
+		wf_k8s_parse_docs(text, sizeof(text) - 1, "t.yaml", see_doc, &s, &res, &diag),
+		-ECANCELED);
+	assert_int_equal(s.n, 1);
 }
 
 /* YAML anchors and aliases are YAML (kubectl reads them); the shared reader bounds them. */
@@ -400,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_object_file),
 		cmocka_unit_test(test_yaml_roundtrip),
 		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_parse_docs),
 		cmocka_unit_test(test_file_all_or_nothing),
 		cmocka_unit_test(test_running_lab),
 		cmocka_unit_test(test_alloc_failures),
