@@ -4,7 +4,7 @@
 # floor (a do-nothing static process + one veth pair into a namespace) and the ratios.
 # Root; everything happens in network namespaces made here.
 #
-#   bench/cni/bench.sh [BUILD_DIR] [N]      (default: build, 100)
+#   bench/cni/bench.sh [BUILD_DIR] [N]      (default: build, 100; env WARM=1, see below)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -63,6 +63,17 @@ settle() {
 
 # The floor is measured right before and right after weft-cni's sequential run (the machine may
 # be shared and noisy); the goals use their mean.
+# WARM=1: one unmeasured round of N pods per plugin first, so that both address stores are in
+# the state of a node where pods have come and gone (weft-cni then reuses released files instead
+# of allocating inodes; host-local's directory has its history too). Default: fresh stores.
+if [ "${WARM:-0}" = 1 ]; then
+	run warm 1 "$WEFT" "$(dirname "$WEFT")" "$T/weft.json" >/dev/null
+	run warm 1 "$REF" /usr/lib/cni "$T/ref.json" >/dev/null
+	settle
+	echo "address stores: warmed by one unmeasured round of $N pods per plugin (WARM=1)"
+else
+	echo "address stores: fresh (WARM=1 measures them after one round of $N pods)"
+fi
 {
 	"$TIMER" floor "$NODE" "wfbp-$ID-0" "$NOOP" 200
 	run weft-seq 1 "$WEFT" "$(dirname "$WEFT")" "$T/weft.json"

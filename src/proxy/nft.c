@@ -1479,96 +1479,99 @@ static bool svc_same(const struct wf_proxy_svc *o, const struct wf_proxy_svc *n)
 	       wf_proxy_svc_shape_equal(o, n);
 }
 
-static int nft_delta(void *state, const struct wf_proxy_model *om, const struct wf_proxy_model *nm)
-{
-	struct nft_state *st = state;
-	struct ops have = {0}, want = {0}, out = {0};
-	struct el_ctx ch = {&have, OP_DEL}, cw = {&want, OP_ADD};
-	struct affkeys a = {0};
-	struct wf_buf block;
-	char tag[40], maps[6][16];
-	size_t i = 0, j = 0, n_maps, cap = 0;
-	bool aff = false;
-	uint64_t t0 = now_ns();
-	int r = 0;
+/* The changed services of one delta, as old/new pairs: either a merge-walk of two sorted models
+ * (nft_delta), or a list of changes against one model (nft_changes, where om == nm). The old
+ * entry is planned against om and the new one against nm. */
+struct svc_pairs {
+	const struct wf_proxy_model *om, *nm;
+	const struct wf_proxy_svc_change *ch; /* NULL: merge-walk om and nm */
+	size_t n_ch;
+	size_t i, j;
+};
 
-	st->err[0] = 0;
-	st->stats.max_tx_ns = 0;
-	if (!st->tag[0] || block_inputs(nm) != st->inputs) {
-		wf_buf_init(&block, TEXT_CAP);
-		r = block_text(nm, &block, tag, sizeof(tag));
-		wf_buf_done(&block);
-	} else {
-		snprintf(tag, sizeof(tag), "%s", st->tag);
+static bool svc_pairs_next(struct svc_pairs *p, const struct wf_proxy_svc **ro,
+			   const struct wf_proxy_svc **rn)
+{
+	if (p->ch) {
+		if (p->i == p->n_ch)
+			return false;
+		*ro = p->ch[p->i].has_old ? &p->ch[p->i].old : NULL;
+		*rn = p->ch[p->i].has_new ? &p->ch[p->i].new : NULL;
+		p->i++;
+		return true;
 	}
-	if (!r && strcmp(tag, st->tag)) {
-		/* More classes, a new affinity timeout, other node addresses: the rules change,
-		 * and the elements are reconciled against a dump. */
-		r = reconcile(st, nm);
-		if (!r)
-			st->stats.nl_deltas++;
-		goto out;
-	}
-	/* Merge-walk of the two sorted models: the elements of every service that changed,
-	 * old side and new side, and the hairpin addresses that appear or go. */
-	while (!r && (i < om->n_svcs || j < nm->n_svcs)) {
+	while (p->i < p->om->n_svcs || p->j < p->nm->n_svcs) {
 		const struct wf_proxy_svc *o = NULL, *n = NULL;
-		int c = i == om->n_svcs	  ? 1
-			: j == nm->n_svcs ? -1
-					  : wf_proxy_svc_cmp(&om->svcs[i], &nm->svcs[j]);
+		int c = p->i == p->om->n_svcs ? 1
+			: p->j == p->nm->n_svcs
+				? -1
+				: wf_proxy_svc_cmp(&p->om->svcs[p->i], &p->nm->svcs[p->j]);
 
 		if (c <= 0)
-			o = &om->svcs[i++];
+			o = &p->om->svcs[p->i++];
 		if (c >= 0)
-			n = &nm->svcs[j++];
+			n = &p->nm->svcs[p->j++];
 		if (o && n && svc_same(o, n))
 			continue;
+		*ro = o;
+		*rn = n;
+		return true;
+	}
+	return false;
+}
+
+static void svc_pairs_rewind(struct svc_pairs *p)
+{
+	p->i = 0;
+	p->j = 0;
+}
+
+/* The elements of every changed pair, old side out and new side in, the hairpin addresses that
+ * appear or go, and the affinity clients whose endpoint went away: sent as one batch. */
+static int apply_pairs(struct nft_state *st, struct svc_pairs *p)
+{
+	struct ops have = {0}, want = {0}, out = {0};
+	struct el_ctx cd = {&have, OP_DEL}, ca = {&want, OP_ADD};
+	struct affkeys a = {0};
+	const struct wf_proxy_svc *o, *n;
+	char maps[6][16];
+	size_t n_maps, cap = 0;
+	bool aff = false;
+	int r = 0;
+
+	while (!r && svc_pairs_next(p, &o, &n)) {
 		if (o)
-			r = wf_proxy_svc_plan(om, o, el_to_op, &ch);
+			r = wf_proxy_svc_plan(p->om, o, el_to_op, &cd);
 		if (!r && n)
-			r = wf_proxy_svc_plan(nm, n, el_to_op, &cw);
+			r = wf_proxy_svc_plan(p->nm, n, el_to_op, &ca);
 		if (!r)
 			r = hairpin_adjust(st, o, -1, &have);
 		if (!r)
 			r = hairpin_adjust(st, n, +1, &want);
 		if (o && o->affinity_timeout) {
 			aff = true;
-			cap += affkeys_count(om, o) + (n ? affkeys_count(nm, n) : 0);
+			cap += affkeys_count(p->om, o) + (n ? affkeys_count(p->nm, n) : 0);
 		}
 	}
 	if (!r)
 		r = ops_diff(&have, &want, &out);
-	n_maps = aff_maps(om, maps);
+	n_maps = aff_maps(p->om, maps);
 	if (!r && aff && n_maps) {
 		/* Clients of the changed affinity services whose endpoint went away. */
 		r = affkeys_init(&a, cap);
-		for (i = 0, j = 0; !r && (i < om->n_svcs || j < nm->n_svcs);) {
-			const struct wf_proxy_svc *o = NULL, *n = NULL;
-			int c = i == om->n_svcs	  ? 1
-				: j == nm->n_svcs ? -1
-						  : wf_proxy_svc_cmp(&om->svcs[i], &nm->svcs[j]);
-
-			if (c <= 0)
-				o = &om->svcs[i++];
-			if (c >= 0)
-				n = &nm->svcs[j++];
-			if (!o || !o->affinity_timeout || (n && svc_same(o, n)))
+		svc_pairs_rewind(p);
+		while (!r && svc_pairs_next(p, &o, &n)) {
+			if (!o || !o->affinity_timeout)
 				continue;
-			r = affkeys_svc(&a, om, o, true);
+			r = affkeys_svc(&a, p->om, o, true);
 			if (!r && n && n->affinity_timeout)
-				r = affkeys_svc(&a, nm, n, false);
+				r = affkeys_svc(&a, p->nm, n, false);
 		}
 		if (!r)
 			r = aff_stale(st, &a, maps, n_maps, &out);
 	}
 	if (!r)
 		r = send_ops(st, &out);
-	if (!r)
-		st->stats.nl_deltas++;
-	else
-		st->tag[0] = 0;
-out:
-	st->stats.last_apply_ns = now_ns() - t0;
 	affkeys_done(&a);
 	wf_free(have.v);
 	wf_free(want.v);
@@ -1576,89 +1579,75 @@ out:
 	return r;
 }
 
-/* The delta of an update in place (wf_proxy_sync_update): the changed service ports come as
- * old/new pairs, so nothing walks the model - the cost is the change's, at any model size. */
-static int nft_changes(void *state, const struct wf_proxy_model *m,
-		       const struct wf_proxy_svc_change *ch, size_t n)
+/* Whether the model's table block differs from the one in the kernel (their tags tell): then
+ * the rules change and the delta becomes a reconcile. 1: it differs, 0: it does not, < 0: error.
+ * Equal inputs to an installed block need not render it. */
+static int block_differs(const struct nft_state *st, const struct wf_proxy_model *m,
+			 uint64_t inputs)
 {
-	struct nft_state *st = state;
-	struct ops have = {0}, want = {0}, out = {0};
-	struct el_ctx cd = {&have, OP_DEL}, ca = {&want, OP_ADD};
-	struct affkeys a = {0};
 	struct wf_buf block;
-	char tag[40], maps[6][16];
-	size_t n_maps, cap = 0;
-	bool aff = false;
-	uint64_t t0 = now_ns(), inputs = block_inputs(m);
-	int r = 0;
+	char tag[40];
+	int r;
+
+	if (st->tag[0] && inputs == st->inputs)
+		return 0;
+	wf_buf_init(&block, TEXT_CAP);
+	r = block_text(m, &block, tag, sizeof(tag));
+	wf_buf_done(&block);
+	if (r)
+		return r;
+	return strcmp(tag, st->tag) != 0;
+}
+
+static int apply_delta(struct nft_state *st, struct svc_pairs *p)
+{
+	uint64_t t0 = now_ns(), inputs = block_inputs(p->nm);
+	int r;
 
 	st->err[0] = 0;
 	st->stats.max_tx_ns = 0;
-	if (!st->tag[0] || inputs != st->inputs) {
-		wf_buf_init(&block, TEXT_CAP);
-		r = block_text(m, &block, tag, sizeof(tag));
-		wf_buf_done(&block);
-		if (!r && strcmp(tag, st->tag)) {
-			/* The rules change (more classes, a new affinity timeout): the elements
-			 * are reconciled against a dump, as nft_delta does. */
-			r = reconcile(st, m);
-			if (!r)
-				st->stats.nl_deltas++;
-			goto out;
-		}
+	r = block_differs(st, p->nm, inputs);
+	if (r > 0) {
+		/* More classes, a new affinity timeout, other node addresses: the rules change,
+		 * and the elements are reconciled against a dump. */
+		r = reconcile(st, p->nm);
 		if (!r)
-			st->inputs = inputs;
+			st->stats.nl_deltas++;
+		goto out;
 	}
-	for (size_t i = 0; !r && i < n; i++) {
-		const struct wf_proxy_svc *o = ch[i].has_old ? &ch[i].old : NULL;
-		const struct wf_proxy_svc *s = ch[i].has_new ? &ch[i].new : NULL;
-
-		/* Node addresses and cluster CIDRs did not change (else the model was rebuilt):
-		 * the old entry's elements are planned against the same model. */
-		if (o)
-			r = wf_proxy_svc_plan(m, o, el_to_op, &cd);
-		if (!r && s)
-			r = wf_proxy_svc_plan(m, s, el_to_op, &ca);
-		if (!r)
-			r = hairpin_adjust(st, o, -1, &have);
-		if (!r)
-			r = hairpin_adjust(st, s, +1, &want);
-		if (o && o->affinity_timeout) {
-			aff = true;
-			cap += affkeys_count(m, o) + (s ? affkeys_count(m, s) : 0);
-		}
-	}
+	/* An update in place remembers the inputs its block was checked against; a merge-walk
+	 * leaves that to reconcile (kept as it was when the two were written apart). */
+	if (!r && p->ch)
+		st->inputs = inputs;
 	if (!r)
-		r = ops_diff(&have, &want, &out);
-	n_maps = aff_maps(m, maps);
-	if (!r && aff && n_maps) {
-		/* Clients of the changed affinity services whose endpoint went away. */
-		r = affkeys_init(&a, cap);
-		for (size_t i = 0; !r && i < n; i++) {
-			const struct wf_proxy_svc *o = ch[i].has_old ? &ch[i].old : NULL;
-
-			if (!o || !o->affinity_timeout)
-				continue;
-			r = affkeys_svc(&a, m, o, true);
-			if (!r && ch[i].has_new && ch[i].new.affinity_timeout)
-				r = affkeys_svc(&a, m, &ch[i].new, false);
-		}
-		if (!r)
-			r = aff_stale(st, &a, maps, n_maps, &out);
-	}
-	if (!r)
-		r = send_ops(st, &out);
+		r = apply_pairs(st, p);
 	if (!r)
 		st->stats.nl_deltas++;
 	else
 		st->tag[0] = 0;
 out:
 	st->stats.last_apply_ns = now_ns() - t0;
-	affkeys_done(&a);
-	wf_free(have.v);
-	wf_free(want.v);
-	wf_free(out.v);
 	return r;
+}
+
+/* The delta of two models: a merge-walk of their sorted services. */
+static int nft_delta(void *state, const struct wf_proxy_model *om, const struct wf_proxy_model *nm)
+{
+	struct svc_pairs p = {.om = om, .nm = nm};
+
+	return apply_delta(state, &p);
+}
+
+/* The delta of an update in place (wf_proxy_sync_update): the changed service ports come as
+ * old/new pairs, so nothing walks the model - the cost is the change's, at any model size.
+ * Node addresses and cluster CIDRs did not change (else the model was rebuilt): the old
+ * entry's elements are planned against the same model. */
+static int nft_changes(void *state, const struct wf_proxy_model *m,
+		       const struct wf_proxy_svc_change *ch, size_t n)
+{
+	struct svc_pairs p = {.om = m, .nm = m, .ch = ch, .n_ch = n};
+
+	return apply_delta(state, &p);
 }
 
 /* ---- lifetime ---- */
