@@ -21,38 +21,11 @@ for b in "$build/src/dns/weft-dns" "$load" "$raw" ${other:+"$other/src/dns/weft-
 	[ -x "$b" ] || { echo "interleave.sh: $b missing" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d /tmp/weft-dns-interleave.XXXXXX)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/dns/lib.sh
+bench_tmp interleave
 hz=$(getconf CLK_TCK)
 python3 bench/dns/gen.py "$n" "$tmp"
-mkdir -p "$tmp/knot"
-cat >"$tmp/knot/knot.conf" <<CONF
-server:
-    rundir: "$tmp/knot"
-    listen: 127.0.0.1@5310
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "$tmp/knot"
-log:
-  - target: stderr
-    any: error
-template:
-  - id: default
-    storage: "$tmp/zone"
-    semantic-checks: off
-    journal-content: none
-    zonefile-sync: -1
-zone:
-  - domain: cluster.local
-    file: cluster.local.zone
-CONF
+knot_conf 5310
 
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 declare -A all
@@ -61,6 +34,7 @@ one() { # one NAME CMD...: start the server on CPU 0, measure, stop
 	shift
 	taskset -c 0 "$@" 2>/dev/null &
 	pid=$!
+	pids=("$pid")
 	for _ in $(seq 1 100); do
 		dig @127.0.0.1 -p 5310 +time=1 +tries=1 svc-1.ns-1.svc.cluster.local A +short \
 			2>/dev/null | grep -q . && break
@@ -72,7 +46,7 @@ one() { # one NAME CMD...: start the server on CPU 0, measure, stop
 	c1=$(ticks "$pid")
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
-	pid=
+	pids=()
 	a=$(sed -E 's/.*answered=([0-9]+).*/\1/' <<<"$out")
 	q=$(awk -v a="$a" -v c="$((c1 - c0))" -v hz="$hz" 'BEGIN{printf "%.0f", c ? a * hz / c : 0}')
 	all[$name]="${all[$name]:-} $q"

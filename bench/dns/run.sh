@@ -23,14 +23,8 @@ done
 command -v knotd >/dev/null && command -v nsd >/dev/null ||
 	{ echo "run.sh: knotd and nsd are needed (scripts/setup.sh installs them)" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/weft-dns-bench.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/dns/lib.sh
+bench_tmp bench
 hz=$(getconf CLK_TCK)
 
 python3 bench/dns/gen.py "$n" "$tmp"
@@ -101,29 +95,7 @@ start_weft() { # start_weft PORT WORKERS [extra]
 	wait_port "$port"
 }
 start_knot() {
-	mkdir -p "$tmp/knot"
-	cat >"$tmp/knot/knot.conf" <<CONF
-server:
-    rundir: "$tmp/knot"
-    listen: 127.0.0.1@5302
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "$tmp/knot"
-log:
-  - target: stderr
-    any: error
-template:
-  - id: default
-    storage: "$tmp/zone"
-    semantic-checks: off
-    journal-content: none
-    zonefile-sync: -1
-zone:
-  - domain: cluster.local
-    file: cluster.local.zone
-CONF
+	knot_conf 5302
 	taskset -c 0 knotd -c "$tmp/knot/knot.conf" 2>>"$tmp/knot.log" &
 	pids+=($!)
 	wait_port 5302

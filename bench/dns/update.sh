@@ -21,14 +21,8 @@ extra_pods=${EXTRA_PODS:-0}
 weft=$build/src/dns/weft-dns
 [ -x "$weft" ] || { echo "update.sh: $weft missing; build with ninja -C $build" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/weft-dns-update.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/dns/lib.sh
+bench_tmp update
 hz=$(getconf CLK_TCK)
 python3 bench/dns/gen.py "$n" "$tmp" >/dev/null
 

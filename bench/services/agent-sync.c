@@ -20,39 +20,9 @@
 #include "k8s/object.h"
 #include "k8s/store.h"
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/error.h"
 #include "proxy/reconciler.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-		buf[n] = 0;
-	*len = (size_t)n;
-	return buf;
-}
 
 struct bench {
 	const struct wf_agent_reconciler_ops *ops;
@@ -129,9 +99,8 @@ int main(int argc, char **argv)
 	struct wf_store_snapshot *snap;
 	struct wf_diag d;
 	char err[256] = "";
-	size_t len, n_svcs = 0, changes;
+	size_t n_svcs = 0, changes;
 	uint64_t t0, t1, first, *dt, *dc;
-	char *text;
 	int r;
 
 	if (argc != 4 || (strcmp(argv[3], "nft") && strcmp(argv[3], "fake"))) {
@@ -141,12 +110,10 @@ int main(int argc, char **argv)
 	changes = (size_t)strtoul(argv[2], NULL, 10);
 	b.ops = strcmp(argv[3], "nft") ? &wf_proxy_agent_reconciler_fake
 				       : &wf_proxy_agent_reconciler;
-	text = slurp(argv[1], &len);
-	if (!text || wf_k8s_parse(text, len, argv[1], &res, &d) < 0) {
+	if (wf_k8s_parse_file(argv[1], &res, &d) < 0) {
 		fprintf(stderr, "cannot read %s\n", argv[1]);
 		return 1;
 	}
-	free(text);
 	for (size_t i = 0; i < res.n_objects; i++)
 		n_svcs += res.objects[i]->kind == WF_K8S_SERVICE;
 	dt = calloc(changes ? changes : 1, sizeof(*dt));
@@ -161,11 +128,11 @@ int main(int argc, char **argv)
 	if (wf_store_subscribe(store, on_store, &b) < 0 || put_all(store, &res) < 0)
 		return 1;
 	wf_k8s_parse_result_done(&res);
-	t0 = now_ns();
+	t0 = wf_now_ns();
 	snap = wf_store_snapshot(store);
 	r = b.ops->sync(b.state, snap, err, sizeof(err));
 	wf_store_snapshot_unref(snap);
-	first = now_ns() - t0;
+	first = wf_now_ns() - t0;
 	if (r < 0) {
 		fprintf(stderr, "first sync: %s\n", err);
 		return 1;
@@ -176,14 +143,14 @@ int main(int argc, char **argv)
 
 		if (changed_slice(i, k + 1, &c) < 0)
 			return 1;
-		t0 = now_ns();
+		t0 = wf_now_ns();
 		r = put_all(store, &c);
-		t1 = now_ns();
+		t1 = wf_now_ns();
 		snap = wf_store_snapshot(store);
 		if (!r)
 			r = b.ops->sync(b.state, snap, err, sizeof(err));
 		wf_store_snapshot_unref(snap);
-		dt[k] = now_ns() - t0;
+		dt[k] = wf_now_ns() - t0;
 		dc[k] = t1 - t0;
 		wf_k8s_parse_result_done(&c);
 		if (r < 0) {

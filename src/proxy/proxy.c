@@ -88,6 +88,31 @@ static int add_filter(struct filters *fs, const struct wf_proxy_svc *s, const st
 	return 0;
 }
 
+/* One filter per VIP of s and, for a NodePort, per node address of its family. */
+static int add_svc_filters(struct filters *fs, const struct wf_proxy_model *m,
+			   const struct wf_proxy_svc *s)
+{
+	int r = 0;
+
+	for (size_t v = 0; !r && v < s->n_vips; v++)
+		r = add_filter(fs, s, &s->vips[v].ip, s->port);
+	for (size_t k = 0; !r && s->node_port && k < m->n_node_ips; k++)
+		if (m->node_ips[k].family == s->family)
+			r = add_filter(fs, s, &m->node_ips[k], s->node_port);
+	return r;
+}
+
+/* Hands the filters over (*ret, returning their count), or frees them on an error r. */
+static int filters_done(struct filters *fs, int r, struct wf_proxy_ct_filter **ret)
+{
+	if (r < 0) {
+		wf_free(fs->f);
+		return r;
+	}
+	*ret = fs->f;
+	return (int)fs->n;
+}
+
 int wf_proxy_ct_filters(const struct wf_proxy_model *old, const struct wf_proxy_model *m,
 			struct wf_proxy_ct_filter **ret)
 {
@@ -103,18 +128,9 @@ int wf_proxy_ct_filters(const struct wf_proxy_model *old, const struct wf_proxy_
 			continue;
 		if (old && same_endpoints(wf_proxy_model_find(old, s->family, s->id), s))
 			continue;
-		for (size_t v = 0; !r && v < s->n_vips; v++)
-			r = add_filter(&fs, s, &s->vips[v].ip, s->port);
-		for (size_t k = 0; !r && s->node_port && k < m->n_node_ips; k++)
-			if (m->node_ips[k].family == s->family)
-				r = add_filter(&fs, s, &m->node_ips[k], s->node_port);
+		r = add_svc_filters(&fs, m, s);
 	}
-	if (r < 0) {
-		wf_free(fs.f);
-		return r;
-	}
-	*ret = fs.f;
-	return (int)fs.n;
+	return filters_done(&fs, r, ret);
 }
 
 /* The conntrack filters of an update: its changed UDP service ports only. */
@@ -131,18 +147,9 @@ static int ct_filters_changes(const struct wf_proxy_model *m, const struct wf_pr
 			continue;
 		if (ch[i].has_old && same_endpoints(&ch[i].old, s))
 			continue;
-		for (size_t v = 0; !r && v < s->n_vips; v++)
-			r = add_filter(&fs, s, &s->vips[v].ip, s->port);
-		for (size_t k = 0; !r && s->node_port && k < m->n_node_ips; k++)
-			if (m->node_ips[k].family == s->family)
-				r = add_filter(&fs, s, &m->node_ips[k], s->node_port);
+		r = add_svc_filters(&fs, m, s);
 	}
-	if (r < 0) {
-		wf_free(fs.f);
-		return r;
-	}
-	*ret = fs.f;
-	return (int)fs.n;
+	return filters_done(&fs, r, ret);
 }
 
 int wf_proxy_sync_update(struct wf_proxy *p, const struct wf_proxy_config *cfg,
