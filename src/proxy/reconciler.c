@@ -16,13 +16,6 @@
 #include "proxy/model.h"
 #include "proxy/proxy.h"
 
-/* The EndpointSlices of one Service, by name (the store's events say which slice moved). */
-struct slice_names {
-	size_t n, cap;
-	char **names;
-	char key[]; /* "namespace/service" */
-};
-
 /* A Service whose objects changed since the last sync. */
 struct dirty_svc {
 	size_t ns_len; /* key[0..ns_len) is the namespace, key + ns_len + 1 the name */
@@ -37,24 +30,10 @@ struct proxy_rec {
 	size_t logged_services;
 	/* Incremental syncs (docs/internals/proxy.md "One change, O(change)"): the agent's
 	 * store events name the Services that changed; the next sync redoes only those. */
-	struct wf_hash *svc_slices; /* "ns/service" -> struct slice_names */
-	struct wf_hash *dirty;	    /* "ns/service" -> struct dirty_svc */
-	unsigned long batches;	    /* store batches seen since the last sync */
-	bool full;		    /* a Node changed, or bookkeeping failed: rebuild */
+	struct wf_hash *dirty; /* "ns/service" -> struct dirty_svc */
+	unsigned long batches; /* store batches seen since the last sync */
+	bool full;	       /* a Node changed, or bookkeeping failed: rebuild */
 };
-
-static void names_clear(struct wf_hash *h)
-{
-	struct slice_names *l;
-
-	for (size_t it = 0; wf_hash_next(h, &it, NULL, NULL, (void **)&l);) {
-		for (size_t i = 0; i < l->n; i++)
-			wf_free(l->names[i]);
-		wf_free(l->names);
-		wf_free(l);
-	}
-	wf_hash_clear(h);
-}
 
 static void dirty_clear(struct proxy_rec *pr)
 {
@@ -96,61 +75,6 @@ static int mark_dirty(struct proxy_rec *pr, const char *ns, const char *name)
 	return 0;
 }
 
-/* Adds (or removes) slice o under its Service in the index. */
-static int index_slice(struct proxy_rec *pr, const struct wf_k8s_object *o, bool add)
-{
-	const char *svc = o->endpointslice->service_name;
-	struct slice_names *l;
-	char key[512];
-	size_t i;
-
-	if (!svc || !o->namespace)
-		return 0; /* not a Service's: the model ignores it */
-	if ((size_t)snprintf(key, sizeof(key), "%s/%s", o->namespace, svc) >= sizeof(key))
-		return -EINVAL;
-	l = wf_hash_gets(pr->svc_slices, key);
-	for (i = 0; l && i < l->n && strcmp(l->names[i], o->name); i++)
-		;
-	if (!add) {
-		if (!l || i == l->n)
-			return 0;
-		wf_free(l->names[i]);
-		l->names[i] = l->names[--l->n];
-		if (!l->n) {
-			wf_hash_dels(pr->svc_slices, key);
-			wf_free(l->names);
-			wf_free(l);
-		}
-		return 0;
-	}
-	if (l && i < l->n)
-		return 0;
-	if (!l) {
-		l = wf_calloc(1, sizeof(*l) + strlen(key) + 1);
-		if (!l)
-			return -ENOMEM;
-		strcpy(l->key, key);
-		if (wf_hash_puts(pr->svc_slices, l->key, l, NULL) < 0) {
-			wf_free(l);
-			return -ENOMEM;
-		}
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 2;
-		char **v = wf_reallocarray(l->names, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->names = v;
-		l->cap = cap;
-	}
-	l->names[l->n] = wf_strdup(o->name);
-	if (!l->names[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
 /* The store's batch: the Services it touches become dirty (a slice's by its service-name
  * label, before and after); a Node change needs a rebuild (node addresses, zone, pod CIDRs). */
 static void rec_changes(void *state, const struct wf_store_snapshot *snap,
@@ -177,8 +101,7 @@ static void rec_changes(void *state, const struct wf_store_snapshot *snap,
 				r = mark_dirty(pr, o->namespace ? o->namespace : "", o->name);
 				break;
 			case WF_K8S_ENDPOINTSLICE:
-				r = index_slice(pr, o, side);
-				if (!r && o->endpointslice->service_name && o->namespace)
+				if (o->endpointslice->service_name && o->namespace)
 					r = mark_dirty(pr, o->namespace,
 						       o->endpointslice->service_name);
 				break;
@@ -210,11 +133,8 @@ static int rec_init_with(const struct wf_proxy_ops *ops, const struct wf_agent_c
 		wf_free(pr);
 		return r;
 	}
-	pr->svc_slices = wf_hash_new(256);
 	pr->dirty = wf_hash_new(16);
-	if (!pr->svc_slices || !pr->dirty) {
-		wf_hash_free(pr->svc_slices);
-		wf_hash_free(pr->dirty);
+	if (!pr->dirty) {
 		wf_proxy_health_free(pr->health);
 		wf_proxy_free(pr->proxy);
 		wf_free(pr);
@@ -276,8 +196,7 @@ static int collect(void *ud, const struct wf_k8s_object *obj)
 	return 0;
 }
 
-/* The whole model from the snapshot (first sync, resync, retry, Node change); also rebuilds
- * the slice index the incremental syncs read. */
+/* The whole model from the snapshot (first sync, resync, retry, Node change). */
 static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap, char *err,
 		     size_t errlen)
 {
@@ -287,16 +206,10 @@ static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap,
 	struct collect c = {0};
 	int r = 0;
 
-	names_clear(pr->svc_slices);
 	dirty_clear(pr);
 	pr->full = false;
 	for (size_t i = 0; !r && i < 3; i++)
 		r = wf_store_foreach(snap, kinds[i], NULL, collect, &c);
-	for (size_t i = 0; !r && i < c.n; i++)
-		if (c.objs[i]->kind == WF_K8S_ENDPOINTSLICE)
-			r = index_slice(pr, c.objs[i], true);
-	if (r < 0)
-		pr->full = true; /* no index: the next sync is a full one too */
 	if (!r)
 		r = wf_proxy_model_build(&cfg, c.objs, c.n, &m);
 	wf_free(c.objs);
@@ -322,45 +235,38 @@ static int sync_changed(struct proxy_rec *pr, const struct wf_store_snapshot *sn
 {
 	struct wf_proxy_config cfg = {.node_name = pr->node_name};
 	struct wf_proxy_service_input *in;
-	const struct wf_k8s_object **slices;
+	struct collect slices = {0}; /* the dirty Services' slices, one run per Service */
 	struct wf_proxy_model_delta d = {0};
 	struct dirty_svc *ds;
-	size_t n = wf_hash_count(pr->dirty), n_sl = 0, k = 0, at = 0;
+	size_t n = wf_hash_count(pr->dirty), k = 0, at = 0;
 	bool health = false;
-	int r;
+	int r = 0;
 
 	if (!n)
 		return 0;
-	for (size_t it = 0; wf_hash_next(pr->dirty, &it, NULL, NULL, (void **)&ds);) {
-		struct slice_names *l = wf_hash_gets(pr->svc_slices, ds->key);
-
-		n_sl += l ? l->n : 0;
-	}
 	in = wf_calloc(n, sizeof(*in));
-	slices = wf_calloc(n_sl ? n_sl : 1, sizeof(*slices));
-	if (!in || !slices) {
-		wf_free(in);
-		wf_free(slices);
+	if (!in)
 		return -ENOMEM;
-	}
-	for (size_t it = 0; wf_hash_next(pr->dirty, &it, NULL, NULL, (void **)&ds);) {
-		struct slice_names *l = wf_hash_gets(pr->svc_slices, ds->key);
+	/* The store's label index finds a Service's slices (kubernetes.io/service-name) at the
+	 * cost of those slices, whatever the size of the namespace. */
+	for (size_t it = 0; !r && wf_hash_next(pr->dirty, &it, NULL, NULL, (void **)&ds);) {
 		struct wf_proxy_service_input *x = &in[k++];
 
 		ds->key[ds->ns_len] = 0; /* namespace and name, split in place */
 		x->namespace = ds->key;
 		x->name = ds->key + ds->ns_len + 1;
 		x->service = wf_store_get(snap, WF_K8S_SERVICE, x->namespace, x->name);
-		x->slices = &slices[at];
-		for (size_t i = 0; l && i < l->n; i++) {
-			const struct wf_k8s_object *o =
-				wf_store_get(snap, WF_K8S_ENDPOINTSLICE, x->namespace, l->names[i]);
-
-			if (o)
-				slices[at + x->n_slices++] = o;
-		}
-		at += x->n_slices;
+		r = wf_store_endpointslices(snap, x->namespace, x->name, collect, &slices);
+		x->n_slices = slices.n - at;
+		at = slices.n;
 	}
+	if (r < 0) {
+		snprintf(err, errlen, "reading EndpointSlices: %s", wf_strerror(r));
+		goto out;
+	}
+	/* slices.objs no longer moves: hand each Service its run */
+	for (size_t i = 0, off = 0; i < n; off += in[i++].n_slices)
+		in[i].slices = slices.objs ? &slices.objs[off] : NULL;
 	r = wf_proxy_sync_update(pr->proxy, &cfg, in, n, &d);
 	if (r == -ESTALE)
 		goto out;
@@ -380,7 +286,7 @@ static int sync_changed(struct proxy_rec *pr, const struct wf_store_snapshot *sn
 out:
 	wf_proxy_model_delta_done(&d);
 	wf_free(in);
-	wf_free(slices);
+	wf_free(slices.objs);
 	dirty_clear(pr); /* done with, or redone in full; the keys were split anyway */
 	return r;
 }
@@ -429,8 +335,6 @@ static void rec_done(void *state)
 
 	if (!pr)
 		return;
-	names_clear(pr->svc_slices);
-	wf_hash_free(pr->svc_slices);
 	dirty_clear(pr);
 	wf_hash_free(pr->dirty);
 	wf_proxy_health_free(pr->health);
