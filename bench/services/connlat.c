@@ -1,9 +1,13 @@
-/* connlat ADDR PORT COUNT: new-connection latency. Listens on 0.0.0.0:PORT (a thread accepts
- * and closes), then times COUNT blocking connect()s to ADDR:PORT and prints
+/* connlat ADDR PORT COUNT [SERVER_NETNS]: new-connection latency. Listens on 0.0.0.0:PORT (a
+ * thread accepts and closes), then times COUNT blocking connect()s to ADDR:PORT and prints
  * "p50_us=.. p90_us=.. p99_us=.. n=..". Run it inside a network namespace where ADDR is a
- * service VIP whose endpoints are local addresses (or, for the baseline, a local address). */
+ * service VIP whose endpoints are local addresses (or, for the baseline, a local address).
+ * With SERVER_NETNS (a path such as /run/netns/NAME) the listener lives in that namespace and
+ * the client stays in the caller's: a pod reaching a pod through a node. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@ static int lfd;
 
 static void *acceptor(void *arg)
 {
+	(void)arg;
 	for (;;) {
 		int c = accept(lfd, NULL, NULL);
 
@@ -40,8 +45,8 @@ int main(int argc, char **argv)
 	double *lat;
 	int one = 1, n, fails = 0;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: connlat ADDR PORT COUNT\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: connlat ADDR PORT COUNT [SERVER_NETNS]\n");
 		return 2;
 	}
 	n = atoi(argv[3]);
@@ -49,11 +54,27 @@ int main(int argc, char **argv)
 	if (!lat || n < 1 || inet_pton(AF_INET, argv[1], &ra.sin_addr) != 1)
 		return 2;
 	ra.sin_port = la.sin_port = htons((uint16_t)atoi(argv[2]));
+	/* a socket belongs to the namespace its creator was in: hop there for the listener
+	 * only, then back */
+	int home = -1;
+	if (argc == 5) {
+		int ns = open(argv[4], O_RDONLY | O_CLOEXEC);
+		home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (ns == -1 || home == -1 || setns(ns, CLONE_NEWNET) == -1) {
+			perror(argv[4]);
+			return 1;
+		}
+		close(ns);
+	}
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (lfd == -1 || bind(lfd, (struct sockaddr *)&la, sizeof(la)) == -1 ||
 	    listen(lfd, 4096) == -1) {
 		perror("listen");
+		return 1;
+	}
+	if (home != -1 && (setns(home, CLONE_NEWNET) == -1 || close(home) == -1)) {
+		perror("setns back");
 		return 1;
 	}
 	pthread_create(&t, NULL, acceptor, NULL);

@@ -85,6 +85,9 @@ struct wf_proxy_config {
 	size_t n_cluster_cidrs; /* pod CIDRs of the cluster: sources outside are masqueraded */
 	const struct wf_cidr *cluster_cidrs;
 	bool masquerade_all; /* masquerade every service connection */
+	/* Pod-to-pod TCP and UDP skips conntrack (docs/services.md, "Pod traffic without
+	 * conntrack"): set while the socket-level load balancer carries pods' Service traffic. */
+	bool pod_notrack;
 };
 
 struct wf_proxy_model {
@@ -95,6 +98,7 @@ struct wf_proxy_model {
 	size_t n_cluster_cidrs;
 	struct wf_cidr *cluster_cidrs;
 	bool masquerade_all;
+	bool pod_notrack;
 	size_t n_ignored; /* Services with nothing to program (headless, ExternalName, ...) */
 	/* private */
 	struct wf_arena *arena;

@@ -756,6 +756,7 @@ static int node_identity(struct builder *b, const struct wf_k8s_object *const *o
 			      cidr_cmp);
 	}
 	m->masquerade_all = cfg->masquerade_all;
+	m->pod_notrack = cfg->pod_notrack;
 	return 0;
 }
 

@@ -1076,7 +1076,7 @@ static int hairpin_adjust(struct nft_state *st, const struct wf_proxy_svc *s, in
 }
 
 /* What the block's text depends on (render.c): the node's addresses and cluster CIDRs, the
- * class count and the affinity timeouts. Equal inputs, equal block: a delta need not render
+ * class count, pod_notrack and the affinity timeouts. Equal inputs, equal block: a delta need not render
  * it again. */
 static uint64_t block_inputs(const struct wf_proxy_model *m)
 {
@@ -1088,6 +1088,7 @@ static uint64_t block_inputs(const struct wf_proxy_model *m)
 	h = wf_hash_seeded(m->node_ips, m->n_node_ips * sizeof(*m->node_ips), TAG_SEED);
 	h = wf_hash_seeded(m->cluster_cidrs, m->n_cluster_cidrs * sizeof(*m->cluster_cidrs), h);
 	h = wf_hash_seeded(&k, sizeof(k), h);
+	h = wf_hash_seeded(&m->pod_notrack, sizeof(m->pod_notrack), h);
 	h = wf_hash_seeded(&n, sizeof(n), h);
 	return wf_hash_seeded(touts, (n < 256 ? n : 256) * sizeof(*touts), h);
 }

@@ -344,34 +344,70 @@ static int render_affinity(struct wf_buf *b, const struct fp *f, uint32_t t, boo
 		c, f->p, ip, t, s, upd, c, f->p, ip, f->fc, ip, f->zero, t, s, upd);
 }
 
+/* The no-endpoints check sits in the nat chains, before the dispatch: they see only a
+ * connection's first packet, so established and untracked traffic pays nothing for it, and no
+ * filter hook is registered at all (a hook costs every packet that crosses it). */
 static const char *const base =
-	"\n\tchain filter-input {\n"
-	"\t\ttype filter hook input priority -110; policy accept;\n"
-	"\t\tct state new jump endpoints-check\n"
-	"\t}\n\n"
-	"\tchain filter-forward {\n"
-	"\t\ttype filter hook forward priority -110; policy accept;\n"
-	"\t\tct state new jump endpoints-check\n"
-	"\t}\n\n"
-	"\tchain filter-output {\n"
-	"\t\ttype filter hook output priority -110; policy accept;\n"
-	"\t\tct state new jump endpoints-check\n"
-	"\t}\n\n"
-	"\tchain nat-prerouting {\n"
+	"\n\tchain nat-prerouting {\n"
 	"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+	"\t\tjump endpoints-check\n"
 	"\t\tjump services\n"
 	"\t}\n\n"
 	"\tchain nat-output {\n"
 	"\t\ttype nat hook output priority -100; policy accept;\n"
+	"\t\tjump endpoints-check\n"
 	"\t\tjump services\n"
 	"\t}\n\n"
 	"\tchain masquerading {\n"
 	"\t\tct status dnat ip saddr . ip daddr @hairpin4 meta mark set meta mark | 0x4000\n"
-	"\t\tct status dnat ip6 saddr . ip6 daddr @hairpin6 meta mark set meta mark | 0x4000\n"
-	"\t\tmeta mark & 0x4000 == 0 return\n"
-	"\t\tmeta mark set meta mark ^ 0x4000\n"
-	"\t\tmasquerade fully-random\n"
-	"\t}\n";
+	"\t\tct status dnat ip6 saddr . ip6 daddr @hairpin6 meta mark set meta mark | 0x4000\n";
+
+static const char *const masquerade_tail = "\t\tmeta mark & 0x4000 == 0 return\n"
+					   "\t\tmeta mark set meta mark ^ 0x4000\n"
+					   "\t\tmasquerade fully-random\n"
+					   "\t}\n";
+
+/* Pod traffic without conntrack (docs/services.md): pod-to-pod TCP and UDP that is not for
+ * this node skips conntrack, which is sound only while nothing here NATs a connection whose
+ * replies would be pod-to-pod. So every connection from a pod that some DNAT on this node
+ * rewrites (a Service's, when the socket-level balancer did not; a hostPort's) is also
+ * masqueraded: its replies come to an address of this node, which conntrack still tracks. */
+static const char *const pod_notrack_masq =
+	"\t\tct status dnat ip saddr @clustercidrs4 meta mark set meta mark | 0x4000\n"
+	"\t\tct status dnat ip6 saddr @clustercidrs6 meta mark set meta mark | 0x4000\n";
+
+/* raw-prerouting and pod-notrack4/6. The cluster CIDRs are written into the rules, one
+ * prefix test each, rather than looked up in @clustercidrs: an interval set lookup per packet
+ * costs more than the few compares a cluster's handful of CIDRs needs (bench/services/
+ * podpath.sh). The destination is tested first: most packets that are not pod-to-pod leave
+ * after one compare. fib comes last, as the dearest test. */
+static int render_pod_notrack(const struct wf_proxy_model *m, struct wf_buf *b)
+{
+	char c[WF_CIDR_STRLEN];
+	int r = wf_buf_append_str(b,
+				  "\n\tchain raw-prerouting {\n"
+				  "\t\ttype filter hook prerouting priority raw; policy accept;\n");
+
+	for (size_t i = 0; !r && i < m->n_cluster_cidrs; i++) {
+		bool v6 = m->cluster_cidrs[i].ip.family == AF_INET6;
+
+		r = wf_buf_printf(b, "\t\t%s daddr %s jump pod-notrack%c\n", v6 ? "ip6" : "ip",
+				  wf_cidr_format(&m->cluster_cidrs[i], c), v6 ? '6' : '4');
+	}
+	for (size_t f = 0; !r && f < 2; f++) {
+		const char *ip = fams[f] == AF_INET6 ? "ip6" : "ip";
+
+		r = wf_buf_printf(b, "\t}\n\n\tchain pod-notrack%c {\n",
+				  fams[f] == AF_INET6 ? '6' : '4');
+		for (size_t i = 0; !r && i < m->n_cluster_cidrs; i++)
+			if (m->cluster_cidrs[i].ip.family == fams[f])
+				r = wf_buf_printf(b,
+						  "\t\t%s saddr %s fib daddr type != local "
+						  "notrack\n",
+						  ip, wf_cidr_format(&m->cluster_cidrs[i], c));
+	}
+	return r ? r : wf_buf_append_str(b, "\t}\n");
+}
 
 static int render_table(const struct wf_proxy_model *m, const struct all *a, struct wf_buf *out)
 {
@@ -405,6 +441,12 @@ static int render_table(const struct wf_proxy_model *m, const struct all *a, str
 		}
 	if (!r)
 		r = wf_buf_append_str(out, base);
+	if (!r && m->pod_notrack)
+		r = wf_buf_append_str(out, pod_notrack_masq);
+	if (!r)
+		r = wf_buf_append_str(out, masquerade_tail);
+	if (!r && m->pod_notrack)
+		r = render_pod_notrack(m, out);
 	if (!r)
 		r = wf_buf_append_str(
 			out,
