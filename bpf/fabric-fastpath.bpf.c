@@ -57,8 +57,14 @@ extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 struct wf_fp_config {
 	__u32 bridge;	    /* ifindex of the pods' bridge */
 	__u8 bridge_mac[6]; /* frames a pod routes are sent to this MAC */
-	__u8 pad[2];
+	__u8 flags;	    /* WF_FP_F_* */
+	__u8 pad;
 };
+
+/* The service proxy keeps pod-to-pod traffic out of conntrack (its table's raw-prerouting,
+ * docs/services.md "Pod traffic without conntrack"): such a flow has no entry to look up, and
+ * nothing on this node NATs it. */
+#define WF_FP_F_POD_NOTRACK 1
 
 struct wf_fp_lpm_key {
 	__u32 prefixlen;
@@ -129,8 +135,12 @@ static __always_inline int in_cidrs(void *map, __u32 addr)
 
 /* An established flow conntrack already knows and that nothing NATs on this node: what the
  * stack would only forward. A flow conntrack does not know yet goes through the stack, so
- * its first packets meet the node's netfilter rules (Services, policy) and create the entry. */
-static __always_inline int flow_is_plain(struct __sk_buff *skb, struct iphdr *ip, void *end)
+ * its first packets meet the node's netfilter rules (Services, policy) and create the entry -
+ * unless the flow is pod-to-pod under WF_FP_F_POD_NOTRACK (pod_src: the source is a pod
+ * address): the stack would leave it untracked, so no entry is ever coming, and the proxy's
+ * rules guarantee nothing NATs it. */
+static __always_inline int flow_is_plain(struct __sk_buff *skb, struct iphdr *ip, void *end,
+					 const struct wf_fp_config *cfg, int pod_src)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_ct_opts opts = {.netns_id = -1 /* BPF_F_CURRENT_NETNS */};
@@ -160,7 +170,7 @@ static __always_inline int flow_is_plain(struct __sk_buff *skb, struct iphdr *ip
 	opts.l4proto = ip->protocol;
 	ct = bpf_skb_ct_lookup(skb, &t, sizeof(t.ipv4), &opts, WF_CT_OPTS_SZ);
 	if (!ct)
-		return 0;
+		return pod_src && (cfg->flags & WF_FP_F_POD_NOTRACK);
 	plain = (ct->status & IPS_ASSURED) && !(ct->status & (IPS_SRC_NAT | IPS_DST_NAT));
 	bpf_ct_release(ct);
 	return plain;
@@ -237,8 +247,10 @@ static __always_inline int forward(struct __sk_buff *skb, const struct wf_fp_con
 	return bpf_redirect(p.ifindex, 0);
 }
 
-/* The checks both directions share; returns the IPv4 header or NULL (leave it to the stack). */
-static __always_inline struct iphdr *plain_ipv4(struct __sk_buff *skb, void *map)
+/* The checks both directions share; returns the IPv4 header or NULL (leave it to the stack).
+ * map: the podCIDRs the destination must be in. */
+static __always_inline struct iphdr *plain_ipv4(struct __sk_buff *skb, void *map,
+						const struct wf_fp_config *cfg)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
@@ -250,7 +262,11 @@ static __always_inline struct iphdr *plain_ipv4(struct __sk_buff *skb, void *map
 		return NULL;
 	if (!in_cidrs(map, ip->daddr))
 		return NULL;
-	if (!flow_is_plain(skb, ip, end))
+	/* a pod source: one of this node's pods or another node's (where destinations are
+	 * this node's own addresses, the route lookup in forward() declines them) */
+	int pod_src = (cfg->flags & WF_FP_F_POD_NOTRACK) &&
+		      (in_cidrs(&wf_fp_local, ip->saddr) || in_cidrs(&wf_fp_remote, ip->saddr));
+	if (!flow_is_plain(skb, ip, end, cfg, pod_src))
 		return NULL;
 	return ip;
 }
@@ -284,7 +300,7 @@ int wf_from_pod(struct __sk_buff *skb)
 	if (!same_mac(eth->h_dest, cfg->bridge_mac))
 		return TC_ACT_OK;
 	learn(eth->h_source, skb->ingress_ifindex);
-	if (!plain_ipv4(skb, &wf_fp_remote))
+	if (!plain_ipv4(skb, &wf_fp_remote, cfg))
 		return TC_ACT_OK;
 	/* routed as if it came in on the bridge, where the stack would see it */
 	return forward(skb, cfg, cfg->bridge, 0, WF_FP_STAT_FROM_POD);
@@ -298,7 +314,7 @@ int wf_from_fabric(struct __sk_buff *skb)
 
 	if (!cfg || !cfg->bridge)
 		return TC_ACT_OK;
-	if (!plain_ipv4(skb, &wf_fp_local))
+	if (!plain_ipv4(skb, &wf_fp_local, cfg))
 		return TC_ACT_OK;
 	return forward(skb, cfg, skb->ingress_ifindex, 1, WF_FP_STAT_FROM_FABRIC);
 }

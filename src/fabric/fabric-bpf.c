@@ -29,8 +29,11 @@
 struct fp_config {
 	uint32_t bridge;
 	uint8_t bridge_mac[6];
-	uint8_t pad[2];
+	uint8_t flags; /* FP_F_* */
+	uint8_t pad;
 };
+
+#define FP_F_POD_NOTRACK 1
 
 struct fp_lpm_key {
 	uint32_t prefixlen;
@@ -348,7 +351,8 @@ int wf_fabric_bpf_apply(struct wf_fabric_bpf **bp, struct wf_mnl_session *mnl,
 		goto out;
 	}
 	/* maps before programs: an attached program never sees a half-filled map as wanted */
-	struct fp_config cfg = {.bridge = (uint32_t)s.bridge_index};
+	struct fp_config cfg = {.bridge = (uint32_t)s.bridge_index,
+				.flags = fp->pod_notrack ? FP_F_POD_NOTRACK : 0};
 	memcpy(cfg.bridge_mac, s.bridge_mac, 6);
 	r = sync_cidrs(b->map_local, fp->local, fp->n_local);
 	if (r == 0)

@@ -83,6 +83,9 @@ struct wf_fabric_fastpath {
 	size_t n_local, n_remote;
 	const struct wf_cidr *local;  /* this node's IPv4 podCIDRs; borrowed */
 	const struct wf_cidr *remote; /* other nodes' IPv4 podCIDRs; borrowed */
+	/* The service proxy keeps pod-to-pod traffic out of conntrack: a pod-to-pod flow without
+	 * a conntrack entry is plain too (docs/fabric.md, "Fast path"). */
+	bool pod_notrack;
 };
 
 /* Packets the fast path forwarded, per direction. */

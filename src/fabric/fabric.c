@@ -27,6 +27,7 @@ struct wf_fabric {
 	char warn[512];
 	size_t warn_len;
 	char *fp_bridge;      /* the pods' bridge when the fast path is wanted, else NULL */
+	bool fp_pod_notrack;  /* wf_fabric_set_pod_notrack() */
 	bool fp_asked;	      /* a fast path state (on or off) was asked of the backend */
 	uint64_t fp_err_hash; /* of the last fast path problem logged */
 };
@@ -162,6 +163,11 @@ int wf_fabric_set_fastpath(struct wf_fabric *f, const char *bridge)
 	f->fp_bridge = b;
 	f->fp_asked = false;
 	return 0;
+}
+
+void wf_fabric_set_pod_notrack(struct wf_fabric *f, bool on)
+{
+	f->fp_pod_notrack = on;
 }
 
 int wf_fabric_fastpath_stats(struct wf_fabric *f, struct wf_fabric_fastpath_stats *ret)
@@ -539,7 +545,8 @@ static void sync_fastpath(struct wf_fabric *f, const struct wf_fabric_node *self
 			  const struct wf_fabric_state *want)
 {
 	struct wf_cidr local[WF_FABRIC_MAX_CIDRS], *remote = NULL;
-	struct wf_fabric_fastpath fp = {.bridge = f->fp_bridge, .fabric_link = link};
+	struct wf_fabric_fastpath fp = {
+		.bridge = f->fp_bridge, .fabric_link = link, .pod_notrack = f->fp_pod_notrack};
 	char why[256] = "";
 	int ret;
 

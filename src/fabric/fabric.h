@@ -22,6 +22,10 @@ void wf_fabric_free(struct wf_fabric *f);
  * (copied), or not (NULL: it is removed on the next sync, also when an earlier agent installed
  * it). Takes effect at the next wf_fabric_sync(). Off by default. Returns 0 or -ENOMEM. */
 int wf_fabric_set_fastpath(struct wf_fabric *f, const char *bridge);
+/* Tells the fast path that the service proxy keeps pod-to-pod traffic out of conntrack (the
+ * proxy's pod_notrack), so that such flows, which have no conntrack entry, are forwarded too.
+ * Takes effect at the next sync. */
+void wf_fabric_set_pod_notrack(struct wf_fabric *f, bool on);
 /* Packets the fast path forwarded (zeros when it is not installed). Returns 0 or -errno. */
 int wf_fabric_fastpath_stats(struct wf_fabric *f, struct wf_fabric_fastpath_stats *ret);
 
