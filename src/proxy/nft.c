@@ -1076,8 +1076,8 @@ static int hairpin_adjust(struct nft_state *st, const struct wf_proxy_svc *s, in
 }
 
 /* What the block's text depends on (render.c): the node's addresses and cluster CIDRs, the
- * class count, pod_notrack and the affinity timeouts. Equal inputs, equal block: a delta need not render
- * it again. */
+ * class count, pod_notrack and the affinity timeouts. Equal inputs, equal block: a delta need
+ * not render it again. */
 static uint64_t block_inputs(const struct wf_proxy_model *m)
 {
 	uint32_t touts[256];
@@ -1616,9 +1616,9 @@ static int apply_delta(struct nft_state *st, struct svc_pairs *p)
 			st->stats.nl_deltas++;
 		goto out;
 	}
-	/* An update in place remembers the inputs its block was checked against; a merge-walk
-	 * leaves that to reconcile (kept as it was when the two were written apart). */
-	if (!r && p->ch)
+	/* The installed block is what these inputs render (checked just now): the next delta
+	 * with the same inputs need not render it again. */
+	if (!r)
 		st->inputs = inputs;
 	if (!r)
 		r = apply_pairs(st, p);
