@@ -64,8 +64,8 @@ settle() {
 # The floor is measured right before and right after weft-cni's sequential run (the machine may
 # be shared and noisy); the goals use their mean.
 # WARM=1: one unmeasured round of N pods per plugin first, so that both address stores are in
-# the state of a node where pods have come and gone (weft-cni then reuses released files instead
-# of allocating inodes; host-local's directory has its history too). Default: fresh stores.
+# the state of a node where pods have come and gone (weft-cni's slot file then holds freed
+# slots; host-local's directory has its history of freed inodes). Default: fresh stores.
 if [ "${WARM:-0}" = 1 ]; then
 	run warm 1 "$WEFT" "$(dirname "$WEFT")" "$T/weft.json" >/dev/null
 	run warm 1 "$REF" /usr/lib/cni "$T/ref.json" >/dev/null

@@ -5,7 +5,7 @@
 # Root; everything happens in network namespaces made here.
 #
 #   bench/cni/steps.sh [BUILD_DIR] [N]      (default: build, 200)
-#   env: WARM=1 runs one unmeasured round of N pods first, so ADDs reuse spare files
+#   env: WARM=1 runs one unmeasured round of N pods first (a store where pods came and went)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}

@@ -150,11 +150,17 @@ struct wf_cni_conf {
 	struct json_t *valid;	    /* GC: valid attachments array or NULL */
 };
 
-/* An open, locked network directory of the address store (ipam.c). */
+/* An open, locked network directory of the address store (ipam.c, store.c): the directory,
+ * its "lock" (flock()ed from open to close) and the slot file with its header as read. */
+#define WF_CNI_STORE_ID_MAX 255 /* bytes of a container id the store keeps */
 struct wf_cni_ipam {
 	int dirfd;
 	int lockfd;
-	int hint_fd[WF_CNI_MAX_SETS];  /* last_reserved_ip.<set>, opened on first use; -1 */
-	int hint_len[WF_CNI_MAX_SETS]; /* its length as read */
-	int spares;		       /* files kept for reuse (the count in "lock"); -1: unread */
+	int fd;		  /* <dir>/store */
+	uint32_t n_slots; /* a power of two */
+	uint32_t used;	  /* slots holding something (live or not yet swept); drives growth */
+	uint64_t gen;	  /* the last generation handed out */
+	uint32_t flags;	  /* WF_CNI_STORE_F_* */
+	bool dirty;	  /* the header needs writing back */
+	struct wf_ip hint[WF_CNI_MAX_SETS]; /* round-robin: the last address of each range set */
 };

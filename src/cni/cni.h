@@ -46,48 +46,54 @@ json_t *wf_cni_result_build(const struct wf_cni_conf *conf, const char *netns,
 /* Parses "ips" of a (delegated IPAM or previous) result into ips. Returns count or -1. */
 int wf_cni_result_ips(json_t *result, struct wf_cni_ip *ips, unsigned max);
 
-/* ipam.c: host-local compatible address store in <dataDir>/<network>. */
+/* ipam.c: IPAM with host-local's semantics over weft's own store, <dataDir>/<network>/store
+ * (store.c; docs/internals/cni.md, "The store"). */
 
 /* mkdir -p path, mode 0755 (existing directories are fine). Returns 0 or -errno
  * (-ENAMETOOLONG past 4095 bytes). */
 int wf_cni_mkdir_p(const char *path);
 
-/* Opens (creating) the network's directory and takes its lock. */
+/* Opens (creating) the network's directory, takes its lock and opens the store (creating it,
+ * or converting the previous layout's files found there). 0 or -errno. */
 int wf_cni_ipam_open(struct wf_cni_ipam *ipam, const char *data_dir, const char *network);
+/* Writes back what changed, closes and drops the lock. */
 void wf_cni_ipam_close(struct wf_cni_ipam *ipam);
 /* What an ADD stores with its reservation (docs/internals/cni.md, "The store"). text() is
  * called with the addresses picked, before any is taken, and returns the attachment's record
- * (malloc()ed; NULL: out of memory); the reservation file then holds the owner line, a newline
- * and the record, and is named name (in the store's directory) before the addresses. */
+ * (malloc()ed; NULL: out of memory), stored in the same write that takes the addresses. */
 struct wf_cni_record {
 	char *(*text)(const struct wf_cni_ip *ips, unsigned n, void *arg);
 	void *arg;
-	const char *name;
 };
 
-/* Reserves one address per range set for (id, ifname), honouring requested addresses, in one
- * file (rec NULL: host-local's content, no record). Returns the number of addresses written to
- * ret_ips (ret_ips[s] for range set s), or -1 with err set. */
+/* Reserves one address per range set for the attachment (id, ifname), honouring requested
+ * addresses, with the record rec (NULL: none). Returns the number of addresses written to
+ * ret_ips (ret_ips[s] for range set s), -EEXIST (err untouched) when the attachment holds
+ * addresses already, or -1 with err set. */
 int wf_cni_ipam_alloc(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf,
 		      const struct wf_ip *req, unsigned n_req, const char *id, const char *ifname,
 		      const struct wf_cni_record *rec, struct wf_cni_ip *ret_ips,
 		      struct wf_cni_err *err);
-/* Releases one address if (id, ifname) owns it. Returns 0 (also when it was free) or -errno. */
-int wf_cni_ipam_release_ip(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const char *id,
-			   const char *ifname);
-/* Removes a record of the store's directory that carried its reservations (their names
- * released first), keeping its file for a later ADD. 0 (also when it is gone) or -errno. */
-int wf_cni_ipam_retire(struct wf_cni_ipam *ipam, const char *name);
-/* Releases every address (id, ifname) owns (a directory scan). */
-int wf_cni_ipam_release_all(struct wf_cni_ipam *ipam, const char *id, const char *ifname);
+/* Releases the attachment: its addresses and record. 1, 0 when there was none, or -errno. */
+int wf_cni_ipam_release(struct wf_cni_ipam *ipam, const char *id, const char *ifname);
+/* The attachment's record (malloc()ed with wf_malloc, "" when it has none). 0, -ENOENT when
+ * there is no such attachment, or -errno. */
+int wf_cni_ipam_record(struct wf_cni_ipam *ipam, const char *id, const char *ifname,
+		       char **ret_text);
 /* True when ip is reserved by (id, ifname). */
 bool wf_cni_ipam_owns(struct wf_cni_ipam *ipam, const struct wf_ip *ip, const char *id,
 		      const char *ifname);
-/* GC: releases addresses whose owner keep() rejects. Returns the number released. */
+/* GC: releases the attachments keep() rejects. Returns the number of addresses released. */
 typedef bool (*wf_cni_keep_fn)(const char *id, const char *ifname, void *arg);
 int wf_cni_ipam_gc(struct wf_cni_ipam *ipam, wf_cni_keep_fn keep, void *arg);
+/* Calls fn for every attachment with its record ("" when none; borrowed for the call). A
+ * negative return stops the walk and is returned. */
+typedef int (*wf_cni_att_fn)(const char *id, const char *ifname, const char *text, void *arg);
+int wf_cni_ipam_each(struct wf_cni_ipam *ipam, wf_cni_att_fn fn, void *arg);
 /* Number of free addresses across the smallest-free range set (0: exhausted). */
 uint64_t wf_cni_ipam_free(struct wf_cni_ipam *ipam, const struct wf_cni_conf *conf);
+/* weft-ipam list DIR: prints the reservations of the store in DIR (<dataDir>/<network>). */
+int wf_cni_ipam_list(const char *dir, FILE *out);
 
 /* plugin.c: runs one invocation; argv0 decides weft-cni or weft-ipam. Reads stdin, writes the
  * result or error on out. Returns the process exit status. */

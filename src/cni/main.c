@@ -10,7 +10,14 @@
 
 int main(int argc, char **argv)
 {
-	(void)argc;
+	/* weft-ipam list DIR: what the store of one network holds, for operators (the store is
+	 * one file, not a file per address as host-local's) */
+	if (argc == 3 && strcmp(argv[1], "list") == 0) {
+		int e = wf_cni_ipam_list(argv[2], stdout);
+		if (e < 0)
+			fprintf(stderr, "%s: %s: %s\n", argv[0], argv[2], strerror(-e));
+		return e < 0;
+	}
 	/* jansson seeds its hash function from /dev/urandom (three system calls) unless given a
 	 * seed: the kernel's AT_RANDOM bytes are there already */
 	const void *rnd = (const void *)getauxval(AT_RANDOM);

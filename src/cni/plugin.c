@@ -267,35 +267,13 @@ out_text:
 	return ret;
 }
 
-/* Loads a record into r->ips / r->nft: a file of its own (JSON) or the reservation file that
- * carries it after its owner line. Returns 0, -ENOENT, -EINVAL (not a record) or -errno. */
-static int state_read(struct run *r, const char *path)
+/* Loads a record (JSON) into r->ips / r->nft. Returns 0 or -EINVAL (not a record). */
+static int record_parse(struct run *r, const char *json)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -errno;
-	struct stat st;
-	char *buf = NULL;
-	int ret = -EINVAL;
-	if (fstat(fd, &st) == -1 || st.st_size > STDIN_CAP ||
-	    !(buf = wf_malloc((size_t)st.st_size + 1)))
-		goto out;
-	ssize_t n = read(fd, buf, (size_t)st.st_size);
-	if (n < 0)
-		goto out;
-	buf[n] = 0;
-	const char *json = buf;
-	if (buf[0] != '{') {
-		const char *crlf = strstr(buf, "\r\n");
-		json = crlf ? strchr(crlf + 2, '\n') : NULL;
-		if (!json)
-			goto out;
-		json++; /* the record follows the owner line */
-	}
 	json_error_t je;
 	json_t *o = json_loads(json, 0, &je);
 	if (!o)
-		goto out;
+		return -EINVAL;
 	size_t i;
 	json_t *v;
 	r->n_ips = 0;
@@ -326,11 +304,57 @@ static int state_read(struct run *r, const char *path)
 	if (hv && strlen(hv) < sizeof(r->host_veth))
 		strcpy(r->host_veth, hv);
 	json_decref(o);
-	ret = 0;
+	return 0;
+}
+
+/* Loads the record of a file of its own. Returns 0, -ENOENT, -EINVAL (not a record) or
+ * -errno. */
+static int state_read(struct run *r, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	struct stat st;
+	char *buf = NULL;
+	int ret = -EINVAL;
+	if (fstat(fd, &st) == -1 || st.st_size > STDIN_CAP ||
+	    !(buf = wf_malloc((size_t)st.st_size + 1)))
+		goto out;
+	ssize_t n = read(fd, buf, (size_t)st.st_size);
+	if (n < 0)
+		goto out;
+	buf[n] = 0;
+	ret = record_parse(r, buf);
 out:
 	wf_free(buf);
 	close(fd);
 	return ret;
+}
+
+/* Whether the attachments' records live in the built-in store, with their reservations (the
+ * default), rather than in files of their own (delegated IPAM, no IPAM, a stateDir). */
+static bool records_in_store(const struct run *r)
+{
+	return r->conf.ipam_builtin && !r->ipam_only && strcmp(r->state_dir, r->ipam_dir) == 0;
+}
+
+/* Loads the attachment's record, from the store or its file. Returns 0, -ENOENT, -EINVAL
+ * (not a record) or -errno (code 5 set in r->err for a store that cannot be opened). */
+static int record_load(struct run *r)
+{
+	if (!records_in_store(r))
+		return state_read(r, r->state_path);
+	struct wf_cni_ipam ipam;
+	char *text = NULL;
+	int e = wf_cni_ipam_open(&ipam, r->conf.data_dir, r->conf.name);
+	if (e < 0)
+		return e;
+	e = wf_cni_ipam_record(&ipam, r->env.containerid, r->env.ifname, &text);
+	wf_cni_ipam_close(&ipam);
+	if (e == 0)
+		e = record_parse(r, text);
+	wf_free(text);
+	return e;
 }
 
 static void nft_clear(struct run *r)
@@ -971,14 +995,6 @@ static int link_del(const char *host_veth, const char *ifb)
 
 /* --- IPAM (built in or delegated) --- */
 
-/* The record's name in the built-in store's directory, or NULL when it lives elsewhere. */
-static const char *record_name(struct run *r)
-{
-	if (!r->conf.ipam_builtin || !r->env.containerid || strcmp(r->state_dir, r->ipam_dir) != 0)
-		return NULL;
-	return r->state_path + strlen(r->state_dir) + 1;
-}
-
 /* wf_cni_record.text: the record for the addresses the store picked (everything else in it
  * follows from them and the configuration). */
 static char *record_text_picked(const struct wf_cni_ip *ips, unsigned n, void *arg)
@@ -1030,22 +1046,26 @@ static int ipam_add(struct run *r)
 	if (e < 0)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store %s/%s: %s", c->data_dir,
 				   c->name, strerror(-e));
-	/* one file per ADD: the reservation carries the record where the record belongs in the
-	 * store's directory (the default) */
-	struct wf_cni_record rec = {.text = record_text_picked, .arg = r, .name = record_name(r)};
-	bool with_record = !r->ipam_only && rec.name;
+	/* one slot write per ADD: the reservation carries the record where the record belongs
+	 * in the store (the default) */
+	struct wf_cni_record rec = {.text = record_text_picked, .arg = r};
+	bool with_record = records_in_store(r);
 	int n = wf_cni_ipam_alloc(&ipam, c, req, n_req, r->env.containerid, r->env.ifname,
 				  with_record ? &rec : NULL, r->ips, r->err);
 	wf_cni_ipam_close(&ipam);
+	if (n == -EEXIST && !with_record)
+		return wf_cni_fail(r->err, WF_CNI_E_IO,
+				   "ipam store: %s/%s holds addresses already (DEL it first)",
+				   r->env.containerid, r->env.ifname);
 	if (n < 0)
-		return -1;
+		return n;
 	r->n_ips = (unsigned)n;
 	r->record_written = with_record;
 	return 0;
 }
 
-/* Releases the attachment's addresses: those named by the state file, or a scan. */
-static int ipam_del(struct run *r, bool have_state)
+/* Releases the attachment's addresses (and its record, when the store keeps it). */
+static int ipam_del(struct run *r)
 {
 	const struct wf_cni_conf *c = &r->conf;
 	if (!c->ipam_type)
@@ -1056,18 +1076,7 @@ static int ipam_del(struct run *r, bool have_state)
 	int e = wf_cni_ipam_open(&ipam, c->data_dir, c->name);
 	if (e < 0)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store: %s", strerror(-e));
-	if (have_state) {
-		for (unsigned i = 0; i < r->n_ips && e >= 0; i++)
-			e = wf_cni_ipam_release_ip(&ipam, &r->ips[i].ip, r->env.containerid,
-						   r->env.ifname);
-	} else {
-		e = wf_cni_ipam_release_all(&ipam, r->env.containerid, r->env.ifname);
-	}
-	/* the record goes last (a DEL that failed before can be retried with it); its file is
-	 * kept for the next ADD */
-	const char *rec = record_name(r);
-	if (e >= 0 && rec && !r->ipam_only)
-		e = wf_cni_ipam_retire(&ipam, rec);
+	e = wf_cni_ipam_release(&ipam, r->env.containerid, r->env.ifname);
 	wf_cni_ipam_close(&ipam);
 	if (e < 0)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "releasing addresses: %s", strerror(-e));
@@ -1098,6 +1107,9 @@ static int clear_stale(struct run *r, int nsfd)
 	if (e == 0)
 		return wf_cni_fail(r->err, WF_CNI_E_INTERNAL,
 				   "container veth name \"%s\" already exists", r->env.ifname);
+	/* what this ADD planned so far is not the leftover's: DEL reads that from its record */
+	nft_clear(r);
+	r->n_ips = 0;
 	e = cmd_del(r);
 	nft_clear(r);
 	r->n_ips = 0;
@@ -1136,14 +1148,24 @@ static int cmd_add(struct run *r, FILE *out)
 	if (nsfd == -1)
 		return wf_cni_fail(r->err, WF_CNI_E_UNKNOWN, "failed to open netns \"%s\": %s",
 				   r->env.netns, strerror(errno));
-	if (access(r->state_path, F_OK) == 0 && clear_stale(r, nsfd) < 0)
+	if (!records_in_store(r) && access(r->state_path, F_OK) == 0 && clear_stale(r, nsfd) < 0)
 		goto out_ns;
 	trace("netns-open");
 	if (c->has_bw && c->bw.out_rate)
 		snprintf(r->ifb, sizeof(r->ifb), "wi%s", r->host_veth + 2);
 	/* the record is written before anything exists, so that a DEL after a kill -9 at any
 	 * later point knows what to remove: with the reservation, or else right after it */
-	if (ipam_add(r) < 0)
+	e = ipam_add(r);
+	if (e == -EEXIST) {
+		/* the store holds a record of this attachment: see clear_stale() */
+		if (clear_stale(r, nsfd) < 0)
+			goto out_ns;
+		e = ipam_add(r);
+		if (e == -EEXIST)
+			wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store: %s/%s exists",
+				    r->env.containerid, r->env.ifname);
+	}
+	if (e < 0)
 		goto out_ns;
 	trace("ipam");
 	if (!r->record_written) {
@@ -1192,10 +1214,11 @@ undo_nft:
 undo_link:
 	if (r->link_created)
 		link_del(r->host_veth, r->ifb);
-	unlink(r->state_path);
+	if (!r->record_written)
+		unlink(r->state_path);
 undo_ipam : {
 	struct wf_cni_err keep = *r->err;
-	ipam_del(r, true);
+	ipam_del(r);
 	*r->err = keep;
 }
 out_ns:
@@ -1370,8 +1393,8 @@ static int cmd_del(struct run *r)
 {
 	char errbuf[1024];
 	if (r->ipam_only)
-		return ipam_del(r, false);
-	int st = state_read(r, r->state_path);
+		return ipam_del(r);
+	record_load(r); /* without a record: the derived host end, the store's addresses */
 	/* SPEC.md DEL: succeed when things are gone, CNI_NETNS empty or its netns gone; the
 	 * host end's name is derived from the attachment, so no netns is needed */
 	host_veth_name(r->env.containerid, r->env.ifname, r->host_veth);
@@ -1396,11 +1419,12 @@ static int cmd_del(struct run *r)
 	}
 	trace("unlink-announced");
 	/* the address is released only once no interface holds it any more */
-	if (ipam_del(r, st == 0) < 0)
+	if (ipam_del(r) < 0)
 		return -1;
 	trace("ipam");
-	/* the record goes last: a DEL that failed above can be retried with it */
-	if (unlink(r->state_path) == -1 && errno != ENOENT)
+	/* the record goes last: a DEL that failed above can be retried with it (in the store it
+	 * went with the addresses) */
+	if (!records_in_store(r) && unlink(r->state_path) == -1 && errno != ENOENT)
 		return wf_cni_fail(r->err, WF_CNI_E_IO, "removing %s: %s", r->state_path,
 				   strerror(errno));
 	return 0;
@@ -1426,7 +1450,7 @@ static int cmd_check(struct run *r)
 					   r->env.containerid);
 		return 0;
 	}
-	if (state_read(r, r->state_path) < 0)
+	if (record_load(r) < 0)
 		return wf_cni_fail(r->err, WF_CNI_E_CHECK, "no attachment %s/%s on network %s",
 				   r->env.containerid, r->env.ifname, c->name);
 	int nsfd = open(r->env.netns, O_RDONLY | O_CLOEXEC);
@@ -1503,15 +1527,64 @@ static bool attachment_valid(const char *id, const char *ifname, void *arg)
 	return false;
 }
 
+/* GC of one attachment outside the valid list: its host end (named by the attachment, so
+ * even an unreadable record names it), ifb and nftables elements. */
+static int gc_links(struct run *r, struct run *tmp, const char *id, const char *ifname)
+{
+	char errbuf[1024];
+	int ret = 0;
+	host_veth_name(id, ifname, tmp->host_veth);
+	link_del(tmp->host_veth, tmp->ifb);
+	if (tmp->n_nft && nft_apply(tmp, false, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "weft-cni: GC: nftables: %s\n", errbuf);
+		ret = wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "GC: nftables: %s", errbuf);
+	}
+	nft_clear(tmp);
+	return ret;
+}
+
+/* wf_cni_ipam_each: collects the attachments GC removes, with their records. */
+static int gc_collect(const char *id, const char *ifname, const char *text, void *arg)
+{
+	json_t **a = arg;
+	if (attachment_valid(id, ifname, a[0]))
+		return 0;
+	json_array_append_new(
+		a[1], json_pack("{s:s, s:s, s:s}", "id", id, "ifname", ifname, "text", text));
+	return 0;
+}
+
 static int cmd_gc(struct run *r)
 {
 	const struct wf_cni_conf *c = &r->conf;
-	char errbuf[1024];
 	json_t *valid = c->valid ? c->valid : json_array();
 	int ret = 0;
 
 	/* SPEC.md GC: remove what attachments outside the list hold, continue on errors */
-	if (!r->ipam_only) {
+	if (records_in_store(r)) {
+		/* what the records name is removed first, without the lock (the kernel takes
+		 * ~20 ms per veth); the store's GC below then releases these attachments */
+		struct wf_cni_ipam ipam;
+		json_t *stale = json_array(), *a[2] = {valid, stale};
+		int e = wf_cni_ipam_open(&ipam, c->data_dir, c->name);
+		if (e == 0) {
+			e = wf_cni_ipam_each(&ipam, gc_collect, a);
+			wf_cni_ipam_close(&ipam);
+		}
+		if (e < 0)
+			ret = wf_cni_fail(r->err, WF_CNI_E_IO, "ipam store: %s", strerror(-e));
+		size_t i;
+		json_t *o;
+		json_array_foreach(stale, i, o)
+		{
+			struct run tmp = {.err = r->err};
+			record_parse(&tmp, json_string_value(json_object_get(o, "text")));
+			if (gc_links(r, &tmp, json_string_value(json_object_get(o, "id")),
+				     json_string_value(json_object_get(o, "ifname"))) < 0)
+				ret = -1;
+		}
+		json_decref(stale);
+	} else if (!r->ipam_only) {
 		DIR *d = opendir(r->state_dir);
 		struct dirent *de;
 		while (d && (de = readdir(d))) {
@@ -1532,17 +1605,10 @@ static int cmd_gc(struct run *r)
 			if (attachment_valid(id, sep + 1, valid))
 				continue;
 			struct run tmp = {.err = r->err};
-			/* an unreadable record still names the host end (its name) */
 			if (state_read(&tmp, path) == -ENOENT)
 				continue;
-			host_veth_name(id, sep + 1, tmp.host_veth);
-			link_del(tmp.host_veth, tmp.ifb);
-			if (tmp.n_nft && nft_apply(&tmp, false, errbuf, sizeof(errbuf)) < 0) {
-				fprintf(stderr, "weft-cni: GC: nftables: %s\n", errbuf);
-				ret = wf_cni_fail(r->err, WF_CNI_E_INTERNAL, "GC: nftables: %s",
-						  errbuf);
-			}
-			nft_clear(&tmp);
+			if (gc_links(r, &tmp, id, sep + 1) < 0)
+				ret = -1;
 			unlink(path);
 		}
 		if (d)

@@ -69,8 +69,17 @@ in_pod() {
 	ip netns exec "$(podns "$p")" "$@"
 }
 in_node() { ip netns exec "$NODE" "$@"; }
-store_count() { # number of reserved addresses in the store of network $1
-	find "$DIR/ipam/$1" -maxdepth 1 -type f -regex '.*/[0-9a-f.:]*' 2>/dev/null | wc -l
+store_count() { # number of reserved addresses in the store of network $1 (weft-ipam list)
+	[ -d "$DIR/ipam/$1" ] || { echo 0; return; }
+	"$IPAM_BIN" list "$DIR/ipam/$1" | grep -vc '^- '
+}
+store_atts() { # number of attachments (records) in the store of network $1
+	[ -d "$DIR/ipam/$1" ] || { echo 0; return; }
+	"$IPAM_BIN" list "$DIR/ipam/$1" | awk '{print $2, $3}' | sort -u | wc -l
+}
+store_state() { # what the store of network $1 holds and its files (names and sizes)
+	"$IPAM_BIN" list "$DIR/ipam/$1" | sort
+	(cd "$DIR/ipam/$1" && stat -c '%n %s' -- * .[!.]* 2>/dev/null | sort)
 }
 
 # conf NAME MODE EXTRA_TOP_JSON IPAM_JSON
@@ -125,6 +134,12 @@ case_bridge() {
 	cni ADD ca a eth0 "$C4"
 	check "second ADD of an existing interface fails" test "$RC" != 0
 	check "failed ADD left the first attachment intact" in_pod a ip link show eth0
+	# a record whose interface is gone (what an ADD killed after its record leaves): the next
+	# ADD of that attachment undoes it first, then succeeds
+	in_pod a ip link del eth0
+	cni ADD ca a eth0 "$C4"
+	check "ADD over a leftover record succeeds" test "$RC" = 0
+	check "the leftover's reservation was replaced" test "$(store_count n4)" = 2
 	cni DEL ca a eth0 "$C4"
 	check "DEL a succeeds" test "$RC" = 0
 	check "pod interface gone" sh -c "! ip netns exec $(podns a) ip link show eth0"
@@ -361,7 +376,7 @@ case_cycles() {
 	cni ADD warm a eth0 "$C4"
 	cni DEL warm a eth0 "$C4"
 	local before after i bad=0
-	before=$(cd "$DIR/ipam/n4" && ls | grep -v '^last_reserved' | sort | md5sum)
+	before=$(store_state n4 | md5sum)
 	local links_before
 	links_before=$(ip netns exec "$NODE" ip -o link | wc -l)
 	for i in $(seq 1 1000); do
@@ -370,7 +385,7 @@ case_cycles() {
 		cni DEL "cy$i" a eth0 "$C4"
 		[ "$RC" = 0 ] || bad=$((bad + 1))
 	done
-	after=$(cd "$DIR/ipam/n4" && ls | grep -v '^last_reserved' | sort | md5sum)
+	after=$(store_state n4 | md5sum)
 	check "1000 ADD/DEL cycles all succeed" test "$bad" = 0
 	check "store exactly as before" test "$before" = "$after"
 	check "no links left behind" test "$(ip netns exec "$NODE" ip -o link | wc -l)" = "$links_before"
@@ -380,13 +395,14 @@ case_cycles() {
 case_kill9() {
 	local i pid c
 	c=$(printf '%s' "$C4" | jq -c '.ipMasq=true | .runtimeConfig={portMappings:[{hostPort:18080,containerPort:80,protocol:"tcp"}]}')
-	# spare files first (DEL keeps them), so that the kills also hit ADDs that reuse one
+	# a store that has seen pods come and go first, so that the kills also hit ADDs that
+	# reuse freed slots
 	for i in $(seq 1 8); do
 		pod "s$i"
 		cni ADD "s$i" "s$i" eth0 "$C4"
 	done
+	check "8 attachments, one store file" test "$(store_atts n4)/$(ls -A "$DIR/ipam/n4" | tr '\n' ' ')" = "8/lock store "
 	for i in $(seq 1 8); do cni DEL "s$i" "s$i" eth0 "$C4"; done
-	check "DEL kept spare files" test "$(find "$DIR/ipam/n4" -maxdepth 1 -name '.spare.*' | wc -l)" = 8
 	# kill -9 at many points of ADD; then DEL and GC must leave nothing
 	for i in $(seq 1 20); do
 		pod "k$i"
@@ -397,7 +413,7 @@ case_kill9() {
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
-	echo "after the kills: $(store_count n4) reservations, $(ip netns exec "$NODE" ip -o link show | grep -c '@') host veths, $(ls "$DIR/ipam/n4" | grep -c '^weft:') records"
+	echo "after the kills: $(store_count n4) reservations, $(ip netns exec "$NODE" ip -o link show | grep -c '@') host veths, $(store_atts n4) records"
 	# half are cleaned by DEL (what a runtime does after a failed ADD), the rest by GC
 	for i in $(seq 1 10); do
 		cni DEL "k$i" "k$i" eth0 "$c"
@@ -407,10 +423,10 @@ case_kill9() {
 	[ "$RC" = 0 ] || echo "GC: $OUT" >&2
 	check "GC succeeds" test "$RC" = 0
 	check "no reservation left" test "$(store_count n4)" = 0
-	check "no state file left" sh -c "! ls '$DIR/ipam/n4' | grep -q '^weft:'"
+	check "no record left" test "$(store_atts n4)" = 0
 	check "no host veth left" test "$(ip netns exec "$NODE" ip -o link show | grep -c '@')" = 0
 	check "no nft element left" sh -c "! ip netns exec $NODE nft list table inet weft_cni 2>/dev/null | grep -q 10.123"
-	check "no stray temporary file" sh -c "! ls -A '$DIR/ipam/n4' | grep -q tmp"
+	check "no stray file" test "$(ls -A "$DIR/ipam/n4" | tr '\n' ' ')" = "lock store "
 	# and the store still hands out unique addresses, reusing what is left
 	local pids=()
 	for i in $(seq 1 10); do
@@ -430,11 +446,20 @@ case_kill9() {
 case_gc() {
 	local i c
 	c=$(printf '%s' "$C4" | jq -c '.ipMasq=true')
+	# a store of the previous layout (one file per address, as host-local's) is converted
+	mkdir -p "$DIR/ipam/n4"
+	printf 'old1\r\neth0' >"$DIR/ipam/n4/10.123.0.200"
+	printf '10.123.0.200' >"$DIR/ipam/n4/last_reserved_ip.0"
 	for i in 1 2 3; do
 		pod "g$i"
 		cni ADD "g$i" "g$i" eth0 "$c"
 	done
-	check "3 reservations" test "$(store_count n4)" = 3
+	check "the old layout's reservation is honoured" \
+		sh -c "'$IPAM_BIN' list '$DIR/ipam/n4' | grep -qx '10.123.0.200 old1 eth0'"
+	check "round-robin continues after the old hint" \
+		sh -c "'$IPAM_BIN' list '$DIR/ipam/n4' | grep -qx '10.123.0.201 g1 eth0'"
+	check "the old layout's files are gone" test "$(ls -A "$DIR/ipam/n4" | tr '\n' ' ')" = "lock store "
+	check "4 reservations" test "$(store_count n4)" = 4
 	cni GC "" "" "" "$(printf '%s' "$c" | jq -c '. + {"cni.dev/valid-attachments":[{containerID:"g2",ifname:"eth0"}]}')"
 	check "GC succeeds" test "$RC" = 0
 	check "GC keeps the valid one" test "$(store_count n4)" = 1
@@ -628,7 +653,8 @@ case_delegate() {
 	OUT=$(printf '%s' "$c" | nsenter --net=/run/netns/"$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=wi \
 		CNI_NETNS="/run/netns/$(podns a)" CNI_IFNAME=eth0 CNI_PATH="$(dirname "$IPAM_BIN")" \
 		/usr/lib/cni/bridge)
-	check "weft-ipam released it" test ! -f "$DIR/wi/wi/10.129.0.2"
+	check "weft-ipam released it" sh -c "! '$IPAM_BIN' list '$DIR/wi/wi' | grep -q '^10.129.0.2 '"
+	check "weft-ipam's store: lock and store only" test "$(ls -A "$DIR/wi/wi" | tr '\n' ' ')" = "lock store "
 }
 
 case_hairpin_service() {
@@ -671,7 +697,7 @@ case_del_async() {
 	check "host end gone at once" sh -c "! ip netns exec $NODE ip link show $hv"
 	check "no address left in the pod at once" sh -c \
 		"! ip netns exec $(podns a) ip -o addr show | grep -q '$ipa'"
-	check "the address is free at once" test ! -e "$DIR/ipam/n4/$ipa"
+	check "the address is free at once" sh -c "! '$IPAM_BIN' list '$DIR/ipam/n4' | grep -q '^$ipa '"
 	check "the bridge lost the port at once" sh -c \
 		"! ip netns exec $NODE bridge link show | grep -q '$hv'"
 	check "no traffic reaches a's old address" sh -c "! ip netns exec $(podns b) ping -c1 -W1 $ipa"
@@ -717,7 +743,7 @@ case_del_async() {
 	cni GC "" "" "" "$(printf '%s' "$c" | jq -c '. + {"cni.dev/valid-attachments":[]}')"
 	check "GC after killed DELs succeeds" test "$RC" = 0
 	check "no reservation left" test "$(store_count n4)" = 0
-	check "no state file left" sh -c "! ls '$DIR/ipam/n4' | grep -q '^weft:'"
+	check "no record left" test "$(store_atts n4)" = 0
 	check "no host veth left" test "$(ip netns exec "$NODE" ip -o link show | grep -c '@')" = 0
 }
 

@@ -91,7 +91,7 @@ case $IP1 in
 "$SUBNET".*) echo "ok: container 1 got an address from weft-ipam" ;;
 *) echo "FAIL: container 1 address '$IP1' not in $SUBNET.0/24" >&2; FAILS=$((FAILS + 1)) ;;
 esac
-[ -f "$T/ipam/$NET/$IP1" ] && echo "ok: reservation on disk" ||
+"$IPAM_BIN" list "$T/ipam/$NET" | grep -q "^$IP1 " && echo "ok: reservation on disk" ||
 	{ echo "FAIL: no reservation for $IP1" >&2; FAILS=$((FAILS + 1)); }
 sleep 0.5
 GOT=$("${PM[@]}" run --rm --network "$NET" --runtime /usr/sbin/runc --ulimit nofile=1024:1024 \
@@ -104,7 +104,7 @@ else
 	FAILS=$((FAILS + 1))
 fi
 "${PM[@]}" rm -f -t 0 "c1-$ID" >/dev/null
-if ls "$T/ipam/$NET" | grep -qE '^[0-9]+\.'; then
+if "$IPAM_BIN" list "$T/ipam/$NET" | grep -q .; then
 	echo "FAIL: addresses still reserved after the containers were removed" >&2
 	FAILS=$((FAILS + 1))
 else

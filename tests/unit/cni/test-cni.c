@@ -1,6 +1,9 @@
 /* weft-cni unit tests: versions, names, CNI_ARGS, configuration errors and their spec codes,
  * result shapes, and the IPAM store (allocation order, exhaustion, release, GC, requests, the
- * record in the reservation file, spare files, host-local's files). */
+ * record with the reservation, torn and garbage slots, growth, crash points, conversion of the
+ * previous layout's files). */
+#include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cni/cni.h"
+#include "cni/store.h"
 #include "lib/alloc.h"
 #include "lib/ip.h"
 
@@ -274,7 +279,7 @@ static void test_ipam_alloc(void **state)
 	struct wf_cni_ipam ipam;
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
 	assert_int_equal(wf_cni_ipam_free(&ipam, &s->conf), 0);
-	assert_int_equal(wf_cni_ipam_release_all(&ipam, "c2", "eth0"), 2);
+	assert_int_equal(wf_cni_ipam_release(&ipam, "c2", "eth0"), 1);
 	assert_int_equal(wf_cni_ipam_free(&ipam, &s->conf), 1);
 	wf_cni_ipam_close(&ipam);
 
@@ -286,7 +291,7 @@ static void test_ipam_alloc(void **state)
 	assert_int_equal(alloc(s, "c6", ips, "10.5.0.1"), -WF_CNI_E_CONFIG);
 	/* a failed allocation rolled back the IPv4 half it did not get */
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
-	assert_int_equal(wf_cni_ipam_release_all(&ipam, "c6", "eth0"), 0);
+	assert_int_equal(wf_cni_ipam_release(&ipam, "c6", "eth0"), 0);
 	wf_cni_ipam_close(&ipam);
 }
 
@@ -304,18 +309,20 @@ static void test_ipam_gc_release(void **state)
 	assert_int_equal(alloc(s, "c3", ips, NULL), 2);
 	struct wf_cni_ipam ipam;
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
-	/* release_ip only frees what the attachment owns */
-	assert_int_equal(wf_cni_ipam_release_ip(&ipam, &ips[0].ip, "other", "eth0"), 0);
+	/* release frees only what the attachment owns; DEL is idempotent */
+	assert_int_equal(wf_cni_ipam_release(&ipam, "other", "eth0"), 0);
+	assert_int_equal(wf_cni_ipam_release(&ipam, "c3", "eth1"), 0);
 	assert_true(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c3", "eth0"));
-	assert_int_equal(wf_cni_ipam_release_ip(&ipam, &ips[0].ip, "c3", "eth0"), 0);
+	assert_false(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c3", "eth1"));
+	assert_false(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c2", "eth0"));
+	/* GC keeps c1 only: c2's and c3's two addresses each go */
+	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 4);
 	assert_false(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c3", "eth0"));
-	/* GC keeps c1 only: c2's two and c3's IPv6 address go */
-	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 3);
 	assert_int_equal(wf_cni_ipam_free(&ipam, &s->conf), 4);
 	wf_cni_ipam_close(&ipam);
 }
 
-/* --- one file per ADD: the reservation carries the record; files are kept for reuse --- */
+/* --- the record with the reservation; the slot file --- */
 
 static char *record_of(const struct wf_cni_ip *ips, unsigned n, void *arg)
 {
@@ -330,132 +337,517 @@ static int alloc_rec(struct store *s, const char *id, struct wf_cni_ip *ips, con
 {
 	struct wf_cni_ipam ipam;
 	struct wf_cni_err err = {0};
-	char name[64];
-	snprintf(name, sizeof(name), "weft:%s:eth0", id);
-	struct wf_cni_record rec = {.text = record_of, .arg = (void *)tag, .name = name};
+	struct wf_cni_record rec = {.text = record_of, .arg = (void *)tag};
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
 	int n = wf_cni_ipam_alloc(&ipam, &s->conf, NULL, 0, id, "eth0", &rec, ips, &err);
 	wf_cni_ipam_close(&ipam);
-	return n < 0 ? -err.code : n;
+	return n < 0 && n != -EEXIST ? -err.code : n;
 }
 
-static void del_rec(struct store *s, const char *id, const struct wf_cni_ip *ips)
+static int release(struct store *s, const char *id)
 {
 	struct wf_cni_ipam ipam;
-	char name[64];
-	snprintf(name, sizeof(name), "weft:%s:eth0", id);
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
-	for (unsigned i = 0; i < 2; i++)
-		assert_int_equal(wf_cni_ipam_release_ip(&ipam, &ips[i].ip, id, "eth0"), 0);
-	assert_int_equal(wf_cni_ipam_retire(&ipam, name), 0);
+	int e = wf_cni_ipam_release(&ipam, id, "eth0");
 	wf_cni_ipam_close(&ipam);
+	return e;
 }
 
-static void read_path(const struct store *s, const char *name, char *buf, size_t size,
-		      struct stat *st)
+/* The record of an attachment, or NULL (to be freed). */
+static char *record(struct store *s, const char *id)
+{
+	struct wf_cni_ipam ipam;
+	char *text = NULL;
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	if (wf_cni_ipam_record(&ipam, id, "eth0", &text) < 0)
+		text = NULL;
+	wf_cni_ipam_close(&ipam);
+	return text;
+}
+
+/* Slots in use: what the store file holds that is not empty (kind byte at offset 16). */
+static unsigned slots_in_use(struct store *s)
 {
 	char path[160];
-	snprintf(path, sizeof(path), "%s/n/%s", s->dir, name);
+	snprintf(path, sizeof(path), "%s/n/store", s->dir);
 	FILE *f = fopen(path, "r");
 	assert_non_null(f);
-	size_t n = fread(buf, 1, size - 1, f);
-	buf[n] = 0;
-	assert_int_equal(fstat(fileno(f), st), 0);
+	unsigned n = 0;
+	char slot[512];
+	fseek(f, 4096, SEEK_SET);
+	while (fread(slot, 1, sizeof(slot), f) == sizeof(slot))
+		n += slot[0] || slot[16];
 	fclose(f);
+	return n;
+}
+
+static unsigned listed(struct store *s)
+{
+	char path[160], *buf = NULL;
+	size_t size = 0;
+	snprintf(path, sizeof(path), "%s/n", s->dir);
+	FILE *f = open_memstream(&buf, &size);
+	assert_int_equal(wf_cni_ipam_list(path, f), 0);
+	fclose(f);
+	unsigned n = 0;
+	for (size_t i = 0; i < size; i++)
+		n += buf[i] == '\n';
+	free(buf);
+	return n;
 }
 
 static void test_ipam_record(void **state)
 {
 	struct store *s = *state;
 	struct wf_cni_ip ips[4], ips2[4];
-	char buf[512], name[WF_IP_STRLEN];
-	struct stat rec_st, ip_st, st;
+	char got[WF_IP_STRLEN];
 
 	assert_int_equal(alloc_rec(s, "c1", ips, "first"), 2);
-	/* one file under three names: owner line (host-local's), newline, record */
-	read_path(s, "weft:c1:eth0", buf, sizeof(buf), &rec_st);
-	assert_string_equal(buf,
-			    "c1\r\neth0\n{\"ips\":[\"10.5.0.2\",\"fd00:5::2\"],\"tag\":\"first\"}");
-	assert_int_equal(rec_st.st_nlink, 3);
-	read_path(s, wf_ip_format(&ips[1].ip, name), buf, sizeof(buf), &ip_st);
-	assert_int_equal(ip_st.st_ino, rec_st.st_ino);
+	char *text = record(s, "c1");
+	assert_string_equal(text, "{\"ips\":[\"10.5.0.2\",\"fd00:5::2\"],\"tag\":\"first\"}");
+	free(text);
+	assert_null(record(s, "c9"));
+	/* a second ADD of the same attachment is refused, and takes nothing */
+	assert_int_equal(alloc_rec(s, "c1", ips2, "again"), -EEXIST);
+	assert_int_equal(listed(s), 2);
 
-	/* the owner is the first line: ownership checks and GC read it so */
 	struct wf_cni_ipam ipam;
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
 	assert_true(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c1", "eth0"));
+	assert_true(wf_cni_ipam_owns(&ipam, &ips[1].ip, "c1", "eth0"));
 	assert_false(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c1", "eth1"));
-	/* a record still named by an address is not kept as a spare: it is removed */
-	assert_int_equal(wf_cni_ipam_retire(&ipam, "weft:c1:eth0"), 0);
-	assert_int_equal(fstatat(ipam.dirfd, ".spare.0", &st, 0), -1);
 	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 0);
 	wf_cni_ipam_close(&ipam);
-	del_rec(s, "c1", ips);
-	assert_int_equal(alloc_rec(s, "c1", ips, "first"), 2);
 
-	/* DEL keeps the file as a spare; the next ADD rewrites and renames it */
-	del_rec(s, "c1", ips);
-	read_path(s, ".spare.0", buf, sizeof(buf), &st);
-	assert_int_equal(st.st_nlink, 1);
-	ino_t spare_ino = st.st_ino;
-	assert_int_equal(alloc_rec(s, "c2", ips2, "x"), 2);
-	read_path(s, "weft:c2:eth0", buf, sizeof(buf), &st);
-	assert_int_equal(st.st_ino, spare_ino);
-	assert_int_equal(st.st_nlink, 3);
-	/* shorter than what the file held before: nothing of the old content is left */
-	assert_string_equal(buf,
-			    "c2\r\neth0\n{\"ips\":[\"10.5.0.4\",\"fd00:5::4\"],\"tag\":\"x\"}");
+	/* a record longer than a slot continues in others, and comes back whole */
+	char tag[1500];
+	memset(tag, 'x', sizeof(tag) - 1);
+	tag[sizeof(tag) - 1] = 0;
+	assert_int_equal(alloc_rec(s, "c2", ips2, tag), 2);
+	assert_string_equal(wf_ip_format(&ips2[0].ip, got), "10.5.0.3");
+	text = record(s, "c2");
+	assert_non_null(text);
+	assert_int_equal(strlen(text), 1499 + 41);
+	assert_non_null(strstr(text, tag));
+	free(text);
 
-	/* a count that is off (a kill -9 between a rename and its update) is corrected */
+	/* DEL frees everything, in place: no slot stays in use, the addresses come back */
+	assert_int_equal(release(s, "c2"), 1);
+	assert_int_equal(release(s, "c2"), 0);
+	assert_int_equal(release(s, "c1"), 1);
+	assert_int_equal(slots_in_use(s), 0);
+	assert_int_equal(listed(s), 0);
 	assert_int_equal(alloc_rec(s, "c3", ips, "third"), 2);
-	del_rec(s, "c3", ips); /* .spare.0 */
-	char lock[160];
-	snprintf(lock, sizeof(lock), "%s/n/lock", s->dir);
-	FILE *f = fopen(lock, "w");
-	fputs("0   \n", f); /* too low */
-	fclose(f);
-	del_rec(s, "c2", ips2); /* must not replace .spare.0: goes to .spare.1 */
-	read_path(s, ".spare.0", buf, sizeof(buf), &st);
-	read_path(s, ".spare.1", buf, sizeof(buf), &st);
-	assert_int_equal(st.st_ino, spare_ino);
-	f = fopen(lock, "w");
-	fputs("5   \n", f); /* too high */
-	fclose(f);
-	assert_int_equal(alloc_rec(s, "c4", ips, "fourth"), 2);
-	read_path(s, "weft:c4:eth0", buf, sizeof(buf), &st);
-	assert_int_equal(st.st_ino, spare_ino);
-	assert_int_equal(st.st_nlink, 3);
+	assert_string_equal(wf_ip_format(&ips[0].ip, got), "10.5.0.4"); /* round-robin */
 }
 
-static void test_ipam_hostlocal_files(void **state)
+/* Damages every head slot of the store: one byte of its record flipped. */
+static void damage_slots(struct store *s)
 {
-	/* a store written by host-local (content "<id>\r\n<ifname>", or the id alone before
-	 * 0.8) is read as such: ownership, release and GC */
-	struct store *s = *state;
 	char path[160];
+	snprintf(path, sizeof(path), "%s/n/store", s->dir);
+	FILE *f = fopen(path, "r+");
+	assert_non_null(f);
+	char slot[512];
+	for (long off = 4096;; off += 512) {
+		fseek(f, off, SEEK_SET);
+		if (fread(slot, 1, sizeof(slot), f) != sizeof(slot))
+			break;
+		if (slot[16] != 1) /* heads only */
+			continue;
+		slot[120] ^= 0x5a; /* in the record, which the checksum covers */
+		fseek(f, off, SEEK_SET);
+		fwrite(slot, 1, sizeof(slot), f);
+	}
+	fclose(f);
+}
+
+static void test_store_garbage(void **state)
+{
+	/* a slot whose checksum fails (torn by a power loss, or garbage) counts as free */
+	struct store *s = *state;
 	struct wf_cni_ip ips[4];
-	const char *files[][2] = {{"10.5.0.2", "h1\r\neth0"}, {"10.5.0.3", "h2"}};
+	assert_int_equal(alloc_rec(s, "c1", ips, "one"), 2);
+	assert_int_equal(listed(s), 2);
+	damage_slots(s);
+	assert_int_equal(listed(s), 0);
+	assert_null(record(s, "c1"));
+	/* its addresses are free again; the leftovers are cleared by the walk */
+	assert_int_equal(alloc(s, "c2", ips, "10.5.0.2"), 2);
+	assert_int_equal(listed(s), 2);
+	assert_int_equal(release(s, "c2"), 1);
+	assert_int_equal(listed(s), 0);
+
+	/* a torn header: the store is rebuilt from its slots */
+	assert_int_equal(alloc(s, "c3", ips, NULL), 2);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/n/store", s->dir);
+	FILE *f = fopen(path, "r+");
+	fputs("garbage", f);
+	fclose(f);
+	assert_int_equal(listed(s), 2);
 	struct wf_cni_ipam ipam;
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	assert_true(wf_cni_ipam_owns(&ipam, &ips[0].ip, "c3", "eth0"));
 	wf_cni_ipam_close(&ipam);
-	for (unsigned i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/n/%s", s->dir, files[i][0]);
-		FILE *f = fopen(path, "w");
-		assert_non_null(f);
-		fputs(files[i][1], f);
-		fclose(f);
+}
+
+static int growth_setup(void **state)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	strcpy(s->dir, "/tmp/weft-cni-unit.XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	char json[512];
+	struct wf_cni_err err;
+	snprintf(json, sizeof(json),
+		 "{\"cniVersion\":\"1.0.0\"," BASE
+		 ",\"ipam\":{\"type\":\"weft-ipam\",\"dataDir\":\"%s\",\"ranges\":["
+		 "[{\"subnet\":\"10.6.0.0/16\"}]]}}",
+		 s->dir);
+	if (parse(json, WF_CNI_ADD, &s->conf, &err) < 0)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static void test_store_growth(void **state)
+{
+	/* 600 attachments: the table starts at 64 slots and grows, every address distinct and
+	 * found again; releasing them all leaves nothing in use */
+	struct store *s = *state;
+	struct wf_cni_ip ips[4];
+	char id[16], want[WF_IP_STRLEN], got[WF_IP_STRLEN];
+	struct stat st;
+	char path[160];
+	snprintf(path, sizeof(path), "%s/n/store", s->dir);
+	for (int i = 0; i < 600; i++) {
+		snprintf(id, sizeof(id), "g%d", i);
+		assert_int_equal(alloc_rec(s, id, ips, id), 1);
+		snprintf(want, sizeof(want), "10.6.%d.%d", (i + 2) / 256, (i + 2) % 256);
+		assert_string_equal(wf_ip_format(&ips[0].ip, got), want);
+		if (i == 0) {
+			assert_int_equal(stat(path, &st), 0);
+			assert_int_equal(st.st_size, 4096 + 64 * 512);
+		}
 	}
-	assert_int_equal(alloc(s, "c1", ips, NULL), 2);
-	char got[WF_IP_STRLEN];
-	assert_string_equal(wf_ip_format(&ips[0].ip, got), "10.5.0.4");
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size >= 4096 + 2400 * 512);
+	assert_int_equal(listed(s), 600);
+	struct wf_cni_ipam ipam;
 	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	for (int i = 0; i < 600; i += 37) {
+		snprintf(id, sizeof(id), "g%d", i);
+		struct wf_ip ip;
+		snprintf(want, sizeof(want), "10.6.%d.%d", (i + 2) / 256, (i + 2) % 256);
+		wf_ip_parse(want, &ip);
+		assert_true(wf_cni_ipam_owns(&ipam, &ip, id, "eth0"));
+		char *text = NULL;
+		assert_int_equal(wf_cni_ipam_record(&ipam, id, "eth0", &text), 0);
+		assert_non_null(strstr(text, id));
+		wf_free(text);
+	}
+	assert_int_equal(wf_cni_ipam_free(&ipam, &s->conf), 65533 - 600);
+	wf_cni_ipam_close(&ipam);
+	for (int i = 0; i < 600; i++) {
+		snprintf(id, sizeof(id), "g%d", i);
+		assert_int_equal(release(s, id), 1);
+	}
+	assert_int_equal(listed(s), 0);
+	assert_int_equal(slots_in_use(s), 0);
+}
+
+static void test_store_concurrent(void **state)
+{
+	/* 8 processes ADD 40 attachments each into one store while it grows (64 slots to 2 Ki,
+	 * renamed into place while the others wait for the lock): every address is handed out
+	 * once, every record is found */
+	struct store *s = *state;
+	pid_t pids[8];
+	for (int p = 0; p < 8; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			int bad = 0;
+			for (int i = 0; i < 40; i++) {
+				char id[16];
+				struct wf_cni_ip ips[4];
+				snprintf(id, sizeof(id), "p%dc%d", p, i);
+				struct wf_cni_ipam ipam;
+				struct wf_cni_err err = {0};
+				struct wf_cni_record rec = {.text = record_of, .arg = id};
+				if (wf_cni_ipam_open(&ipam, s->dir, "n") < 0) {
+					bad++;
+					continue;
+				}
+				if (wf_cni_ipam_alloc(&ipam, &s->conf, NULL, 0, id, "eth0", &rec,
+						      ips, &err) != 1)
+					bad++;
+				wf_cni_ipam_close(&ipam);
+			}
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < 8; p++) {
+		int st;
+		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	char path[160], *buf = NULL;
+	size_t size = 0;
+	snprintf(path, sizeof(path), "%s/n", s->dir);
+	FILE *f = open_memstream(&buf, &size);
+	assert_int_equal(wf_cni_ipam_list(path, f), 0);
+	fclose(f);
+	/* 320 lines, 320 distinct addresses */
+	unsigned lines = 0, distinct = 0;
+	static bool seen[65536];
+	memset(seen, 0, sizeof(seen));
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		struct wf_ip ip;
+		char *sp = strchr(line, ' ');
+		assert_non_null(sp);
+		*sp = 0;
+		assert_int_equal(wf_ip_parse(line, &ip), 0);
+		unsigned k = (unsigned)ip.addr[2] << 8 | ip.addr[3];
+		distinct += !seen[k];
+		seen[k] = true;
+		lines++;
+	}
+	free(buf);
+	assert_int_equal(lines, 320);
+	assert_int_equal(distinct, 320);
+	struct wf_cni_ipam ipam;
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	for (int p = 0; p < 8; p++) {
+		char id[16], *text = NULL;
+		snprintf(id, sizeof(id), "p%dc39", p);
+		assert_int_equal(wf_cni_ipam_record(&ipam, id, "eth0", &text), 0);
+		assert_non_null(strstr(text, id));
+		wf_free(text);
+	}
+	wf_cni_ipam_close(&ipam);
+}
+
+/* Runs op with the store stopped after `writes` writes, as a kill -9 there would, and
+ * abandons the handle without writing anything back. Returns op's result. */
+static int stopped_after(struct store *s, long writes, int (*op)(struct wf_cni_ipam *, void *),
+			 void *arg)
+{
+	struct wf_cni_ipam ipam;
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	wf_cni_store_test_writes = writes;
+	int e = op(&ipam, arg);
+	wf_cni_store_test_writes = -1;
+	close(ipam.fd); /* no flush: the process died */
+	close(ipam.lockfd);
+	close(ipam.dirfd);
+	return e;
+}
+
+static int op_add(struct wf_cni_ipam *ipam, void *arg)
+{
+	struct store *s = arg;
+	struct wf_cni_ip ips[4];
+	struct wf_cni_err err = {0};
+	char tag[700];
+	memset(tag, 'y', sizeof(tag) - 1); /* a head and two continuations */
+	tag[sizeof(tag) - 1] = 0;
+	struct wf_cni_record rec = {.text = record_of, .arg = tag};
+	return wf_cni_ipam_alloc(ipam, &s->conf, NULL, 0, "k", "eth0", &rec, ips, &err);
+}
+
+static int op_del(struct wf_cni_ipam *ipam, void *arg)
+{
+	return wf_cni_ipam_release(ipam, "k", "eth0");
+}
+
+static void test_store_crash_points(void **state)
+{
+	/* ADD and DEL stopped after each of their writes: the attachment is there whole (both
+	 * addresses, the whole record) or not at all (both addresses free); DEL or GC then
+	 * leave the store as it was, and no address is ever held twice */
+	struct store *s = *state;
+	struct wf_cni_ip other[4];
+	assert_int_equal(alloc(s, "bystander", other, NULL), 2);
+	unsigned base = slots_in_use(s);
+	for (long w = 0; w < 8; w++) {
+		int e = stopped_after(s, w, op_add, s);
+		char *text = record(s, "k");
+		unsigned n = listed(s);
+		if (e >= 0) {
+			assert_int_equal(n, 4);
+		} else {
+			/* stopped: whole or nothing */
+			assert_true(n == 2 || n == 4);
+			assert_true((n == 4) == (text != NULL));
+		}
+		if (text) {
+			assert_int_equal(strlen(text), 699 + 41);
+			free(text);
+		}
+		/* no duplicate: the next ADD gets other addresses than everyone's */
+		struct wf_cni_ip ips[4];
+		assert_int_equal(alloc(s, "probe", ips, NULL), 2);
+		assert_false(wf_ip_equal(&ips[0].ip, &other[0].ip));
+		assert_int_equal(listed(s), n + 2);
+		assert_int_equal(release(s, "probe"), 1);
+
+		/* DEL stopped after each write, then DEL again */
+		for (long d = 0; n == 4 && d < 8; d++) {
+			int de = stopped_after(s, d, op_del, NULL);
+			unsigned m = listed(s);
+			assert_true(m == 2 || m == 4);
+			if (de >= 0)
+				assert_int_equal(m, 2);
+			if (m == 2)
+				break;
+		}
+		release(s, "k");
+		struct wf_cni_ipam ipam;
+		assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+		assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 2); /* the bystander's */
+		wf_cni_ipam_close(&ipam);
+		assert_int_equal(listed(s), 0);
+		assert_int_equal(slots_in_use(s), 0);
+		assert_int_equal(alloc(s, "bystander", other, NULL), 2);
+		assert_int_equal(slots_in_use(s), base);
+	}
+}
+
+static bool keep_none(const char *id, const char *ifname, void *arg)
+{
+	return false;
+}
+
+static void test_store_random_damage(void **state)
+{
+	/* random bytes over a store (header, slots, past the end), 200 times: opening, listing,
+	 * allocating, releasing and GC never fail on it or crash (ASan in CI), and GC then
+	 * leaves nothing reserved */
+	struct store *s = *state;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull;
+	for (int round = 0; round < 200; round++) {
+		char net[16], path[160], id[16];
+		struct wf_cni_ipam ipam;
+		struct wf_cni_err err = {0};
+		struct wf_cni_ip ips[4];
+		struct wf_cni_record rec = {.text = record_of, .arg = "damaged"};
+		snprintf(net, sizeof(net), "r%d", round);
+		assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, net), 0);
+		for (int i = 0; i < 3; i++) {
+			snprintf(id, sizeof(id), "d%d", i);
+			assert_int_equal(wf_cni_ipam_alloc(&ipam, &s->conf, NULL, 0, id, "eth0",
+							   &rec, ips, &err),
+					 2);
+		}
+		wf_cni_ipam_close(&ipam);
+		snprintf(path, sizeof(path), "%s/%s/store", s->dir, net);
+		FILE *f = fopen(path, "r+");
+		assert_non_null(f);
+		for (int k = 0; k < 1 + round % 40; k++) {
+			rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+			long off = (long)((rnd >> 33) % (4096 + 64 * 512 + 600));
+			if (round % 3 == 0)
+				off = 4096 + (off % (64 * 8)) * 64; /* slot headers */
+			fseek(f, off, SEEK_SET);
+			fputc((int)(rnd >> 20) & 0xff, f);
+		}
+		fclose(f);
+		assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, net), 0);
+		for (int i = 0; i < 6; i++) {
+			snprintf(id, sizeof(id), "n%d", i);
+			int n = wf_cni_ipam_alloc(&ipam, &s->conf, NULL, 0, id, "eth0", &rec, ips,
+						  &err);
+			assert_true(n == 2 || n == -1 || n == -EEXIST);
+		}
+		for (int i = 0; i < 3; i++) {
+			snprintf(id, sizeof(id), "d%d", i);
+			assert_true(wf_cni_ipam_release(&ipam, id, "eth0") >= 0);
+		}
+		assert_true(wf_cni_ipam_gc(&ipam, keep_none, NULL) >= 0);
+		wf_cni_ipam_close(&ipam);
+		char *buf = NULL;
+		size_t size = 0;
+		FILE *out = open_memstream(&buf, &size);
+		snprintf(path, sizeof(path), "%s/%s", s->dir, net);
+		assert_int_equal(wf_cni_ipam_list(path, out), 0);
+		fclose(out);
+		assert_int_equal(size, 0);
+		free(buf);
+	}
+}
+
+static void write_file(struct store *s, const char *name, const char *content)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/n/%s", s->dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static void test_store_convert(void **state)
+{
+	/* a store of the previous layout (host-local's files, weft's one-file-per-ADD records,
+	 * records of their own, round-robin hints, spares) is converted on first open, under the
+	 * lock, and its files removed */
+	struct store *s = *state;
+	char path[160], got[WF_IP_STRLEN];
+	snprintf(path, sizeof(path), "%s/n", s->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	write_file(s, "10.5.0.2", "h1\r\neth0");
+	write_file(s, "10.5.0.3", "h2"); /* host-local before 0.8: the id alone */
+	write_file(s, "10.5.0.5", "w1\r\neth0\n{\"ips\":[\"10.5.0.5/29\"]}");
+	write_file(s, "fd00:5::5", "w1\r\neth0\n{\"ips\":[\"10.5.0.5/29\"]}");
+	write_file(s, "weft:w1:eth0", "w1\r\neth0\n{\"ips\":[\"10.5.0.5/29\"]}");
+	write_file(s, "weft:w2:eth1", "{\"ips\":[]}"); /* a record without addresses */
+	write_file(s, "last_reserved_ip.0", "10.5.0.5");
+	write_file(s, ".spare.0", "x\r\neth0\n{}");
+	write_file(s, "lock", "1   \n");
+
+	struct wf_cni_ipam ipam;
 	struct wf_ip a;
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
 	wf_ip_parse("10.5.0.2", &a);
 	assert_true(wf_cni_ipam_owns(&ipam, &a, "h1", "eth0"));
-	assert_int_equal(wf_cni_ipam_release_all(&ipam, "h2", "eth0"), 1);
-	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 1); /* h1's */
+	wf_ip_parse("10.5.0.3", &a);
+	assert_true(wf_cni_ipam_owns(&ipam, &a, "h2", "eth0")); /* any interface, as before */
+	wf_ip_parse("fd00:5::5", &a);
+	assert_true(wf_cni_ipam_owns(&ipam, &a, "w1", "eth0"));
+	char *text = NULL;
+	assert_int_equal(wf_cni_ipam_record(&ipam, "w1", "eth0", &text), 0);
+	assert_string_equal(text, "{\"ips\":[\"10.5.0.5/29\"]}");
+	wf_free(text);
+	assert_int_equal(wf_cni_ipam_record(&ipam, "w2", "eth1", &text), 0);
+	assert_string_equal(text, "{\"ips\":[]}");
+	wf_free(text);
+	wf_cni_ipam_close(&ipam);
+	assert_int_equal(listed(s), 5); /* 3 + w1's two addresses... minus one line each + w2 */
+
+	/* only the new layout is left */
+	DIR *d = opendir(path);
+	struct dirent *de;
+	unsigned files = 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".spare.0") == 0)
+			files++, assert_true(strcmp(de->d_name, "store") == 0 ||
+					     strcmp(de->d_name, "lock") == 0);
+	closedir(d);
+	assert_int_equal(files, 2);
+
+	/* round-robin continues after the hint; host-local's semantics hold */
+	struct wf_cni_ip ips[4];
+	assert_int_equal(alloc(s, "c1", ips, NULL), 2);
+	assert_string_equal(wf_ip_format(&ips[0].ip, got), "10.5.0.6");
+	assert_int_equal(release(s, "w1"), 1);
+	assert_int_equal(release(s, "h2"), 1);
+	assert_int_equal(wf_cni_ipam_open(&ipam, s->dir, "n"), 0);
+	assert_int_equal(wf_cni_ipam_gc(&ipam, keep_c1, NULL), 1); /* h1's; w2 holds none */
 	assert_int_equal(wf_cni_ipam_free(&ipam, &s->conf), 4);
 	wf_cni_ipam_close(&ipam);
+	assert_int_equal(listed(s), 2);
 }
 
 static void test_alloc_failure(void **state)
@@ -485,8 +877,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipam_alloc, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_ipam_gc_release, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_ipam_record, store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_ipam_hostlocal_files, store_setup,
+		cmocka_unit_test_setup_teardown(test_store_garbage, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_growth, growth_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_concurrent, growth_setup,
 						store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_crash_points, store_setup,
+						store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_random_damage, store_setup,
+						store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_convert, store_setup, store_teardown),
 		cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
