@@ -1,6 +1,6 @@
 /* Internal to src/proxy: how the model maps onto weft's nftables table. Shared by the text
- * renderer (render.c) and the netlink writer (nft.c) so that both always agree on set names,
- * element keys and data. See docs/services.md for the drawing.
+ * renderer (render.c) and the netlink writer (nft.c and nft-ops.c) so that both always agree
+ * on set names, element keys and data. See docs/services.md for the drawing.
  *
  * The table is fixed rules over data: every Service lives only in set and map elements, so
  * that any change after the first load is element adds and deletes (the kernel never
