@@ -78,7 +78,8 @@ p50() {
 }
 node_nft() { ip netns exec $NODE nft "$@"; }
 weft_apply() { # extra flags for proxy-apply-bench
-	echo "apply $WORK/gen/weft.yaml" | ip netns exec $NODE "$APPLY" --node node-1 \
+	# nsenter, not ip netns exec: that remounts /sys, and the cgroup path must stay visible
+	echo "apply $WORK/gen/weft.yaml" | nsenter --net=/run/netns/$NODE "$APPLY" --node node-1 \
 		--node-ip 192.168.0.1 --cluster-cidr 10.240.0.0/12 \
 		"$@" >"$WORK/apply.out"
 	if grep -q '^error' "$WORK/apply.out"; then

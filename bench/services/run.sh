@@ -3,8 +3,8 @@
 # iptables mode and nftables mode, for N services of 2-10 endpoints (6 on average).
 #
 #   bench/services/run.sh [BUILD_DIR] [N...]      (root; default build-bench, N = 1000 5000 10000)
-#   env: CONNECTS (2000), ROUNDS (3), PLANES ("weft iptables nftables"; "weft" alone is quick),
-#        PIN_CPU (1: the CPU connlat runs on)
+#   env: CONNECTS (2000), ROUNDS (3), PLANES ("weft socklb iptables nftables"; "weft" alone is
+#        quick), PIN_CPU (1: the CPU connlat runs on)
 #
 # For each N, each data plane gets a fresh network namespace and is measured for:
 # - full load: weft through its real code path (manifests -> model -> nft backend: the table
@@ -16,6 +16,11 @@
 #   rules at all (conntrack off) and a nat table with no services (conntrack on), both
 #   connecting straight to an endpoint - any DNAT-based proxy pays conntrack - and "nat1", one
 #   static DNAT + masquerade rule for the first VIP: the floor of any DNAT-based proxy.
+# - "weft+socklb" (PLANES has socklb, the build has eBPF): weft's table plus the socket-level
+#   load balancer, attached to a fresh cgroup (made and removed here) that connlat runs in,
+#   its maps synced by the same apply path (proxy-apply-bench --socket-lb-cgroup): connect()
+#   goes straight to an endpoint, no DNAT; its p50 beside the others, and its ratios; then the
+#   same with the table flushed (the programs alone: no conntrack, no nat hook).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build-bench}
@@ -25,7 +30,7 @@ SIZES=("$@")
 CONNECTS=${CONNECTS:-2000}
 ROUNDS=${ROUNDS:-3}
 # PLANES=weft skips the kube-proxy-shaped rulesets (minutes at 10k) for a quick look.
-PLANES=${PLANES:-weft iptables nftables}
+PLANES=${PLANES:-weft socklb iptables nftables}
 has() { [[ " $PLANES " == *" $1 "* ]]; }
 [ -d "$BUILD" ] || meson setup "$BUILD" --buildtype=release >/dev/null
 ninja -C "$BUILD" bench/services/connlat bench/services/proxy-apply-bench >/dev/null
@@ -33,7 +38,14 @@ CONNLAT=$BUILD/bench/services/connlat
 APPLY=$BUILD/bench/services/proxy-apply-bench
 WORK=$(mktemp -d /tmp/weft-bench-services.XXXXXX)
 NS=wpx-bench-$$
-trap 'ip netns del $NS 2>/dev/null; rm -rf "$WORK"' EXIT
+CG=
+trap 'ip netns del $NS 2>/dev/null; [ -z "$CG" ] || rmdir "$CG" 2>/dev/null; rm -rf "$WORK"' EXIT
+# The socket-LB plane needs a cgroup v2 hierarchy and an apply driver built with eBPF.
+CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+if has socklb && { [ -z "$CG2" ] || ! "$APPLY" --help 2>&1 | grep -q -- --socket-lb-cgroup; }; then
+	echo "note: no cgroup2 mount or no socket-LB in this build: skipping weft+socklb" >&2
+	PLANES=${PLANES//socklb/}
+fi
 
 fresh() {
 	ip netns del $NS 2>/dev/null || true
@@ -74,6 +86,12 @@ PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c "${PIN_CPU:-1}")
 p50() { ip netns exec $NS "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" | sed -E 's/.*p50_us=([0-9.]+).*/\1/'; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
+# The same from inside cgroup $CG (the shell joins it, then becomes connlat). nsenter, not ip
+# netns exec: that one remounts /sys, hiding the cgroup2 mount the shell writes to.
+p50_cg() {
+	bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" nsenter --net=/run/netns/$NS \
+		"${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" | sed -E 's/.*p50_us=([0-9.]+).*/\1/'
+}
 
 printf '%-6s %-9s %10s %10s %12s %12s %12s %10s %10s %10s %10s %10s\n' N plane "load ms" "max tx ms" \
 	"replace ms" "add ms" "remove ms" "p50 first" "p50 last" "p50 none" "p50 ct-on" "p50 nat1"
@@ -132,6 +150,36 @@ for n in "${SIZES[@]}"; do
 	echo "       weft: $welems elements in $wn transactions (longest $wtx ms in the kernel); YAML parse+model $wparse ms;" \
 		"changes (ms, whole sync, median (max) of $ROUNDS or $((2 * ROUNDS))): replace $wrep, add $wadd, remove $wrem;" \
 		"longest kernel transaction of a change $wctx ms; kinds:${wkinds%,}; restart reconcile $wrs"
+
+	if has socklb; then
+		fresh
+		CG=$CG2/weft-bench-services-$$
+		mkdir "$CG"
+		echo "apply $D/weft.yaml" | nsenter --net=/run/netns/$NS "$APPLY" --node node-1 \
+			--node-ip 192.168.0.1 --cluster-cidr 10.244.0.0/16 --socket-lb-cgroup "$CG" \
+			>"$WORK/socklb.out"
+		if grep -q '^error' "$WORK/socklb.out"; then
+			cat "$WORK/socklb.out" >&2
+			exit 1
+		fi
+		sl=$(sed -n 1p "$WORK/socklb.out")
+		sf=$(p50_cg "$first")
+		sla=$(p50_cg "$last")
+		# the programs alone, the nft table flushed: no conntrack, no nat hook - the floor
+		# the socket-LB reaches once nothing else touches the connection
+		ip netns exec $NS nft flush ruleset
+		sbare=$(p50_cg "$first")
+		rmdir "$CG" # its programs go with it
+		CG=
+		printf '%-6s %-9s %10s %10s %12s %12s %12s %10s %10s %10s %10s %10s\n' "$n" weft+slb \
+			"$(echo "$sl" | field ms)" - - - - "$sf" "$sla" "$base" "$ctbase" "$natbase"
+		echo "       weft+socklb: maps synced in $(echo "$sl" | field slb_ms) ms" \
+			"($(echo "$sl" | field slb_keys) service keys, $(echo "$sl" | field slb_writes) map writes);" \
+			"p50 vs none: first $(ratio "$sf" "$base") last $(ratio "$sla" "$base");" \
+			"vs ct-on: first $(ratio "$sf" "$ctbase") last $(ratio "$sla" "$ctbase");" \
+			"vs weft (nft): first $(ratio "$sf" "$wf") last $(ratio "$sla" "$wla");" \
+			"programs alone (table flushed): p50 $sbare, vs none $(ratio "$sbare" "$base")"
+	fi
 
 	has iptables || has nftables || continue
 

@@ -19,6 +19,7 @@ struct fabric_rec {
 	struct wf_metric *m_routes, *m_peers, *m_added, *m_removed, *m_mtu;
 	struct wf_metric *m_fastpath, *m_fp_pods, *m_fp_fabric;
 	struct wf_fabric_fastpath_stats fp_seen; /* counted into the metrics already */
+	struct wf_agent_facts *facts;		 /* the agent's: the proxy's pod_notrack */
 };
 
 static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics,
@@ -40,6 +41,7 @@ static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *met
 	if (ret < 0)
 		goto err_fabric;
 	fr->logged_peers = (size_t)-1;
+	fr->facts = cfg->facts;
 	fr->m_routes = wf_metrics_gauge(metrics, "weft_fabric_routes", NULL,
 					"Routes to other nodes' podCIDRs the fabric wants");
 	fr->m_peers = wf_metrics_gauge(metrics, "weft_fabric_peers", NULL,
@@ -86,6 +88,7 @@ static int fabric_sync(void *state, const struct wf_store_snapshot *snap, char *
 	for (ssize_t i = 0; i < n; i++)
 		wf_fabric_node_from_k8s(objs[i], &nodes[i]);
 	wf_fabric_get_stats(fr->fabric, &before);
+	wf_fabric_set_pod_notrack(fr->fabric, fr->facts && fr->facts->pod_notrack);
 	ret = wf_fabric_sync(fr->fabric, nodes, (size_t)n);
 	wf_fabric_get_stats(fr->fabric, &after);
 	if (ret < 0)

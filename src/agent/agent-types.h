@@ -13,13 +13,26 @@ struct wf_agent;
 
 /* What the agent was started with (wf_agent_main parses it from the command line). Strings are
  * borrowed for the agent's lifetime. */
+/* What one reconciler learns that another needs, owned by the agent (wf_agent_new points
+ * wf_agent_config.facts at it) and read and written on the loop thread only. */
+struct wf_agent_facts {
+	/* The proxy keeps pod-to-pod traffic out of conntrack (its socket-level balancer is
+	 * attached, docs/services.md): the fabric's fast path forwards such untracked flows. */
+	bool pod_notrack;
+};
+
 struct wf_agent_config {
 	const char *manifests; /* directory of manifests, or NULL */
 	const char *node_name;
 	enum wf_fabric_mode fabric;
-	const char *fastpath_bridge; /* the pods' bridge, for the fabric's eBPF fast path; NULL:
+	const char *fastpath_bridge;  /* the pods' bridge, for the fabric's eBPF fast path; NULL:
 				      * no fast path (weft agent: cni0 unless --no-fastpath) */
-	const char *admin;	     /* "ADDR:PORT" or NULL: no admin endpoint */
+	const char *admin;	      /* "ADDR:PORT" or NULL: no admin endpoint */
+	const char *socket_lb_cgroup; /* the cgroup v2 directory the proxy's socket-level load
+				       * balancer attaches to; NULL: none (weft agent: the
+				       * cgroup2 root unless --no-socket-lb) */
+	struct wf_agent_facts *facts; /* set by wf_agent_new; NULL when a test builds a
+				       * reconciler alone */
 	/* Timing (0: the defaults below). */
 	uint64_t backoff_initial_ns; /* first retry after a failed sync */
 	uint64_t backoff_max_ns;

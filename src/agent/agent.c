@@ -16,6 +16,7 @@
 #include "lib/diag.h"
 #include "lib/admin.h"
 #include "lib/alloc.h"
+#include "lib/cgroup.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -39,6 +40,7 @@ struct rec {
 
 struct wf_agent {
 	struct wf_agent_config cfg;
+	struct wf_agent_facts facts; /* cfg.facts */
 	struct wf_loop *loop;
 	struct wf_store *store;
 	struct wf_source_dir *source;
@@ -257,6 +259,7 @@ int wf_agent_new(const struct wf_agent_config *cfg,
 	if (!a)
 		return -ENOMEM;
 	a->cfg = *cfg;
+	a->cfg.facts = &a->facts;
 	if (!a->cfg.backoff_initial_ns)
 		a->cfg.backoff_initial_ns = WF_AGENT_BACKOFF_INITIAL_NS;
 	if (!a->cfg.backoff_max_ns)
@@ -391,6 +394,11 @@ static void usage(FILE *out)
 		"  --no-fastpath        no eBPF fast path: pod traffic between nodes takes the\n"
 		"                       kernel's forwarding path only (and an installed fast path\n"
 		"                       is removed)\n"
+		"  --socket-lb-cgroup PATH  the cgroup v2 directory whose processes get the\n"
+		"                       socket-level load balancer for Services (default: the\n"
+		"                       cgroup2 mount's root, i.e. every process of the node)\n"
+		"  --no-socket-lb       no socket-level load balancing: every Service connection\n"
+		"                       goes through the nftables DNAT path\n"
 		"  --admin ADDR:PORT    /healthz, /readyz, /metrics (default %s; \"none\": off)\n"
 		"  --log SPEC           log levels, e.g. info,fabric=debug (or $WEFT_LOG)\n"
 		"  -h, --help           this text\n",
@@ -407,13 +415,16 @@ int wf_agent_main(int argc, char **argv)
 		{"admin", required_argument, NULL, 'a'},
 		{"pod-bridge", required_argument, NULL, 'b'},
 		{"no-fastpath", no_argument, NULL, 'F'},
+		{"socket-lb-cgroup", required_argument, NULL, 'C'},
+		{"no-socket-lb", no_argument, NULL, 'S'},
 		{"log", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct wf_agent_config cfg = {.fabric = WF_FABRIC_VXLAN, .admin = WF_AGENT_ADMIN_DEFAULT};
 	const char *bridge = WF_AGENT_POD_BRIDGE_DEFAULT;
-	bool fastpath = true;
+	bool fastpath = true, socket_lb = true;
+	static char cg_root[4096];
 	char host[256];
 	int c;
 
@@ -448,6 +459,12 @@ int wf_agent_main(int argc, char **argv)
 		case 'F':
 			fastpath = false;
 			break;
+		case 'C':
+			cfg.socket_lb_cgroup = optarg;
+			break;
+		case 'S':
+			socket_lb = false;
+			break;
 		case 'l':
 			if (wf_log_configure(optarg) < 0) {
 				fprintf(stderr, "weft agent: --log %s: bad log spec\n", optarg);
@@ -469,6 +486,11 @@ int wf_agent_main(int argc, char **argv)
 		return 2;
 	}
 	cfg.fastpath_bridge = fastpath ? bridge : NULL;
+	if (!socket_lb)
+		cfg.socket_lb_cgroup = NULL;
+	else if (!cfg.socket_lb_cgroup && wf_cgroup2_root(cg_root, sizeof(cg_root)) == 0)
+		cfg.socket_lb_cgroup = cg_root;
+	/* no cgroup2 mount: the proxy reconciler says so once and runs without it */
 	if (!cfg.manifests) {
 		fprintf(stderr, "weft agent: --manifests DIR is required (--kubeconfig is not "
 				"supported yet)\n");
@@ -493,10 +515,12 @@ int wf_agent_main(int argc, char **argv)
 		fprintf(stderr, "weft agent: %s\n", wf_strerror(ret));
 		return 1;
 	}
-	wf_log_info(LOG_SUB, "started", "node=%s fabric=%s fastpath=%s manifests=%s admin=%s",
-		    cfg.node_name, wf_fabric_mode_name(cfg.fabric),
-		    cfg.fastpath_bridge ? cfg.fastpath_bridge : "off", cfg.manifests,
-		    cfg.admin ? cfg.admin : "none");
+	wf_log_info(
+		LOG_SUB, "started",
+		"node=%s fabric=%s fastpath=%s socket_lb=%s manifests=%s admin=%s", cfg.node_name,
+		wf_fabric_mode_name(cfg.fabric), cfg.fastpath_bridge ? cfg.fastpath_bridge : "off",
+		socket_lb ? (cfg.socket_lb_cgroup ? cfg.socket_lb_cgroup : "no-cgroup2") : "off",
+		cfg.manifests, cfg.admin ? cfg.admin : "none");
 	ret = wf_agent_run(a);
 	wf_agent_free(a);
 	if (ret < 0) {

@@ -65,7 +65,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: weft lab COMMAND [--name NAME] ...\n"
-		"  up -f PATH... [--nodes N] [--fabric vxlan|host-gw] [--no-dns] [--timeout S]\n"
+		"  up -f PATH... [--nodes N] [--fabric vxlan|host-gw] [--no-dns] [--no-socket-lb]\n"
+		"     [--timeout S]\n"
 		"  apply -f PATH...        add or change objects in a running lab\n"
 		"  delete -f PATH...       remove them (pods terminate for their grace period)\n"
 		"  exec [-n NS] POD -- CMD...   (or --node NODE, or --outside, instead of POD)\n"
@@ -311,7 +312,13 @@ static int lab_down(const struct wf_lab *lab, bool quiet)
 		}
 		wf_free(rec);
 	}
-	/* 3. files */
+	/* 3. cgroups, now empty (only those recorded: never anyone else's) */
+	if (wf_lab_read_file(path, &rec, NULL) == 0) {
+		wf_lab_cgroups_del(rec);
+		wf_free(rec);
+		rec = NULL;
+	}
+	/* 4. files */
 	r = wf_lab_rmtree(lab->dir);
 	if (r < 0) {
 		fprintf(stderr, "weft lab: removing %s: %s\n", lab->dir, strerror(-r));
@@ -408,6 +415,15 @@ static int start_agents(const struct wf_lab *lab, long gen)
 		snprintf(node, sizeof(node), "node-%u", n);
 		wf_lab_netns_name(lab, node, ns, sizeof(ns));
 		wf_lab_path(lab, log, sizeof(log), "logs/agent-%s.log", node);
+		/* the socket-LB serves the node's own cgroup, never the host's root one */
+		char cg[512], *slb[2] = {"--no-socket-lb", NULL};
+		struct stat st;
+
+		if (!lab->no_socket_lb && wf_lab_cgroup_path(lab, node, cg, sizeof(cg)) == 0 &&
+		    stat(cg, &st) == 0) {
+			slb[0] = "--socket-lb-cgroup";
+			slb[1] = cg;
+		}
 		char *av[] = {(char *)lab->self,
 			      "agent",
 			      "--node-name",
@@ -418,6 +434,8 @@ static int start_agents(const struct wf_lab *lab, long gen)
 			      lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan",
 			      "--admin",
 			      WF_LAB_AGENT_ADMIN,
+			      slb[0],
+			      slb[1],
 			      NULL};
 		r = spawn_logged(lab, ns, log, av, &pid);
 		if (r < 0)
@@ -571,6 +589,8 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--no-dns"))
 			no_dns = true;
+		else if (!strcmp(argv[i], "--no-socket-lb"))
+			lab->no_socket_lb = true;
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = atoi(argv[++i]);
 		else {
@@ -631,6 +651,9 @@ static int cmd_up(struct wf_lab *lab, int argc, char **argv)
 	printf("Creating lab \"%s\": %u nodes, fabric %s\n", lab->name, lab->nodes,
 	       lab->fabric == WF_LAB_FABRIC_HOST_GW ? "host-gw" : "vxlan");
 	r = topology_up(lab);
+	if (r < 0)
+		goto fail;
+	r = wf_lab_cgroups_add(lab);
 	if (r < 0)
 		goto fail;
 	printf("  underlay, %u node namespaces and the outside client are up (%.1fs)\n", lab->nodes,
@@ -799,7 +822,7 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 	const char *ns = "default", *pod = NULL, *node = NULL;
 	bool outside = false;
 	char **cmd = NULL;
-	char netns[128], dir[600], resolv[700], hosts[700], path[1200];
+	char netns[128], dir[600], resolv[700], hosts[700], path[1200], cg[512] = "";
 	static char *shell[] = {"sh", NULL};
 
 	if (need_lab(lab))
@@ -845,6 +868,9 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 				lab->name);
 			return 1;
 		}
+		/* a node's host-network command gets the node's socket-LB, as its pods do */
+		if (node && wf_lab_cgroup_path(lab, node, cg, sizeof(cg)) == 0)
+			wf_lab_cgroup_join(cg);
 		if (wf_lab_netns_enter(netns) < 0) {
 			fprintf(stderr, "error: cannot enter %s: %m\n", netns);
 			return 1;
@@ -868,14 +894,22 @@ static int cmd_exec(struct wf_lab *lab, int argc, char **argv)
 			return 1;
 		}
 		snprintf(h, sizeof(h), "p-%08x", wf_lab_hash(uid));
+		/* the pod's node's cgroup, as its containers (lab-ctl.c) */
+		node = json_string_value(json_object_get(json_object_get(o, "spec"), "nodeName"));
+		if (!node || wf_lab_cgroup_path(lab, node, cg, sizeof(cg)) < 0)
+			cg[0] = '\0';
 		json_decref(o);
 		wf_lab_netns_name(lab, h, netns, sizeof(netns));
 	}
 	wf_lab_path(lab, dir, sizeof(dir), "pods/%s_%s", ns, pod);
 	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
 	snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
-	struct wf_lab_spawn s = {
-		.netns = netns, .resolv = resolv, .hosts = hosts, .hostname = pod, .argv = cmd};
+	struct wf_lab_spawn s = {.netns = netns,
+				 .resolv = resolv,
+				 .hosts = hosts,
+				 .hostname = pod,
+				 .argv = cmd,
+				 .cgroup = cg[0] ? cg : NULL};
 	wf_lab_enter_exec(&s);
 	return 127;
 }

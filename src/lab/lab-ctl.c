@@ -436,7 +436,12 @@ static void ctr_start(struct ctl *c, struct pod *p, struct ctr *k)
 	else
 		snprintf(resolv, sizeof(resolv), "%s/resolv.conf", p->dir);
 	snprintf(hosts, sizeof(hosts), "%s/hosts", p->dir);
+	/* the node's cgroup: its agent's socket-level load balancer serves the pod's sockets */
+	char cg[512];
+	if (wf_lab_cgroup_path(c->lab, p->node, cg, sizeof(cg)) < 0)
+		cg[0] = '\0';
 	struct wf_lab_spawn s = {
+		.cgroup = cg[0] ? cg : NULL,
 		.netns = p->netns,
 		.resolv = resolv[0] ? resolv : NULL,
 		.hosts = hosts,
@@ -711,11 +716,15 @@ static void __attribute__((noreturn)) probe_child(struct ctl *c, struct pod *p, 
 		dup2(null, 2);
 		snprintf(resolv, sizeof(resolv), "%s/resolv.conf", p->dir);
 		snprintf(hosts, sizeof(hosts), "%s/hosts", p->dir);
+		char cg[512];
+		if (wf_lab_cgroup_path(c->lab, p->node, cg, sizeof(cg)) < 0)
+			cg[0] = '\0';
 		struct wf_lab_spawn s = {.netns = p->netns,
 					 .resolv = resolv,
 					 .hosts = hosts,
 					 .argv = argv,
-					 .timeout = (unsigned)tmo};
+					 .timeout = (unsigned)tmo,
+					 .cgroup = cg[0] ? cg : NULL};
 		wf_lab_enter_exec(&s);
 		_exit(1);
 	}

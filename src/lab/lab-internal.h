@@ -26,9 +26,10 @@ struct wf_lab {
 	char cni[4096];	 /* weft-cni, or "" for the built-in attachment (lab-temp.c) */
 	unsigned nodes;	 /* node-1 ... node-N */
 	enum wf_lab_fabric fabric;
-	unsigned subnet; /* underlay 172.30.<subnet>.0/24 */
-	bool dns;	 /* the kube-dns addon is applied */
-	bool agent;	 /* nodes run `weft agent`; else lab-temp.c routes between them */
+	unsigned subnet;   /* underlay 172.30.<subnet>.0/24 */
+	bool dns;	   /* the kube-dns addon is applied */
+	bool agent;	   /* nodes run `weft agent`; else lab-temp.c routes between them */
+	bool no_socket_lb; /* up --no-socket-lb: agents without socket-level load balancing */
 };
 
 /* ---- lab-util.c ---- */
@@ -83,6 +84,21 @@ double wf_lab_now(void);
 long wf_lab_read_long(const char *path);
 /* True when `<self> <cmd> --help` exits 0: that subcommand exists in this build. */
 bool wf_lab_has_command(const struct wf_lab *lab, const char *cmd);
+
+/* The lab's cgroups (the node's socket-level load balancer attaches to its node's):
+ * <cgroup2 mount>/weft-lab-<name>, and below it one per node (node NULL: the lab's own). Fills
+ * buf; returns 0, or -ENOENT when no cgroup v2 hierarchy is mounted. */
+int wf_lab_cgroup_path(const struct wf_lab *lab, const char *node, char *buf, size_t size);
+/* Records ("cgroup PATH" in <dir>/created) and creates the lab's cgroup and one per node. A
+ * host without cgroup v2 gets none (0): the agents then run without socket-LB. */
+int wf_lab_cgroups_add(const struct wf_lab *lab);
+/* Moves the calling process into the cgroup directory dir, when it exists. Returns 0 or
+ * -errno. */
+int wf_lab_cgroup_join(const char *dir);
+/* Removes the cgroups recorded in rec (the text of <dir>/created), deepest first, killing what
+ * still runs in them (cgroup.kill: only processes inside our own cgroups). Returns 0, or the
+ * first error with the path printed. */
+int wf_lab_cgroups_del(char *rec);
 
 /* ---- lab-manifest.c ---- */
 
@@ -144,8 +160,9 @@ struct wf_lab_spawn {
 	const char *hostname;
 	const char *log; /* stdout/stderr appended here, or NULL (inherit) */
 	char *const *argv;
-	char *const *env; /* extra NAME=value entries, NULL-terminated, or NULL */
-	unsigned timeout; /* seconds before SIGKILL via alarm (exec probes), 0 none */
+	char *const *env;   /* extra NAME=value entries, NULL-terminated, or NULL */
+	unsigned timeout;   /* seconds before SIGKILL via alarm (exec probes), 0 none */
+	const char *cgroup; /* cgroup v2 directory joined first (the node's), or NULL */
 };
 /* Forks a process that enters the pod's network namespace and a private mount (and UTS)
  * namespace, bind-mounts resolv/hosts, and execs argv (PATH searched). It is the leader of its

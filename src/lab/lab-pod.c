@@ -17,6 +17,9 @@ int wf_lab_enter_exec(const struct wf_lab_spawn *s)
 {
 	int r;
 
+	/* the node's cgroup first: its socket-level load balancer serves the pod's sockets */
+	if (s->cgroup && (r = wf_lab_cgroup_join(s->cgroup)) < 0 && r != -ENOENT)
+		fprintf(stderr, "weft lab: cannot join cgroup %s: %s\n", s->cgroup, strerror(-r));
 	r = wf_lab_netns_enter(s->netns);
 	if (r < 0) {
 		fprintf(stderr, "weft lab: cannot enter network namespace %s: %s\n", s->netns,

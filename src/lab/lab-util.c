@@ -19,6 +19,7 @@
 
 #include "lab/lab-internal.h"
 #include "lib/alloc.h"
+#include "lib/cgroup.h"
 #include "lib/log.h"
 
 int wf_lab_init(struct wf_lab *lab, const char *name)
@@ -537,4 +538,109 @@ bool wf_lab_has_command(const struct wf_lab *lab, const char *cmd)
 	char *argv[] = {(char *)lab->self, (char *)cmd, "--help", NULL};
 
 	return wf_lab_run(NULL, argv, NULL, NULL, NULL, 0) == 0;
+}
+
+/* ---- cgroups ---- */
+
+int wf_lab_cgroup_path(const struct wf_lab *lab, const char *node, char *buf, size_t size)
+{
+	char root[256];
+	int r = wf_cgroup2_root(root, sizeof(root)), n;
+
+	if (r < 0)
+		return r;
+	n = node ? snprintf(buf, size, "%s/weft-lab-%s/%s", root, lab->name, node)
+		 : snprintf(buf, size, "%s/weft-lab-%s", root, lab->name);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int wf_lab_cgroups_add(const struct wf_lab *lab)
+{
+	char path[512], node[32];
+	int r;
+
+	for (unsigned n = 0; n <= lab->nodes; n++) {
+		snprintf(node, sizeof(node), "node-%u", n);
+		r = wf_lab_cgroup_path(lab, n ? node : NULL, path, sizeof(path));
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		/* recorded first: down removes it even if we die right after the mkdir */
+		r = wf_lab_record(lab, "cgroup %s", path);
+		if (r < 0)
+			return r;
+		if (mkdir(path, 0755) == -1) {
+			r = -errno;
+			fprintf(stderr, "weft lab: creating cgroup %s: %s\n", path, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int wf_lab_cgroup_join(const char *dir)
+{
+	char path[600];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if (write(fd, "0\n", 2) != 2) /* "0": the writing process */
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int cgroup_write(const char *dir, const char *file, const char *val)
+{
+	char path[600];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if (write(fd, val, strlen(val)) == -1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int wf_lab_cgroups_del(char *rec)
+{
+	char *lines[64], *save = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	for (char *l = strtok_r(rec, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (!strncmp(l, "cgroup ", 7) && strstr(l, "/weft-lab-") && n < 64)
+			lines[n++] = l + 7;
+	/* recorded parent first, so removed in reverse */
+	for (size_t i = n; i-- > 0;) {
+		double end = wf_lab_now() + 5;
+		int r = 0;
+
+		/* whatever is left inside (a pod's grandchild that escaped its session) */
+		cgroup_write(lines[i], "cgroup.kill", "1");
+		while (rmdir(lines[i]) == -1) {
+			r = -errno;
+			if (r == -ENOENT) {
+				r = 0;
+				break;
+			}
+			if (r != -EBUSY || wf_lab_now() > end)
+				break;
+			usleep(20000); /* killed processes leave the cgroup as they exit */
+		}
+		if (r < 0) {
+			fprintf(stderr, "weft lab: removing cgroup %s: %s\n", lines[i],
+				strerror(-r));
+			if (!ret)
+				ret = r;
+		}
+	}
+	return ret;
 }

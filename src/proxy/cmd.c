@@ -19,6 +19,7 @@
 #include "proxy/health.h"
 #include "proxy/model.h"
 #include "proxy/proxy.h"
+#include "proxy/socklb.h"
 #include "proxy/render.h"
 
 #define MAX_ARGS 64
@@ -117,7 +118,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: weft render proxy -f PATH... [--node NAME] [--node-ip IP]...\n"
 		"                         [--cluster-cidr CIDR]... [--zone ZONE] [--masquerade-all]\n"
-		"Prints the nftables ruleset the manifests yield on node NAME.\n");
+		"                         [--pod-notrack]\n"
+		"Prints the nftables ruleset the manifests yield on node NAME.\n"
+		"The apply driver also takes --socket-lb-cgroup DIR: the socket-level load\n"
+		"balancer attached to that cgroup v2 directory and synced after each apply.\n");
 }
 
 struct opts {
@@ -126,6 +130,7 @@ struct opts {
 	struct wf_ip ips[MAX_ARGS];
 	struct wf_cidr cidrs[MAX_ARGS];
 	struct wf_proxy_config cfg;
+	const char *socklb_cgroup; /* apply: attach the socket-LB there (socklb.h) */
 };
 
 /* Returns 0, 1 for --help (printed), or 2 after printing the problem. */
@@ -138,6 +143,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"cluster-cidr", required_argument, NULL, 'c'},
 		{"zone", required_argument, NULL, 'z'},
 		{"masquerade-all", no_argument, NULL, 'm'},
+		{"pod-notrack", no_argument, NULL, 'N'},
+		{"socket-lb-cgroup", required_argument, NULL, 'L'},
 		{"proxy-name", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -164,6 +171,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'm':
 			cfg->masquerade_all = true;
+			break;
+		case 'N':
+			cfg->pod_notrack = true;
+			break;
+		case 'L':
+			o->socklb_cgroup = optarg;
 			break;
 		case 'i':
 			if (cfg->n_node_ips == MAX_ARGS ||
@@ -249,7 +262,7 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static int apply_line(struct wf_proxy *p, struct wf_proxy_health *h,
+static int apply_line(struct wf_proxy *p, struct wf_proxy_health *h, struct wf_socklb *slb,
 		      const struct wf_proxy_config *cfg, char *line)
 {
 	char *paths[MAX_ARGS], *save = NULL;
@@ -289,17 +302,32 @@ static int apply_line(struct wf_proxy *p, struct wf_proxy_health *h,
 		printf("error: health servers: %s\n", wf_strerror(r));
 		goto out;
 	}
+	/* the socket-LB follows, as in the agent (its time is not in ms=, but in slb_ms=) */
+	if (slb) {
+		r = wf_socklb_sync_full(slb, wf_proxy_installed(p));
+		if (r < 0) {
+			printf("error: socket-LB sync: %s\n", wf_strerror(r));
+			goto out;
+		}
+	}
 	after = wf_proxy_stats(p);
 	kind = after->full_loads > before.full_loads	 ? "full"
 	       : after->block_loads > before.block_loads ? "block"
 	       : after->nl_deltas > before.nl_deltas	 ? "nl"
 							 : "none";
 	printf("ok kind=%s ms=%.3f load_ms=%.1f ct=%lu msgs=%lu elems=%lu tx=%lu max_tx_ms=%.3f "
-	       "services=%zu\n",
-	       kind, ms_since(&t0), load_ms, after->ct_deleted - before.ct_deleted,
+	       "services=%zu",
+	       kind, ms_since(&t0) - (slb ? (double)wf_socklb_stats(slb)->last_sync_ns / 1e6 : 0),
+	       load_ms, after->ct_deleted - before.ct_deleted,
 	       after->nl_messages - before.nl_messages, after->elements - before.elements,
 	       after->transactions - before.transactions, (double)after->max_tx_ns / 1e6,
 	       wf_proxy_installed(p)->n_svcs);
+	if (slb)
+		printf(" slb_ms=%.3f slb_keys=%zu slb_writes=%lu slb_adopted=%lu",
+		       (double)wf_socklb_stats(slb)->last_sync_ns / 1e6, wf_socklb_stats(slb)->keys,
+		       wf_socklb_stats(slb)->updates + wf_socklb_stats(slb)->removes,
+		       wf_socklb_stats(slb)->adopted);
+	printf("\n");
 out:
 	fflush(stdout);
 	wf_proxy_objects_free(objs, n_objs);
@@ -311,6 +339,7 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 	struct opts o = {0};
 	struct wf_proxy *p = NULL;
 	struct wf_proxy_health *h = NULL;
+	struct wf_socklb *slb = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -330,11 +359,22 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 		wf_proxy_free(p);
 		return 1;
 	}
+	if (o.socklb_cgroup) {
+		char err[256] = "";
+
+		r = wf_socklb_open(o.socklb_cgroup, &slb, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "weft: socket-LB: %s\n", err[0] ? err : wf_strerror(r));
+			wf_proxy_health_free(h);
+			wf_proxy_free(p);
+			return 1;
+		}
+	}
 	while ((len = getline(&line, &cap, stdin)) != -1) {
 		if (len && line[len - 1] == '\n')
 			line[len - 1] = 0;
 		if (!strncmp(line, "apply ", 6)) {
-			if (apply_line(p, h, &o.cfg, line + 6) < 0)
+			if (apply_line(p, h, slb, &o.cfg, line + 6) < 0)
 				status = 1;
 		} else if (!strncmp(line, "echo ", 5)) {
 			printf("%s\n", line + 5);
@@ -346,6 +386,7 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 		}
 	}
 	free(line);
+	wf_socklb_free(slb); /* its programs stay attached: the cgroup's owner removes them */
 	wf_proxy_health_free(h);
 	wf_proxy_free(p);
 	return status;

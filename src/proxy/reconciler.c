@@ -15,6 +15,7 @@
 #include "proxy/health.h"
 #include "proxy/model.h"
 #include "proxy/proxy.h"
+#include "proxy/socklb.h"
 
 /* A Service whose objects changed since the last sync. */
 struct dirty_svc {
@@ -26,13 +27,18 @@ struct proxy_rec {
 	const char *node_name;
 	struct wf_proxy *proxy;
 	struct wf_proxy_health *health;
-	struct wf_metric *m_services, *m_full, *m_deltas, *m_ct, *m_duration;
+	struct wf_metric *m_services, *m_full, *m_deltas, *m_ct, *m_duration, *m_slb;
+	/* The socket-level load balancer (socklb.h), NULL when off or unavailable: its maps
+	 * follow every model the nft backend installs, in the same sync. */
+	struct wf_socklb *socklb;
+	bool slb_failing; /* its last sync failed (warned once per streak) */
 	size_t logged_services;
 	/* Incremental syncs (docs/internals/proxy.md "One change, O(change)"): the agent's
 	 * store events name the Services that changed; the next sync redoes only those. */
-	struct wf_hash *dirty; /* "ns/service" -> struct dirty_svc */
-	unsigned long batches; /* store batches seen since the last sync */
-	bool full;	       /* a Node changed, or bookkeeping failed: rebuild */
+	struct wf_hash *dirty;	      /* "ns/service" -> struct dirty_svc */
+	unsigned long batches;	      /* store batches seen since the last sync */
+	bool full;		      /* a Node changed, or bookkeeping failed: rebuild */
+	struct wf_agent_facts *facts; /* the agent's: pod_notrack published for the fabric */
 };
 
 static void dirty_clear(struct proxy_rec *pr)
@@ -114,6 +120,32 @@ static void rec_changes(void *state, const struct wf_store_snapshot *snap,
 		pr->full = true;
 }
 
+/* Attaches the socket-level load balancer where cfg says; when it cannot (no eBPF, no cgroup2,
+ * no privilege), one warning and the nft table alone carries every connection. */
+static void socklb_open(struct proxy_rec *pr, const struct wf_agent_config *cfg)
+{
+	char err[256] = "";
+	int r;
+
+	if (!cfg->socket_lb_cgroup) {
+		wf_log_info("proxy", "socket-level load balancing off", "reason=%s",
+			    "no cgroup v2 directory (--no-socket-lb, or no cgroup2 mount)");
+		return;
+	}
+	r = wf_socklb_open(cfg->socket_lb_cgroup, &pr->socklb, err, sizeof(err));
+	if (r < 0) {
+		wf_log_warn("proxy",
+			    "socket-level load balancing unavailable, Services use the "
+			    "nftables path alone",
+			    "cgroup=%s error=%s", cfg->socket_lb_cgroup,
+			    err[0] ? err : wf_strerror(r));
+		pr->socklb = NULL;
+		return;
+	}
+	wf_log_info("proxy", "socket-level load balancer attached", "cgroup=%s",
+		    cfg->socket_lb_cgroup);
+}
+
 static int rec_init_with(const struct wf_proxy_ops *ops, const struct wf_agent_config *cfg,
 			 struct wf_metrics *metrics, void **ret_state)
 {
@@ -141,6 +173,7 @@ static int rec_init_with(const struct wf_proxy_ops *ops, const struct wf_agent_c
 		return -ENOMEM;
 	}
 	pr->node_name = cfg->node_name;
+	pr->facts = cfg->facts;
 	pr->logged_services = (size_t)-1;
 	if (metrics) {
 		pr->m_services = wf_metrics_gauge(metrics, "weft_proxy_service_ports", NULL,
@@ -153,6 +186,9 @@ static int rec_init_with(const struct wf_proxy_ops *ops, const struct wf_agent_c
 					      "Stale UDP conntrack entries deleted");
 		pr->m_duration = wf_metrics_gauge(metrics, "weft_proxy_last_apply_microseconds",
 						  NULL, "Duration of the last data-plane change");
+		pr->m_slb = wf_metrics_gauge(metrics, "weft_proxy_socket_lb", NULL,
+					     "1 when the socket-level load balancer is attached "
+					     "and in sync");
 	}
 	*ret_state = pr;
 	return 0;
@@ -160,7 +196,16 @@ static int rec_init_with(const struct wf_proxy_ops *ops, const struct wf_agent_c
 
 static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metrics, void **ret_state)
 {
-	return rec_init_with(&wf_proxy_nft_ops, cfg, metrics, ret_state);
+	int r = rec_init_with(&wf_proxy_nft_ops, cfg, metrics, ret_state);
+	struct proxy_rec *pr = r ? NULL : *ret_state;
+
+	if (!pr)
+		return r;
+	socklb_open(pr, cfg);
+	/* told now, so that the fabric's first sync (before ours) already knows */
+	if (pr->facts)
+		pr->facts->pod_notrack = wf_socklb_active(pr->socklb);
+	return 0;
 }
 
 static int rec_init_fake(const struct wf_agent_config *cfg, struct wf_metrics *metrics,
@@ -196,12 +241,47 @@ static int collect(void *ud, const struct wf_k8s_object *obj)
 	return 0;
 }
 
+/* The socket-LB's maps after the nft backend installed a model: the changes of d, or all of
+ * it (full, or after a socket-LB failure). A failure leaves the programs rewriting nothing
+ * (the table carries everything) and is retried at the next sync; it fails no sync. */
+static void socklb_follow(struct proxy_rec *pr, const struct wf_proxy_model_delta *d)
+{
+	const struct wf_proxy_model *m = wf_proxy_installed(pr->proxy);
+	int r = -ESTALE;
+
+	if (!pr->socklb || !m)
+		return;
+	if (d)
+		r = wf_socklb_sync_changes(pr->socklb, m, d->v, d->n);
+	if (r < 0)
+		r = wf_socklb_sync_full(pr->socklb, m);
+	if (r < 0 && !pr->slb_failing)
+		wf_log_warn("proxy",
+			    "socket-level load balancer out of sync, Services use the "
+			    "nftables path until it recovers",
+			    "error=%s", wf_strerror(r));
+	else if (r == 0 && pr->slb_failing)
+		wf_log_info("proxy", "socket-level load balancer recovered", "keys=%zu",
+			    wf_socklb_stats(pr->socklb)->keys);
+	else if (r == 0 && wf_socklb_stats(pr->socklb)->full_syncs == 1 && !d)
+		/* adopted: keys taken over from a previous agent's maps */
+		wf_log_info("proxy", "socket-level load balancer in sync",
+			    "keys=%zu adopted=%lu writes=%lu", wf_socklb_stats(pr->socklb)->keys,
+			    wf_socklb_stats(pr->socklb)->adopted,
+			    wf_socklb_stats(pr->socklb)->updates +
+				    wf_socklb_stats(pr->socklb)->removes);
+	pr->slb_failing = r < 0;
+}
+
 /* The whole model from the snapshot (first sync, resync, retry, Node change). */
 static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap, char *err,
 		     size_t errlen)
 {
 	static const enum wf_k8s_kind kinds[] = {WF_K8S_SERVICE, WF_K8S_ENDPOINTSLICE, WF_K8S_NODE};
-	struct wf_proxy_config cfg = {.node_name = pr->node_name};
+	/* pod_notrack: while the socket-LB carries pods' Service connections, pod-to-pod flows
+	 * need no conntrack (the nft side's part; docs/services.md) */
+	struct wf_proxy_config cfg = {.node_name = pr->node_name,
+				      .pod_notrack = wf_socklb_active(pr->socklb)};
 	struct wf_proxy_model *m;
 	struct collect c = {0};
 	int r = 0;
@@ -222,6 +302,9 @@ static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap,
 		snprintf(err, errlen, "%s", wf_proxy_error(pr->proxy));
 		return r;
 	}
+	socklb_follow(pr, NULL);
+	if (pr->facts)
+		pr->facts->pod_notrack = wf_proxy_installed(pr->proxy)->pod_notrack;
 	r = wf_proxy_health_update(pr->health, wf_proxy_installed(pr->proxy));
 	if (r < 0)
 		snprintf(err, errlen, "healthCheckNodePort servers: %s", wf_strerror(r));
@@ -233,7 +316,9 @@ static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap,
 static int sync_changed(struct proxy_rec *pr, const struct wf_store_snapshot *snap, char *err,
 			size_t errlen)
 {
-	struct wf_proxy_config cfg = {.node_name = pr->node_name};
+	/* the cfg of the installed model's build (rec_sync rebuilds when pod_notrack flips) */
+	struct wf_proxy_config cfg = {.node_name = pr->node_name,
+				      .pod_notrack = wf_proxy_installed(pr->proxy)->pod_notrack};
 	struct wf_proxy_service_input *in;
 	struct collect slices = {0}; /* the dirty Services' slices, one run per Service */
 	struct wf_proxy_model_delta d = {0};
@@ -274,6 +359,7 @@ static int sync_changed(struct proxy_rec *pr, const struct wf_store_snapshot *sn
 		snprintf(err, errlen, "%s", wf_proxy_error(pr->proxy));
 		goto out;
 	}
+	socklb_follow(pr, &d);
 	/* The healthz table changes only with a Service that has a healthCheckNodePort. */
 	for (size_t i = 0; i < d.n && !health; i++)
 		health = (d.v[i].has_old && d.v[i].old.health_check_node_port) ||
@@ -308,11 +394,18 @@ static int rec_sync(void *state, const struct wf_store_snapshot *snap, char *err
 		dirty_clear(pr);
 		r = sync_full(pr, snap, err, errlen);
 	}
+	/* The socket-LB came up or went down: the nft side reads that from the model
+	 * (pod_notrack: the conntrack it may skip), so the model is rebuilt with the new state. */
+	if (!r && pr->socklb &&
+	    wf_socklb_active(pr->socklb) != wf_proxy_installed(pr->proxy)->pod_notrack)
+		r = sync_full(pr, snap, err, errlen);
 	pr->batches = 0;
 	if (r < 0) {
 		pr->full = true;
 		return r;
 	}
+	if (pr->m_slb)
+		wf_metric_set(pr->m_slb, 0, wf_socklb_active(pr->socklb));
 	st = wf_proxy_stats(pr->proxy);
 	if (pr->m_services) {
 		wf_metric_set(pr->m_services, 0, (int64_t)wf_proxy_installed(pr->proxy)->n_svcs);
@@ -338,13 +431,19 @@ static void rec_done(void *state)
 	dirty_clear(pr);
 	wf_hash_free(pr->dirty);
 	wf_proxy_health_free(pr->health);
-	wf_proxy_free(pr->proxy); /* the table stays: it must survive a restart */
+	wf_proxy_free(pr->proxy);   /* the table stays: it must survive a restart */
+	wf_socklb_free(pr->socklb); /* the programs stay, as the table does */
 	wf_free(pr);
 }
 
 struct wf_proxy *wf_proxy_agent_reconciler_proxy(void *state)
 {
 	return ((struct proxy_rec *)state)->proxy;
+}
+
+bool wf_proxy_agent_reconciler_socket_lb(void *state)
+{
+	return wf_socklb_active(((struct proxy_rec *)state)->socklb);
 }
 
 const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler = {

@@ -4,6 +4,8 @@
  *
  * Thread context: the agent's loop thread. */
 #pragma once
+#include <stdbool.h>
+
 #include "agent/agent-types.h"
 
 extern const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler;
@@ -14,3 +16,6 @@ extern const struct wf_agent_reconciler_ops wf_proxy_agent_reconciler_fake;
 struct wf_proxy;
 /* The engine of a reconciler's state (tests: its installed model and stats). */
 struct wf_proxy *wf_proxy_agent_reconciler_proxy(void *state);
+/* True when the socket-level load balancer (socklb.h) is attached and its maps equal the
+ * installed model; after each sync, the same value as that model's pod_notrack. */
+bool wf_proxy_agent_reconciler_socket_lb(void *state);

@@ -376,37 +376,52 @@ static const char *const pod_notrack_masq =
 	"\t\tct status dnat ip saddr @clustercidrs4 meta mark set meta mark | 0x4000\n"
 	"\t\tct status dnat ip6 saddr @clustercidrs6 meta mark set meta mark | 0x4000\n";
 
-/* raw-prerouting and pod-notrack4/6. The cluster CIDRs are written into the rules, one
- * prefix test each, rather than looked up in @clustercidrs: an interval set lookup per packet
- * costs more than the few compares a cluster's handful of CIDRs needs (bench/services/
- * podpath.sh). The destination is tested first: most packets that are not pod-to-pod leave
- * after one compare. fib comes last, as the dearest test. */
+/* raw-prerouting (and pod-notrack4/6 where a family has several cluster CIDRs). The CIDRs are
+ * written into the rules, one prefix test each, rather than looked up in @clustercidrs: an
+ * interval set lookup per packet costs more than the few compares a cluster's handful of CIDRs
+ * needs. With one CIDR per family (the usual cluster) the test is one rule, without a jump.
+ * The destination is tested first: most packets that are not pod-to-pod leave after one
+ * compare. fib comes last, as the dearest test (bench/services/podpath.sh). */
 static int render_pod_notrack(const struct wf_proxy_model *m, struct wf_buf *b)
 {
-	char c[WF_CIDR_STRLEN];
-	int r = wf_buf_append_str(b,
-				  "\n\tchain raw-prerouting {\n"
-				  "\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	static const char *const tail = "fib daddr type != local notrack";
+	size_t n[2] = {0};
+	char c[WF_CIDR_STRLEN], d[WF_CIDR_STRLEN];
+	int r;
 
+	for (size_t i = 0; i < m->n_cluster_cidrs; i++)
+		n[m->cluster_cidrs[i].ip.family == AF_INET6]++;
+	r = wf_buf_append_str(b, "\n\tchain raw-prerouting {\n"
+				 "\t\ttype filter hook prerouting priority raw; policy accept;\n");
 	for (size_t i = 0; !r && i < m->n_cluster_cidrs; i++) {
-		bool v6 = m->cluster_cidrs[i].ip.family == AF_INET6;
+		const struct wf_cidr *x = &m->cluster_cidrs[i];
+		bool v6 = x->ip.family == AF_INET6;
+		const char *ip = v6 ? "ip6" : "ip";
 
-		r = wf_buf_printf(b, "\t\t%s daddr %s jump pod-notrack%c\n", v6 ? "ip6" : "ip",
-				  wf_cidr_format(&m->cluster_cidrs[i], c), v6 ? '6' : '4');
+		wf_cidr_format(x, c);
+		if (n[v6] == 1)
+			r = wf_buf_printf(b, "\t\t%s daddr %s %s saddr %s %s\n", ip, c, ip,
+					  wf_cidr_format(x, d), tail);
+		else
+			r = wf_buf_printf(b, "\t\t%s daddr %s jump pod-notrack%c\n", ip, c,
+					  v6 ? '6' : '4');
 	}
+	if (!r)
+		r = wf_buf_append_str(b, "\t}\n");
 	for (size_t f = 0; !r && f < 2; f++) {
-		const char *ip = fams[f] == AF_INET6 ? "ip6" : "ip";
+		bool v6 = fams[f] == AF_INET6;
 
-		r = wf_buf_printf(b, "\t}\n\n\tchain pod-notrack%c {\n",
-				  fams[f] == AF_INET6 ? '6' : '4');
+		if (n[v6] < 2)
+			continue;
+		r = wf_buf_printf(b, "\n\tchain pod-notrack%c {\n", v6 ? '6' : '4');
 		for (size_t i = 0; !r && i < m->n_cluster_cidrs; i++)
 			if (m->cluster_cidrs[i].ip.family == fams[f])
-				r = wf_buf_printf(b,
-						  "\t\t%s saddr %s fib daddr type != local "
-						  "notrack\n",
-						  ip, wf_cidr_format(&m->cluster_cidrs[i], c));
+				r = wf_buf_printf(b, "\t\t%s saddr %s %s\n", v6 ? "ip6" : "ip",
+						  wf_cidr_format(&m->cluster_cidrs[i], c), tail);
+		if (!r)
+			r = wf_buf_append_str(b, "\t}\n");
 	}
-	return r ? r : wf_buf_append_str(b, "\t}\n");
+	return r;
 }
 
 static int render_table(const struct wf_proxy_model *m, const struct all *a, struct wf_buf *out)

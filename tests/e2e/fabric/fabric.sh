@@ -153,8 +153,9 @@ agent_pid=()
 start_agent() { # start_agent N [AGENT OPTIONS]
 	local n=$1
 	shift
+	# --no-socket-lb: its default cgroup is the host's root one (this test has no cgroup)
 	ip netns exec "$pfx-n$n" "$agent" agent --manifests "$manifests" --node-name "node-$n" \
-		--fabric "$fabric" --admin 127.0.0.1:9402 "$@" >>"$tmp/agent-$n.log" 2>&1 &
+		--fabric "$fabric" --admin 127.0.0.1:9402 --no-socket-lb "$@" >>"$tmp/agent-$n.log" 2>&1 &
 	agent_pid[$n]=$!
 	pids+=($!)
 }
@@ -361,7 +362,8 @@ if command -v setpriv >/dev/null; then
 	: >"$tmp/agent-3.log"
 	ip netns exec "$pfx-n3" setpriv --inh-caps=-bpf,-sys_admin,-perfmon \
 		--bounding-set=-bpf,-sys_admin,-perfmon "$agent" agent --manifests "$manifests" \
-		--node-name node-3 --fabric "$fabric" --admin 127.0.0.1:9402 >>"$tmp/agent-3.log" 2>&1 &
+		--node-name node-3 --fabric "$fabric" --admin 127.0.0.1:9402 --no-socket-lb \
+		>>"$tmp/agent-3.log" 2>&1 &
 	agent_pid[3]=$!
 	pids+=($!)
 	check "agent without CAP_BPF ready" wait_for 10 ready 3

@@ -55,6 +55,9 @@ nothing_left() {
 		echo "mounts left:"; grep -e "weft-$LAB-" -e "/run/weft/lab/$LAB" /proc/self/mountinfo; bad=1
 	fi
 	if [ -e "/run/weft/lab/$LAB" ]; then echo "state dir left"; bad=1; fi
+	local cg2
+	cg2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+	if [ -n "$cg2" ] && [ -e "$cg2/weft-lab-$LAB" ]; then echo "cgroup left: $cg2/weft-lab-$LAB"; bad=1; fi
 	return $bad
 }
 cleanup() { "$WEFT" lab --name "$LAB" down >/dev/null 2>&1; rm -rf "$TMP" /tmp/weft-e2e.$$.out; }

@@ -4,7 +4,7 @@
   echo-server.py NAME
     TCP 8080 (IPv4 and IPv6), 5353: HTTP/1.0, body "NAME PEER-IP\n" (PEER-IP shows
     masquerading)
-    UDP 5353: answers each datagram with "NAME PEER-IP"
+    UDP 5353 (IPv4 and IPv6): answers each datagram with "NAME PEER-IP"
     TCP 9000: a stream, one line "NAME N" every 100 ms until the client goes
 """
 import socket
@@ -61,6 +61,15 @@ class TServer6(TServer):
         super().server_bind()
 
 
+class UServer6(socketserver.ThreadingUDPServer):
+    """IPv6 only, as TServer6."""
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 def serve(server):
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -70,6 +79,7 @@ serve(TServer6(("::", 8080), Http))
 serve(TServer(("0.0.0.0", 5353), Http))
 serve(TServer(("0.0.0.0", 9000), Stream))
 serve(socketserver.ThreadingUDPServer(("0.0.0.0", 5353), Udp))
+serve(UServer6(("::", 5353), Udp))
 print("ready", flush=True)
 while True:
     time.sleep(3600)

@@ -19,6 +19,63 @@ sticky() {
 	[ "$(echo "$seen" | wc -l)" -eq 1 ] && [[ "$seen" == pod=web-* ]]
 }
 check "ClientIP affinity: 30 requests, one pod" sticky
+
+# Socket-level load balancing (on by default): the client pod's connect() to a ClusterIP is
+# rewritten in the socket, so the kernel's peer is an endpoint, getpeername() still says the
+# VIP, and no node's conntrack holds a DNATed entry for the VIP; UDP replies come from the VIP.
+SLB="$HERE/socklb-client.py"
+WEB_VIP=$(lab get svc web | awk '$1 == "web" {print $3}')
+slb_attached() {
+	for n in node-1 node-2; do
+		x --node $n -- curl -sf -m 2 http://127.0.0.1:9402/metrics | grep -qx 'weft_proxy_socket_lb 1' || return 1
+	done
+}
+check "socket-LB attached and in sync on every node" eventually 10 slb_attached
+vip_ct() { # conntrack entries of every node whose original destination is the VIP
+	for n in node-1 node-2; do ip netns exec "weft-$LAB-$n" cat /proc/net/nf_conntrack; done | grep -c "dst=$WEB_VIP " || true
+}
+tcp_socklb() {
+	local out
+	out=$(x client -- python3 "$SLB" tcp "$WEB_VIP" 80) || return 1
+	echo "$out"
+	[[ "$out" == "getpeername=$WEB_VIP:80 kernel_peer=10.244."*":8080" ]] && [ "$(vip_ct)" = 0 ]
+}
+check "TCP to a ClusterIP: endpoint as the kernel's peer, the VIP from getpeername(), no DNAT entry" tcp_socklb
+udp_socklb() {
+	local out
+	out=$(x client -- python3 "$SLB" udp "$WEB_VIP" 53) || return 1
+	echo "$out"
+	[ "$out" = "reply_from=$WEB_VIP:53 connected_reply_from=$WEB_VIP:53 getpeername=$WEB_VIP:53" ] &&
+		[ "$(vip_ct)" = 0 ]
+}
+check "UDP to a ClusterIP: replies from the VIP (sendto and connected), no DNAT entry" udp_socklb
+# An agent restart: the new agent's programs replace the old ones and take over their maps
+# (adopted, nothing rewritten), so pods stay balanced in the socket throughout. The restarted
+# agent runs in the node's namespace, where `lab down` finds and stops it.
+restart_agent() {
+	local p args=() log="/run/weft/lab/$LAB/logs/agent-node-1.log"
+	for p in $(awk '$1 == "pid" {print $2}' "/run/weft/lab/$LAB/created"); do
+		tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qx node-1 || continue
+		tr '\0' '\n' <"/proc/$p/cmdline" | sed -n 2p | grep -qx agent || continue
+		mapfile -t args < <(tr '\0' '\n' <"/proc/$p/cmdline")
+		kill "$p"
+		break
+	done
+	[ ${#args[@]} -gt 0 ] || { echo "node-1's agent not found"; return 1; }
+	# nsenter, not ip netns exec: the agent must see the cgroup2 mount under /sys
+	nsenter --net="/run/netns/weft-$LAB-node-1" "${args[@]}" >>"$log" 2>&1 &
+	eventually 10 grep -q 'msg="socket-level load balancer in sync" keys=[1-9][0-9]* adopted=[1-9]' "$log" &&
+		grep 'load balancer in sync' "$log" | tail -1
+}
+check "agent restart: the socket-LB maps taken over" restart_agent
+check "TCP to a ClusterIP after the restart: still in the socket" tcp_socklb
+# The same pod's namespace entered by a process outside the node's cgroup: no socket-LB, so the
+# nft table DNATs it - the entry the checks above did not find.
+CLIENT_NS=$(x client -- sh -c 'ip netns identify $$')
+nft_path() {
+	ip netns exec "$CLIENT_NS" curl -sS -m 2 "http://$WEB_VIP/" | grep -q '^pod=web-' && [ "$(vip_ct)" -ge 1 ]
+}
+check "outside the node's cgroup the nft table serves the pod (a DNAT entry)" nft_path
 SOLO_NODE=$(lab get pods -o wide 2>/dev/null | awk '/^solo-/ {for (i=1;i<=NF;i++) if ($i ~ /^node-/) print $i}' | head -1)
 SOLO=$(lab get pods | awk '/^solo-/ {print $1}' | head -1)
 # A pod reaching itself: weft-cni sets hairpin mode on the pod's bridge port (the lab's conflist
@@ -41,4 +98,23 @@ for n in node-1 node-2; do
 done
 check "down" lab down
 check "down leaves nothing" nothing_left
+
+# --no-socket-lb: the nft table alone serves pods' Service connections.
+check "up --no-socket-lb" lab up -f "$HERE/lab/proxy.yaml" --nodes 2 --no-socket-lb
+snapshot
+check "pods running (no socket-LB)" eventually 40 ready
+WEB_VIP=$(lab get svc web | awk '$1 == "web" {print $3}')
+slb_off() {
+	for n in node-1 node-2; do
+		x --node $n -- curl -sf -m 2 http://127.0.0.1:9402/metrics | grep -qx 'weft_proxy_socket_lb 0' || return 1
+	done
+}
+check "no socket-LB on any node" slb_off
+nft_only() {
+	x client -- curl -sS -m 2 "http://$WEB_VIP/" | grep -q '^pod=web-' && [ "$(vip_ct)" -ge 1 ] &&
+		x client -- python3 "$SLB" udp "$WEB_VIP" 53 | grep -q "^reply_from=$WEB_VIP:53 "
+}
+check "a pod reaches the ClusterIP through the nft table (TCP, UDP)" nft_only
+check "down (no socket-LB)" lab down
+check "down leaves nothing (no socket-LB)" nothing_left
 finish
