@@ -137,16 +137,17 @@ static __always_inline int in_cidrs(void *map, __u32 addr)
  * stack would only forward. A flow conntrack does not know yet goes through the stack, so
  * its first packets meet the node's netfilter rules (Services, policy) and create the entry -
  * unless the flow is pod-to-pod under WF_FP_F_POD_NOTRACK (pod_src: the source is a pod
- * address): the stack would leave it untracked, so no entry is ever coming, and the proxy's
- * rules guarantee nothing NATs it. */
+ * address, and the flag is on): the stack would leave it untracked, so no entry is ever
+ * coming, the proxy's rules guarantee nothing NATs it, and no packet of it - SYN, FIN and RST
+ * included - needs anything of the stack but the route, which forward() looks up. */
 static __always_inline int flow_is_plain(struct __sk_buff *skb, struct iphdr *ip, void *end,
-					 const struct wf_fp_config *cfg, int pod_src)
+					 int pod_src)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_ct_opts opts = {.netns_id = -1 /* BPF_F_CURRENT_NETNS */};
 	struct nf_conn *ct;
 	__u16 *ports = (void *)(ip + 1);
-	int plain;
+	int plain, flags = 0;
 
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *th = (void *)(ip + 1);
@@ -154,8 +155,9 @@ static __always_inline int flow_is_plain(struct __sk_buff *skb, struct iphdr *ip
 		if ((void *)(th + 1) > end)
 			return 0;
 		/* conntrack must see connections open and close, so it tracks their state and
-		 * times their entries out */
-		if (th->syn || th->fin || th->rst)
+		 * times their entries out - unless it never tracks the flow (below) */
+		flags = th->syn || th->fin || th->rst;
+		if (flags && !pod_src)
 			return 0;
 	} else if (ip->protocol == IPPROTO_UDP) {
 		if ((void *)(ports + 2) > end)
@@ -170,8 +172,9 @@ static __always_inline int flow_is_plain(struct __sk_buff *skb, struct iphdr *ip
 	opts.l4proto = ip->protocol;
 	ct = bpf_skb_ct_lookup(skb, &t, sizeof(t.ipv4), &opts, WF_CT_OPTS_SZ);
 	if (!ct)
-		return pod_src && (cfg->flags & WF_FP_F_POD_NOTRACK);
-	plain = (ct->status & IPS_ASSURED) && !(ct->status & (IPS_SRC_NAT | IPS_DST_NAT));
+		return pod_src;
+	/* a flow conntrack knows (from before pod_notrack, or from outside the pods) */
+	plain = !flags && (ct->status & IPS_ASSURED) && !(ct->status & (IPS_SRC_NAT | IPS_DST_NAT));
 	bpf_ct_release(ct);
 	return plain;
 }
@@ -266,7 +269,7 @@ static __always_inline struct iphdr *plain_ipv4(struct __sk_buff *skb, void *map
 	 * this node's own addresses, the route lookup in forward() declines them) */
 	int pod_src = (cfg->flags & WF_FP_F_POD_NOTRACK) &&
 		      (in_cidrs(&wf_fp_local, ip->saddr) || in_cidrs(&wf_fp_remote, ip->saddr));
-	if (!flow_is_plain(skb, ip, end, cfg, pod_src))
+	if (!flow_is_plain(skb, ip, end, pod_src))
 		return NULL;
 	return ip;
 }

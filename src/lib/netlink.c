@@ -564,6 +564,48 @@ int wf_nl_addr_has(struct wf_nl *nl, int index, const struct wf_ip *ip)
 	return f.found;
 }
 
+struct addr_list {
+	struct wf_ip *out;
+	size_t cap, n;
+};
+
+static int list_addr(const struct nlmsghdr *h, void *arg)
+{
+	struct addr_list *l = arg;
+	if (h->nlmsg_type != RTM_NEWADDR)
+		return 0;
+	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	unsigned alen = ifa->ifa_family == AF_INET ? 4 : ifa->ifa_family == AF_INET6 ? 16 : 0;
+	const void *addr = NULL;
+	int len = IFA_PAYLOAD(h);
+	for (const struct rtattr *a = IFA_RTA(ifa); alen && RTA_OK(a, len); a = RTA_NEXT(a, len))
+		/* IFA_LOCAL is the address itself; IFA_ADDRESS is the peer's on point-to-point
+		 * links and the same address elsewhere */
+		if ((a->rta_type == IFA_LOCAL || (a->rta_type == IFA_ADDRESS && !addr)) &&
+		    RTA_PAYLOAD(a) == alen)
+			addr = RTA_DATA(a);
+	if (!addr)
+		return 0;
+	if (l->n < l->cap) {
+		struct wf_ip *ip = &l->out[l->n];
+		memset(ip, 0, sizeof(*ip));
+		ip->family = ifa->ifa_family;
+		memcpy(ip->addr, addr, alen);
+	}
+	l->n++;
+	return 0;
+}
+
+int wf_nl_addr_list(struct wf_nl *nl, struct wf_ip *out, size_t cap)
+{
+	struct req r;
+	struct ifaddrmsg *ifa = req_start(nl, &r, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC;
+	struct addr_list l = {.out = out, .cap = cap};
+	int err = transact(nl, &r, list_addr, &l);
+	return err < 0 ? err : (int)l.n;
+}
+
 static int route_req(struct wf_nl *nl, uint16_t type, uint16_t flags, const struct wf_nl_route *rt)
 {
 	struct req r;

@@ -68,6 +68,9 @@ int wf_nl_addr_add(struct wf_nl *nl, int index, const struct wf_ip *ip, uint8_t 
 int wf_nl_addr_del(struct wf_nl *nl, int index, const struct wf_ip *ip, uint8_t prefix);
 /* Returns 1 when the link has ip (any prefix), 0 when not, or -errno. */
 int wf_nl_addr_has(struct wf_nl *nl, int index, const struct wf_ip *ip);
+/* The addresses of every link of the namespace, both families, into out (at most cap; the
+ * rest are counted but not stored). Returns how many there are, or -errno. */
+int wf_nl_addr_list(struct wf_nl *nl, struct wf_ip *out, size_t cap);
 
 int wf_nl_route_add(struct wf_nl *nl, const struct wf_nl_route *r);
 int wf_nl_route_del(struct wf_nl *nl, const struct wf_nl_route *r);

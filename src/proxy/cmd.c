@@ -19,6 +19,7 @@
 #include "proxy/health.h"
 #include "proxy/model.h"
 #include "proxy/proxy.h"
+#include "proxy/reconciler.h"
 #include "proxy/socklb.h"
 #include "proxy/render.h"
 
@@ -129,6 +130,7 @@ struct opts {
 	size_t n_files;
 	struct wf_ip ips[MAX_ARGS];
 	struct wf_cidr cidrs[MAX_ARGS];
+	struct wf_ip local[MAX_ARGS]; /* apply --pod-notrack: the namespace's addresses */
 	struct wf_proxy_config cfg;
 	const char *socklb_cgroup; /* apply: attach the socket-LB there (socklb.h) */
 };
@@ -348,6 +350,12 @@ int wf_proxy_cmd_apply(int argc, char **argv)
 	r = parse_opts(argc, argv, &o);
 	if (r)
 		return r == 1 ? 0 : r;
+	/* as the agent does: the node's addresses stay tracked under --pod-notrack (weft render
+	 * reads no namespace and shows only the gateway a Node's podCIDR implies) */
+	if (o.cfg.pod_notrack) {
+		o.cfg.n_local_addrs = wf_proxy_node_addrs(o.local, MAX_ARGS);
+		o.cfg.local_addrs = o.local;
+	}
 	r = wf_proxy_new(&wf_proxy_nft_ops, &p);
 	if (r < 0) {
 		fprintf(stderr, "weft: nft backend: %s\n", wf_strerror(r));

@@ -88,6 +88,12 @@ struct wf_proxy_config {
 	/* Pod-to-pod TCP and UDP skips conntrack (docs/services.md, "Pod traffic without
 	 * conntrack"): set while the socket-level load balancer carries pods' Service traffic. */
 	bool pod_notrack;
+	/* The node's own addresses (all its links'; those inside the cluster CIDRs matter): with
+	 * pod_notrack, traffic to them stays tracked. The first address of each of the node's
+	 * podCIDRs (the pods' gateway, weft-ipam's and host-local's default) is added anyway,
+	 * before a first pod has put it on the bridge. */
+	size_t n_local_addrs;
+	const struct wf_ip *local_addrs;
 };
 
 struct wf_proxy_model {
@@ -99,6 +105,10 @@ struct wf_proxy_model {
 	struct wf_cidr *cluster_cidrs;
 	bool masquerade_all;
 	bool pod_notrack;
+	/* With pod_notrack: the node's addresses inside the cluster CIDRs (sorted, unique), to
+	 * which traffic stays tracked (replies to what this node masquerades come there). */
+	size_t n_node_pod_addrs;
+	struct wf_ip *node_pod_addrs;
 	size_t n_ignored; /* Services with nothing to program (headless, ExternalName, ...) */
 	/* private */
 	struct wf_arena *arena;

@@ -693,6 +693,49 @@ static int rec_set(struct wf_proxy_model *m, const char *ns, const char *name,
 	return 0;
 }
 
+static bool in_cluster(const struct wf_proxy_model *m, const struct wf_ip *ip)
+{
+	for (size_t i = 0; i < m->n_cluster_cidrs; i++)
+		if (wf_cidr_contains(&m->cluster_cidrs[i], ip))
+			return true;
+	return false;
+}
+
+static int ip_cmp(const void *a, const void *b)
+{
+	return wf_ip_cmp(a, b);
+}
+
+/* m->node_pod_addrs: the configured local addresses and the gateway of each of self's
+ * podCIDRs, those inside the cluster CIDRs, sorted and unique. */
+static int node_pod_addrs(struct builder *b, const struct wf_k8s_node *self)
+{
+	const struct wf_proxy_config *cfg = b->cfg;
+	struct wf_proxy_model *m = b->m;
+	size_t cap = cfg->n_local_addrs + (self ? self->n_pod_cidrs : 0), n = 0;
+	struct wf_ip *v;
+
+	if (!cap)
+		return 0;
+	v = wf_arena_alloc(b->a, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_local_addrs; i++)
+		if (in_cluster(m, &cfg->local_addrs[i]))
+			v[n++] = cfg->local_addrs[i];
+	for (size_t i = 0; self && i < self->n_pod_cidrs; i++)
+		if (wf_cidr_nth(&self->pod_cidrs[i], 1, &v[n]) == 0 && in_cluster(m, &v[n]))
+			n++;
+	qsort(v, n, sizeof(*v), ip_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!u || !wf_ip_equal(&v[u - 1], &v[i]))
+			v[u++] = v[i];
+	m->node_pod_addrs = v;
+	m->n_node_pod_addrs = u;
+	return 0;
+}
+
 static int node_identity(struct builder *b, const struct wf_k8s_object *const *objects, size_t n)
 {
 	const struct wf_proxy_config *cfg = b->cfg;
@@ -757,7 +800,7 @@ static int node_identity(struct builder *b, const struct wf_k8s_object *const *o
 	}
 	m->masquerade_all = cfg->masquerade_all;
 	m->pod_notrack = cfg->pod_notrack;
-	return 0;
+	return m->pod_notrack ? node_pod_addrs(b, self) : 0;
 }
 
 int wf_proxy_model_build(const struct wf_proxy_config *cfg,

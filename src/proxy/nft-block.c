@@ -84,8 +84,9 @@ void nft_names_free(char **v, size_t n)
 
 bool nft_planned_set(const char *name)
 {
+	/* the node's address sets are written whole with the block, never element by element */
 	return strncmp(name, "nodeips", 7) && strncmp(name, "clustercidrs", 12) &&
-	       strncmp(name, "aff-", 4);
+	       strncmp(name, "nodepodaddrs", 12) && strncmp(name, "aff-", 4);
 }
 
 int nft_block_text(const struct wf_proxy_model *m, struct wf_buf *out, char *tag, size_t tag_len)
@@ -182,8 +183,8 @@ out:
 }
 
 /* What the block's text depends on (render.c): the node's addresses and cluster CIDRs, the
- * class count, pod_notrack and the affinity timeouts. Equal inputs, equal block: a delta need
- * not render it again. */
+ * class count, pod_notrack with the node's addresses in the pod network, and the affinity
+ * timeouts. Equal inputs, equal block: a delta need not render it again. */
 uint64_t nft_block_inputs(const struct wf_proxy_model *m)
 {
 	uint32_t touts[256];
@@ -195,6 +196,7 @@ uint64_t nft_block_inputs(const struct wf_proxy_model *m)
 	h = wf_hash_seeded(m->cluster_cidrs, m->n_cluster_cidrs * sizeof(*m->cluster_cidrs), h);
 	h = wf_hash_seeded(&k, sizeof(k), h);
 	h = wf_hash_seeded(&m->pod_notrack, sizeof(m->pod_notrack), h);
+	h = wf_hash_seeded(m->node_pod_addrs, m->n_node_pod_addrs * sizeof(*m->node_pod_addrs), h);
 	h = wf_hash_seeded(&n, sizeof(n), h);
 	return wf_hash_seeded(touts, (n < 256 ? n : 256) * sizeof(*touts), h);
 }

@@ -11,6 +11,7 @@
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/netlink.h"
 #include "proxy/fake.h"
 #include "proxy/health.h"
 #include "proxy/model.h"
@@ -273,6 +274,22 @@ static void socklb_follow(struct proxy_rec *pr, const struct wf_proxy_model_delt
 	pr->slb_failing = r < 0;
 }
 
+size_t wf_proxy_node_addrs(struct wf_ip *out, size_t cap)
+{
+	struct wf_nl nl = {0};
+	int n = wf_nl_init(&nl);
+
+	if (n == 0)
+		n = wf_nl_addr_list(&nl, out, cap);
+	wf_nl_done(&nl);
+	if (n < 0) {
+		wf_log_warn("proxy", "cannot list the node's addresses", "error=%s",
+			    wf_strerror(n));
+		return 0;
+	}
+	return (size_t)n < cap ? (size_t)n : cap;
+}
+
 /* The whole model from the snapshot (first sync, resync, retry, Node change). */
 static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap, char *err,
 		     size_t errlen)
@@ -282,9 +299,17 @@ static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap,
 	 * need no conntrack (the nft side's part; docs/services.md) */
 	struct wf_proxy_config cfg = {.node_name = pr->node_name,
 				      .pod_notrack = wf_socklb_active(pr->socklb)};
+	struct wf_ip addrs[256];
 	struct wf_proxy_model *m;
 	struct collect c = {0};
 	int r = 0;
+
+	if (cfg.pod_notrack) {
+		/* listed at every full sync, the periodic one included: an address added later
+		 * (a gateway other than the podCIDR's first address) is known within a resync */
+		cfg.n_local_addrs = wf_proxy_node_addrs(addrs, 256);
+		cfg.local_addrs = addrs;
+	}
 
 	dirty_clear(pr);
 	pr->full = false;

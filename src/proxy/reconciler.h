@@ -19,3 +19,9 @@ struct wf_proxy *wf_proxy_agent_reconciler_proxy(void *state);
 /* True when the socket-level load balancer (socklb.h) is attached and its maps equal the
  * installed model; after each sync, the same value as that model's pod_notrack. */
 bool wf_proxy_agent_reconciler_socket_lb(void *state);
+
+struct wf_ip;
+/* The addresses of the current network namespace's links (the node's), for pod_notrack
+ * (wf_proxy_config.local_addrs): up to cap of them into out; 0, with a warning logged, when
+ * they cannot be listed (the pods' gateway is then excluded by its convention alone). */
+size_t wf_proxy_node_addrs(struct wf_ip *out, size_t cap);

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# New-connection latency from a pod on node-1 to a pod on node-2 in the lab: weft's whole data
+# plane as a node runs it (socket-level balancer, pod traffic without conntrack, the fabric's
+# fast path) against the same two nodes with no rules at all.
+#
+#   bench/services/labpath.sh [BUILD_DIR]     (root; default build)
+#   env: CONNECTS (3000), ROUNDS (5), PIN_CPU (1), FABRIC (host-gw)
+#
+# Planes, each the p50 of CONNECTS blocking connect()s (connlat: client in pod "client" on
+# node-1, listener in pod "server" on node-2, port 8080), ROUNDS rounds:
+#   weft-svc     through the Service's ClusterIP, as the client pod runs (lab exec: in node-1's
+#                cgroup, where the socket-level balancer is attached)
+#   weft-direct  straight to the server pod's address, same lab, same rules
+#   none         the same two pods after every nft table and tc program of both nodes is
+#                removed: plain routing, conntrack off (the agents are stopped first)
+#   ct-on        none plus a nat table on both nodes: conntrack sees every connection
+# weft-svc / weft-direct is what the Service costs inside weft's data plane; weft-svc / none is
+# the issue's "within 1.10x of no rules".
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+CONNECTS=${CONNECTS:-3000}
+ROUNDS=${ROUNDS:-5}
+FABRIC=${FABRIC:-host-gw}
+WEFT=$(realpath "$BUILD/src/cli/weft")
+ninja -C "$BUILD" src/cli/weft bench/services/connlat >/dev/null
+CONNLAT=$(realpath "$BUILD/bench/services/connlat")
+LAB=lpath$$
+TMP=$(mktemp -d /tmp/weft-bench-labpath.XXXXXX)
+lab() { "$WEFT" lab --name "$LAB" "$@"; }
+trap 'lab down >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
+
+cat >"$TMP/m.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: server, labels: {app: server}}
+spec:
+  nodeName: node-2
+  containers: [{name: idle, image: idle, command: [sleep, infinity]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: node-1
+  containers: [{name: idle, image: idle, command: [sleep, infinity]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: server}
+spec:
+  selector: {app: server}
+  ports: [{port: 8080, targetPort: 8080}]
+YAML
+lab up -f "$TMP/m.yaml" --nodes 2 --no-dns --fabric "$FABRIC" >/dev/null
+for _ in $(seq 100); do
+	[ "$(lab get pods | grep -c ' Running ')" -eq 2 ] && break
+	sleep 0.1
+done
+json() { lab get "$@" -o json; }
+server_ip=$(json pod server | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p')
+client_ip=$(json pod client | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p')
+vip=$(json service server | sed -n 's/^ *"clusterIP": "\(.*\)",*$/\1/p' | head -1)
+pod_ns() { # the pod namespace holding address $1
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep "^weft-$LAB-p-"); do
+		if ip -n "$ns" -4 addr show 2>/dev/null | grep -q " $1/"; then echo "$ns"; fi
+	done
+}
+srv_ns=$(pod_ns "$server_ip")
+cli_ns=$(pod_ns "$client_ip")
+[ -n "$srv_ns" ] && [ -n "$cli_ns" ] && [ -n "$vip" ] ||
+	{ echo "labpath: server $server_ip ($srv_ns), client $client_ip ($cli_ns), vip '$vip'" >&2; exit 1; }
+echo "lab $LAB, fabric $FABRIC: client $client_ip (node-1) -> server $server_ip (node-2), Service $vip:8080"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+PIN=(taskset -c "${PIN_CPU:-1}")
+p50() { sed -E 's/.*p50_us=([0-9.]+).*/\1/'; }
+# in the client pod as its processes run (node-1's cgroup): lab exec
+in_pod() { lab exec client -- "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "/run/netns/$srv_ns" | p50; }
+# in the client pod's namespace only, outside any cgroup of the lab
+in_ns() { ip netns exec "$cli_ns" "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "/run/netns/$srv_ns" | p50; }
+
+declare -A R
+add() { R[$1]="${R[$1]:-} $2"; }
+# the balancer really rewrites (the Service answers through it), and conntrack stays empty
+in_pod "$vip" >/dev/null
+for r in $(seq "$ROUNDS"); do
+	add weft-svc "$(in_pod "$vip")"
+	add weft-direct "$(in_pod "$server_ip")"
+done
+nodes=(weft-$LAB-node-1 weft-$LAB-node-2)
+entries=$(for n in "${nodes[@]}"; do ip netns exec "$n" cat /proc/net/nf_conntrack; done |
+	grep -c "$client_ip" || true)
+echo "conntrack entries of the client on both nodes after the weft rounds: $entries"
+
+# no rules: stop the agents (they would put their tables back), then clear both nodes
+for n in "${nodes[@]}"; do
+	for pid in $(ip netns pids "$n"); do
+		[ "$(cat /proc/"$pid"/comm 2>/dev/null)" = weft ] &&
+			grep -q agent /proc/"$pid"/cmdline 2>/dev/null && kill "$pid"
+	done
+done
+sleep 1
+for n in "${nodes[@]}"; do
+	ip netns exec "$n" nft flush ruleset
+	for d in $(ip -n "$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+		tc -n "$n" qdisc del dev "$d" clsact 2>/dev/null || true
+	done
+done
+for r in $(seq "$ROUNDS"); do
+	add none "$(in_ns "$server_ip")"
+done
+for n in "${nodes[@]}"; do
+	[ -z "$(ip netns exec "$n" nft list ruleset)" ] ||
+		echo "warning: $n has rules again: the none rounds are not what they say" >&2
+done
+for n in "${nodes[@]}"; do
+	ip netns exec "$n" nft -f - <<-'NFT'
+	table ip ctbase {
+		chain pre { type nat hook prerouting priority dstnat; policy accept; ct state new counter; }
+		chain post { type nat hook postrouting priority srcnat; policy accept; }
+	}
+	NFT
+done
+for r in $(seq "$ROUNDS"); do
+	add ct-on "$(in_ns "$server_ip")"
+done
+
+med() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+none=$(echo "${R[none]}" | med)
+direct=$(echo "${R[weft-direct]}" | med)
+echo "pod (node-1) -> pod (node-2), p50 of $CONNECTS connects, median of $ROUNDS rounds (us):"
+for k in none ct-on weft-direct weft-svc; do
+	m=$(echo "${R[$k]}" | med)
+	printf '  %-12s %7s   (rounds:%s)   vs none %s   vs weft-direct %s\n' "$k" "$m" "${R[$k]}" \
+		"$(echo "scale=3; $m / $none" | bc)" "$(echo "scale=3; $m / $direct" | bc)"
+done
