@@ -42,6 +42,8 @@ static int fabric_init(const struct wf_agent_config *cfg, struct wf_metrics *met
 		goto err_fabric;
 	fr->logged_peers = (size_t)-1;
 	fr->facts = cfg->facts;
+	if (fr->facts)
+		fr->facts->tunnel_port = cfg->fabric == WF_FABRIC_VXLAN ? WF_FABRIC_VXLAN_PORT : 0;
 	fr->m_routes = wf_metrics_gauge(metrics, "weft_fabric_routes", NULL,
 					"Routes to other nodes' podCIDRs the fabric wants");
 	fr->m_peers = wf_metrics_gauge(metrics, "weft_fabric_peers", NULL,

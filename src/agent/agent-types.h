@@ -19,6 +19,9 @@ struct wf_agent_facts {
 	/* The proxy keeps pod-to-pod traffic out of conntrack (its socket-level balancer is
 	 * attached, docs/services.md): the fabric's fast path forwards such untracked flows. */
 	bool pod_notrack;
+	/* The fabric's tunnel: the UDP port its VXLAN packets go to between nodes (0: no tunnel,
+	 * host-gw). With pod_notrack the proxy keeps them out of conntrack too. */
+	uint16_t tunnel_port;
 };
 
 struct wf_agent_config {

@@ -119,7 +119,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: weft render proxy -f PATH... [--node NAME] [--node-ip IP]...\n"
 		"                         [--cluster-cidr CIDR]... [--zone ZONE] [--masquerade-all]\n"
-		"                         [--pod-notrack]\n"
+		"                         [--pod-notrack [--tunnel-port PORT]]\n"
 		"Prints the nftables ruleset the manifests yield on node NAME.\n"
 		"The apply driver also takes --socket-lb-cgroup DIR: the socket-level load\n"
 		"balancer attached to that cgroup v2 directory and synced after each apply.\n");
@@ -146,6 +146,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"zone", required_argument, NULL, 'z'},
 		{"masquerade-all", no_argument, NULL, 'm'},
 		{"pod-notrack", no_argument, NULL, 'N'},
+		{"tunnel-port", required_argument, NULL, 'T'},
 		{"socket-lb-cgroup", required_argument, NULL, 'L'},
 		{"proxy-name", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
@@ -177,6 +178,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'N':
 			cfg->pod_notrack = true;
 			break;
+		case 'T': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !v || v > 65535) {
+				fprintf(stderr, "weft: --tunnel-port %s: not a port\n", optarg);
+				return 2;
+			}
+			cfg->tunnel_port = (uint16_t)v;
+			break;
+		}
 		case 'L':
 			o->socklb_cgroup = optarg;
 			break;

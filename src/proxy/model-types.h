@@ -94,6 +94,9 @@ struct wf_proxy_config {
 	 * before a first pod has put it on the bridge. */
 	size_t n_local_addrs;
 	const struct wf_ip *local_addrs;
+	/* The fabric's tunnel port (VXLAN), 0 for none: with pod_notrack, the encapsulated pod
+	 * traffic between nodes skips conntrack as the pod traffic inside it does. */
+	uint16_t tunnel_port;
 };
 
 struct wf_proxy_model {
@@ -109,7 +112,8 @@ struct wf_proxy_model {
 	 * which traffic stays tracked (replies to what this node masquerades come there). */
 	size_t n_node_pod_addrs;
 	struct wf_ip *node_pod_addrs;
-	size_t n_ignored; /* Services with nothing to program (headless, ExternalName, ...) */
+	uint16_t tunnel_port; /* with pod_notrack */
+	size_t n_ignored;     /* Services with nothing to program (headless, ExternalName, ...) */
 	/* private */
 	struct wf_arena *arena;
 	const char *zone; /* the topology zone the build used (updates reuse it) */

@@ -800,6 +800,7 @@ static int node_identity(struct builder *b, const struct wf_k8s_object *const *o
 	}
 	m->masquerade_all = cfg->masquerade_all;
 	m->pod_notrack = cfg->pod_notrack;
+	m->tunnel_port = cfg->pod_notrack ? cfg->tunnel_port : 0;
 	return m->pod_notrack ? node_pod_addrs(b, self) : 0;
 }
 

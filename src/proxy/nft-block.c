@@ -183,8 +183,8 @@ out:
 }
 
 /* What the block's text depends on (render.c): the node's addresses and cluster CIDRs, the
- * class count, pod_notrack with the node's addresses in the pod network, and the affinity
- * timeouts. Equal inputs, equal block: a delta need not render it again. */
+ * class count, pod_notrack with the node's addresses in the pod network and the tunnel port,
+ * and the affinity timeouts. Equal inputs, equal block: a delta need not render it again. */
 uint64_t nft_block_inputs(const struct wf_proxy_model *m)
 {
 	uint32_t touts[256];
@@ -197,6 +197,7 @@ uint64_t nft_block_inputs(const struct wf_proxy_model *m)
 	h = wf_hash_seeded(&k, sizeof(k), h);
 	h = wf_hash_seeded(&m->pod_notrack, sizeof(m->pod_notrack), h);
 	h = wf_hash_seeded(m->node_pod_addrs, m->n_node_pod_addrs * sizeof(*m->node_pod_addrs), h);
+	h = wf_hash_seeded(&m->tunnel_port, sizeof(m->tunnel_port), h);
 	h = wf_hash_seeded(&n, sizeof(n), h);
 	return wf_hash_seeded(touts, (n < 256 ? n : 256) * sizeof(*touts), h);
 }

@@ -39,7 +39,8 @@ struct proxy_rec {
 	struct wf_hash *dirty;	      /* "ns/service" -> struct dirty_svc */
 	unsigned long batches;	      /* store batches seen since the last sync */
 	bool full;		      /* a Node changed, or bookkeeping failed: rebuild */
-	struct wf_agent_facts *facts; /* the agent's: pod_notrack published for the fabric */
+	struct wf_agent_facts *facts; /* the agent's: pod_notrack published for the fabric, its
+				       * tunnel port read from it */
 };
 
 static void dirty_clear(struct proxy_rec *pr)
@@ -203,9 +204,11 @@ static int rec_init(const struct wf_agent_config *cfg, struct wf_metrics *metric
 	if (!pr)
 		return r;
 	socklb_open(pr, cfg);
-	/* told now, so that the fabric's first sync (before ours) already knows */
+	/* told now, so that the fabric's first sync (before ours) already knows: attached is
+	 * enough, the maps follow within this pass (and a fast path that takes an untracked
+	 * pod-to-pod flow early is harmless: nothing NATs a pod-to-pod flow's first packet) */
 	if (pr->facts)
-		pr->facts->pod_notrack = wf_socklb_active(pr->socklb);
+		pr->facts->pod_notrack = pr->socklb != NULL;
 	return 0;
 }
 
@@ -305,6 +308,7 @@ static int sync_full(struct proxy_rec *pr, const struct wf_store_snapshot *snap,
 	int r = 0;
 
 	if (cfg.pod_notrack) {
+		cfg.tunnel_port = pr->facts ? pr->facts->tunnel_port : 0;
 		/* listed at every full sync, the periodic one included: an address added later
 		 * (a gateway other than the podCIDR's first address) is known within a resync */
 		cfg.n_local_addrs = wf_proxy_node_addrs(addrs, 256);

@@ -396,6 +396,9 @@ static int render_pod_notrack(const struct wf_proxy_model *m, struct wf_buf *b)
 		n[m->cluster_cidrs[i].ip.family == AF_INET6]++;
 	r = wf_buf_append_str(b, "\n\tchain raw-prerouting {\n"
 				 "\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	/* the fabric's encapsulated pod traffic, arriving from other nodes */
+	if (!r && m->tunnel_port)
+		r = wf_buf_printf(b, "\t\tudp dport %u notrack\n", m->tunnel_port);
 	for (size_t i = 0; !r && i < m->n_cluster_cidrs; i++) {
 		const struct wf_cidr *x = &m->cluster_cidrs[i];
 		bool v6 = x->ip.family == AF_INET6;
@@ -411,6 +414,13 @@ static int render_pod_notrack(const struct wf_proxy_model *m, struct wf_buf *b)
 	}
 	if (!r)
 		r = wf_buf_append_str(b, "\t}\n");
+	/* ...and leaving for them: the tunnel's packets are sent by the node itself */
+	if (!r && m->tunnel_port)
+		r = wf_buf_printf(b,
+				  "\n\tchain raw-output {\n"
+				  "\t\ttype filter hook output priority raw; policy accept;\n"
+				  "\t\tudp dport %u notrack\n\t}\n",
+				  m->tunnel_port);
 	for (size_t f = 0; !r && f < 2; f++) {
 		bool v6 = fams[f] == AF_INET6;
 
