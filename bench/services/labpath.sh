@@ -4,18 +4,20 @@
 # fast path) against the same two nodes with no rules at all.
 #
 #   bench/services/labpath.sh [BUILD_DIR]     (root; default build)
-#   env: CONNECTS (3000), ROUNDS (5), PIN_CPU (1), FABRIC (host-gw)
+#   env: CONNECTS (3000), ROUNDS (5), PIN_CPU (1), FABRIC (host-gw), SERVICES (10000: Services
+#        in the lab, all leading to the server pod; the first and the last are measured)
 #
 # Planes, each the p50 of CONNECTS blocking connect()s (connlat: client in pod "client" on
 # node-1, listener in pod "server" on node-2, port 8080), ROUNDS rounds:
-#   weft-svc     through the Service's ClusterIP, as the client pod runs (lab exec: in node-1's
-#                cgroup, where the socket-level balancer is attached)
+#   weft-first, weft-last   through the first and the last Service's ClusterIP, as the
+#                client pod runs (lab exec: in node-1's cgroup, where the socket-level balancer
+#                is attached)
 #   weft-direct  straight to the server pod's address, same lab, same rules
 #   none         the same two pods after every nft table and tc program of both nodes is
 #                removed: plain routing, conntrack off (the agents are stopped first)
 #   ct-on        none plus a nat table on both nodes: conntrack sees every connection
-# weft-svc / weft-direct is what the Service costs inside weft's data plane; weft-svc / none is
-# the issue's "within 1.10x of no rules".
+# weft-first|last / weft-direct is what a Service costs inside weft's data plane; against none
+# it is the issue's "within 1.10x of no rules".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -44,14 +46,19 @@ metadata: {name: client}
 spec:
   nodeName: node-1
   containers: [{name: idle, image: idle, command: [sleep, infinity]}]
----
+YAML
+SERVICES=${SERVICES:-10000}
+python3 - "$SERVICES" >>"$TMP/m.yaml" <<'PY'
+import sys
+for i in range(int(sys.argv[1])):
+    print(f"""---
 apiVersion: v1
 kind: Service
-metadata: {name: server}
+metadata: {{name: s{i}}}
 spec:
-  selector: {app: server}
-  ports: [{port: 8080, targetPort: 8080}]
-YAML
+  selector: {{app: server}}
+  ports: [{{port: 8080, targetPort: 8080}}]""")
+PY
 lab up -f "$TMP/m.yaml" --nodes 2 --no-dns --fabric "$FABRIC" >/dev/null
 for _ in $(seq 100); do
 	[ "$(lab get pods | grep -c ' Running ')" -eq 2 ] && break
@@ -60,7 +67,9 @@ done
 json() { lab get "$@" -o json; }
 server_ip=$(json pod server | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p')
 client_ip=$(json pod client | sed -n 's/^ *"podIP": "\(.*\)",*$/\1/p')
-vip=$(json service server | sed -n 's/^ *"clusterIP": "\(.*\)",*$/\1/p' | head -1)
+vip() { json service "$1" | sed -n 's/^ *"clusterIP": "\(.*\)",*$/\1/p' | head -1; }
+first=$(vip s0)
+last=$(vip "s$((SERVICES - 1))")
 pod_ns() { # the pod namespace holding address $1
 	local ns
 	for ns in $(ip netns list | awk '{print $1}' | grep "^weft-$LAB-p-"); do
@@ -69,9 +78,9 @@ pod_ns() { # the pod namespace holding address $1
 }
 srv_ns=$(pod_ns "$server_ip")
 cli_ns=$(pod_ns "$client_ip")
-[ -n "$srv_ns" ] && [ -n "$cli_ns" ] && [ -n "$vip" ] ||
-	{ echo "labpath: server $server_ip ($srv_ns), client $client_ip ($cli_ns), vip '$vip'" >&2; exit 1; }
-echo "lab $LAB, fabric $FABRIC: client $client_ip (node-1) -> server $server_ip (node-2), Service $vip:8080"
+[ -n "$srv_ns" ] && [ -n "$cli_ns" ] && [ -n "$first" ] && [ -n "$last" ] ||
+	{ echo "labpath: server $server_ip ($srv_ns), client $client_ip ($cli_ns), VIPs '$first' '$last'" >&2; exit 1; }
+echo "lab $LAB, fabric $FABRIC: client $client_ip (node-1) -> server $server_ip (node-2); $SERVICES Services, first $first, last $last, port 8080"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 PIN=(taskset -c "${PIN_CPU:-1}")
@@ -83,10 +92,20 @@ in_ns() { ip netns exec "$cli_ns" "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "
 
 declare -A R
 add() { R[$1]="${R[$1]:-} $2"; }
-# the balancer really rewrites (the Service answers through it), and conntrack stays empty
-in_pod "$vip" >/dev/null
+# every node's agent has every Service in its maps before anything is measured
+synced() {
+	local n
+	for n in node-1 node-2; do
+		grep -q "load balancer in sync\" keys=$SERVICES " "/run/weft/lab/$LAB/logs/agent-$n.log" ||
+			return 1
+	done
+}
+for _ in $(seq 600); do synced && break; sleep 0.1; done
+synced || { echo "labpath: the agents did not sync $SERVICES Services" >&2; exit 1; }
+in_pod "$last" >/dev/null
 for r in $(seq "$ROUNDS"); do
-	add weft-svc "$(in_pod "$vip")"
+	add weft-first "$(in_pod "$first")"
+	add weft-last "$(in_pod "$last")"
 	add weft-direct "$(in_pod "$server_ip")"
 done
 nodes=(weft-$LAB-node-1 weft-$LAB-node-2)
@@ -131,7 +150,7 @@ med() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((
 none=$(echo "${R[none]}" | med)
 direct=$(echo "${R[weft-direct]}" | med)
 echo "pod (node-1) -> pod (node-2), p50 of $CONNECTS connects, median of $ROUNDS rounds (us):"
-for k in none ct-on weft-direct weft-svc; do
+for k in none ct-on weft-direct weft-first weft-last; do
 	m=$(echo "${R[$k]}" | med)
 	printf '  %-12s %7s   (rounds:%s)   vs none %s   vs weft-direct %s\n' "$k" "$m" "${R[$k]}" \
 		"$(echo "scale=3; $m / $none" | bc)" "$(echo "scale=3; $m / $direct" | bc)"
