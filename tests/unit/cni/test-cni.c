@@ -212,7 +212,8 @@ struct store {
 	struct wf_cni_conf conf;
 };
 
-static int store_setup(void **state)
+/* A store in a fresh directory whose network has the given ranges (the JSON of "ranges"). */
+static int store_setup_ranges(void **state, const char *ranges)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	strcpy(s->dir, "/tmp/weft-cni-unit.XXXXXX");
@@ -222,13 +223,18 @@ static int store_setup(void **state)
 	struct wf_cni_err err;
 	snprintf(json, sizeof(json),
 		 "{\"cniVersion\":\"1.0.0\"," BASE
-		 ",\"ipam\":{\"type\":\"weft-ipam\",\"dataDir\":\"%s\",\"ranges\":["
-		 "[{\"subnet\":\"10.5.0.0/29\"}],[{\"subnet\":\"fd00:5::/125\"}]]}}",
-		 s->dir);
+		 ",\"ipam\":{\"type\":\"weft-ipam\",\"dataDir\":\"%s\",\"ranges\":%s}}",
+		 s->dir, ranges);
 	if (parse(json, WF_CNI_ADD, &s->conf, &err) < 0)
 		return -1;
 	*state = s;
 	return 0;
+}
+
+static int store_setup(void **state)
+{
+	return store_setup_ranges(
+		state, "[[{\"subnet\":\"10.5.0.0/29\"}],[{\"subnet\":\"fd00:5::/125\"}]]");
 }
 
 static int store_teardown(void **state)
@@ -494,21 +500,7 @@ static void test_store_garbage(void **state)
 
 static int growth_setup(void **state)
 {
-	struct store *s = calloc(1, sizeof(*s));
-	strcpy(s->dir, "/tmp/weft-cni-unit.XXXXXX");
-	if (!mkdtemp(s->dir))
-		return -1;
-	char json[512];
-	struct wf_cni_err err;
-	snprintf(json, sizeof(json),
-		 "{\"cniVersion\":\"1.0.0\"," BASE
-		 ",\"ipam\":{\"type\":\"weft-ipam\",\"dataDir\":\"%s\",\"ranges\":["
-		 "[{\"subnet\":\"10.6.0.0/16\"}]]}}",
-		 s->dir);
-	if (parse(json, WF_CNI_ADD, &s->conf, &err) < 0)
-		return -1;
-	*state = s;
-	return 0;
+	return store_setup_ranges(state, "[[{\"subnet\":\"10.6.0.0/16\"}]]");
 }
 
 static void test_store_growth(void **state)
