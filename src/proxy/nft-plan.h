@@ -44,6 +44,7 @@ enum wf_proxy_set {
 	WF_PROXY_SET_CLS,      /* cls<k>: keys dispatched over k endpoints of EPS */
 	WF_PROXY_SET_LCLS,     /* lcls<k>: keys dispatched over k endpoints of LEPS */
 	WF_PROXY_SET_HAIRPIN,  /* per family: endpoint . endpoint (a pod reaching itself) */
+	WF_PROXY_SET_KEYS,     /* every key with endpoints: the dispatch chains' gate */
 	WF_PROXY_SET_COUNT
 };
 

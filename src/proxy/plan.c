@@ -21,7 +21,7 @@ static const char *const set_kind[WF_PROXY_SET_COUNT] = {
 	[WF_PROXY_SET_EXTLOCAL] = "extlocal", [WF_PROXY_SET_NOEP] = "noep",
 	[WF_PROXY_SET_EMPTY] = "empty",	      [WF_PROXY_SET_AFF] = "aff",
 	[WF_PROXY_SET_CLS] = "cls",	      [WF_PROXY_SET_LCLS] = "lcls",
-	[WF_PROXY_SET_HAIRPIN] = "hairpin",
+	[WF_PROXY_SET_HAIRPIN] = "hairpin",   [WF_PROXY_SET_KEYS] = "keys",
 };
 
 uint8_t wf_proxy_ipproto(enum wf_k8s_protocol p)
@@ -244,7 +244,8 @@ static int key_elems(struct emitter *em, const struct key *k, int phase)
 			r = put_class(em, k, WF_PROXY_SET_CLS, s->n_eps);
 		if (!r && local)
 			r = put_class(em, k, WF_PROXY_SET_LCLS, s->n_local_eps);
-		return r;
+		/* last: the gate opens once the key's dispatch is complete */
+		return r ? r : put(em, k, WF_PROXY_SET_KEYS);
 	}
 }
 

@@ -200,8 +200,8 @@ static int render_addr_set(struct wf_buf *b, const char *name, int family, bool 
 static int render_fp_sets(struct wf_buf *b, const struct all *a, const struct fp *f, unsigned k,
 			  const uint32_t *touts, size_t n_touts)
 {
-	static const char *const plain[] = {"masq",	"cmasq",    "policy", "fw",
-					    "intlocal", "extlocal", "noep",   "empty"};
+	static const char *const plain[] = {"masq",	"cmasq", "policy", "fw",  "intlocal",
+					    "extlocal", "noep",	 "empty",  "keys"};
 	char name[WF_PROXY_NAME_MAX];
 	int r = 0;
 
@@ -263,10 +263,18 @@ static int render_dispatch(struct wf_buf *b, const struct fp *f, bool np, unsign
 			"\t\t%s @extlocal-%s %s saddr != @clustercidrs%c fib saddr type != "
 			"local goto %s-%s\n\t}\n",
 			key, s, ip, f->fc, key, s, ip, f->fc, loc, s);
+	/* The gate: a connection to anything but a service key (most new connections a node
+	 * makes or forwards) leaves after one lookup, not after every rule below; NodePort
+	 * addresses go on to np-P, which has its own gate. */
 	if (!r)
-		r = wf_buf_printf(
-			b, "\n\tchain %s-%s {\n\t\t%s @masq-%s meta mark set meta mark | 0x4000\n",
-			np ? "np" : "svc", s, key, s);
+		r = wf_buf_printf(b, "\n\tchain %s-%s {\n", np ? "np" : "svc", s);
+	if (!r && np)
+		r = wf_buf_printf(b, "\t\t%s != @keys-%s return\n", key, s);
+	else if (!r)
+		r = wf_buf_printf(b, "\t\t%s != @keys-%s %s daddr != @nodeips%c return\n", key, s,
+				  ip, f->fc);
+	if (!r)
+		r = wf_buf_printf(b, "\t\t%s @masq-%s meta mark set meta mark | 0x4000\n", key, s);
 	if (!r && !np)
 		r = wf_buf_printf(b,
 				  "\t\t%s @cmasq-%s %s saddr != @clustercidrs%c meta mark set meta "
