@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fabric/fabric.h"
@@ -376,6 +377,17 @@ void wf_agent_free(struct wf_agent *a)
 
 /* ---- `weft agent` ---- */
 
+/* Whether this process shares the network namespace of pid 1 (the host's, or with
+ * hostNetwork a container's init's, which is the host's too). */
+static bool in_host_netns(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/net", &self) == -1 || stat("/proc/1/ns/net", &init) == -1)
+		return false; /* unknown: the safe answer */
+	return self.st_ino == init.st_ino && self.st_dev == init.st_dev;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -488,6 +500,13 @@ int wf_agent_main(int argc, char **argv)
 	cfg.fastpath_bridge = fastpath ? bridge : NULL;
 	if (!socket_lb)
 		cfg.socket_lb_cgroup = NULL;
+	else if (!cfg.socket_lb_cgroup && !in_host_netns())
+		/* the root cgroup holds every process of the host, whatever its network
+		 * namespace: an agent that runs a namespace of its own (a lab node, a test)
+		 * must be given its cgroup, never take the host's */
+		fprintf(stderr,
+			"weft agent: not in the host's network namespace: socket-level load "
+			"balancing needs --socket-lb-cgroup here (off)\n");
 	else if (!cfg.socket_lb_cgroup && wf_cgroup2_root(cg_root, sizeof(cg_root)) == 0)
 		cfg.socket_lb_cgroup = cg_root;
 	/* no cgroup2 mount: the proxy reconciler says so once and runs without it */
