@@ -20,6 +20,7 @@
 # it is the issue's "within 1.10x of no rules".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/services/lib.sh
 BUILD=${1:-build}
 CONNECTS=${CONNECTS:-3000}
 ROUNDS=${ROUNDS:-5}
@@ -84,11 +85,10 @@ echo "lab $LAB, fabric $FABRIC: client $client_ip (node-1) -> server $server_ip 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 PIN=(taskset -c "${PIN_CPU:-1}")
-p50() { sed -E 's/.*p50_us=([0-9.]+).*/\1/'; }
 # in the client pod as its processes run (node-1's cgroup): lab exec
-in_pod() { lab exec client -- "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "/run/netns/$srv_ns" | p50; }
+in_pod() { lab exec client -- "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "/run/netns/$srv_ns" | p50_field; }
 # in the client pod's namespace only, outside any cgroup of the lab
-in_ns() { ip netns exec "$cli_ns" "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "/run/netns/$srv_ns" | p50; }
+in_ns() { ip netns exec "$cli_ns" "${PIN[@]}" "$CONNLAT" "$1" 8080 "$CONNECTS" "/run/netns/$srv_ns" | p50_field; }
 
 declare -A R
 add() { R[$1]="${R[$1]:-} $2"; }
@@ -135,23 +135,11 @@ for n in "${nodes[@]}"; do
 		echo "warning: $n has rules again: the none rounds are not what they say" >&2
 done
 for n in "${nodes[@]}"; do
-	ip netns exec "$n" nft -f - <<-'NFT'
-	table ip ctbase {
-		chain pre { type nat hook prerouting priority dstnat; policy accept; ct state new counter; }
-		chain post { type nat hook postrouting priority srcnat; policy accept; }
-	}
-	NFT
+	ct_on_table | ip netns exec "$n" nft -f -
 done
 for r in $(seq "$ROUNDS"); do
 	add ct-on "$(in_ns "$server_ip")"
 done
 
-med() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-none=$(echo "${R[none]}" | med)
-direct=$(echo "${R[weft-direct]}" | med)
 echo "pod (node-1) -> pod (node-2), p50 of $CONNECTS connects, median of $ROUNDS rounds (us):"
-for k in none ct-on weft-direct weft-first weft-last; do
-	m=$(echo "${R[$k]}" | med)
-	printf '  %-12s %7s   (rounds:%s)   vs none %s   vs weft-direct %s\n' "$k" "$m" "${R[$k]}" \
-		"$(echo "scale=3; $m / $none" | bc)" "$(echo "scale=3; $m / $direct" | bc)"
-done
+report_rows none weft-direct none ct-on weft-direct weft-first weft-last

@@ -21,6 +21,7 @@
 # 10.240.0.0/12, holds them and the pods' interfaces (10.244.1.0/24, 10.244.2.0/24).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/services/lib.sh
 BUILD=${1:-build-bench}
 N=${2:-10000}
 CONNECTS=${CONNECTS:-3000}
@@ -74,7 +75,7 @@ p50() {
 		bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$2" "${cmd[@]}"
 	else
 		"${cmd[@]}"
-	fi | sed -E 's/.*p50_us=([0-9.]+).*/\1/'
+	fi | p50_field
 }
 node_nft() { ip netns exec $NODE nft "$@"; }
 weft_apply() { # extra flags for proxy-apply-bench
@@ -103,12 +104,7 @@ add() { R[$1]="${R[$1]:-} $2"; }
 for round in $(seq "$ROUNDS"); do
 	node_nft flush ruleset
 	add none "$(p50 $ep1)"
-	node_nft -f - <<-'NFT'
-	table ip ctbase {
-		chain pre { type nat hook prerouting priority dstnat; policy accept; ct state new counter; }
-		chain post { type nat hook postrouting priority srcnat; policy accept; }
-	}
-	NFT
+	ct_on_table | node_nft -f -
 	add ct-on "$(p50 $ep1)"
 	node_nft flush ruleset
 	node_nft -f - <<-NFT
@@ -134,13 +130,6 @@ for round in $(seq "$ROUNDS"); do
 		add weft-sock-last "$(p50 "$last" "$CG")"
 	fi
 done
-med() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-none=$(echo "${R[none]}" | med)
-ctm=$(echo "${R[ct-on]}" | med)
 echo "pod -> Service -> pod through a node, N=$N services, p50 of $CONNECTS connects, median of $ROUNDS interleaved rounds (us):"
-for k in none ct-on nat1 weft-nft-first weft-nft-last weft-notrack-direct weft-sock-first weft-sock-last; do
-	[ -n "${R[$k]:-}" ] || continue
-	m=$(echo "${R[$k]}" | med)
-	printf '  %-20s %7s   (rounds:%s)   vs none %s   vs ct-on %s\n' "$k" "$m" "${R[$k]}" \
-		"$(echo "scale=3; $m / $none" | bc)" "$(echo "scale=3; $m / $ctm" | bc)"
-done
+report_rows none ct-on none ct-on nat1 weft-nft-first weft-nft-last weft-notrack-direct \
+	weft-sock-first weft-sock-last

@@ -14,6 +14,7 @@
 #include <net/if.h>
 
 #include "lib/alloc.h"
+#include "lib/bpf-load.h"
 #include "lib/mnl-session.h"
 
 #ifdef WF_HAVE_BPF
@@ -59,17 +60,6 @@ struct wf_fabric_bpf {
 	size_t n_ports;
 };
 
-static char libbpf_last[200]; /* libbpf's last warning: the reason a load failed */
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_WARN) {
-		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);
-		libbpf_last[strcspn(libbpf_last, "\n")] = 0;
-	}
-	return 0;
-}
-
 static uint32_t prog_id(int fd)
 {
 	struct bpf_prog_info info = {0};
@@ -84,8 +74,7 @@ static int load(struct wf_fabric_bpf **ret, char *err, size_t errlen)
 	struct wf_fabric_bpf *b;
 	int r;
 
-	libbpf_set_print(libbpf_print);
-	libbpf_last[0] = 0;
+	wf_bpf_log_begin();
 	b = wf_calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -95,14 +84,10 @@ static int load(struct wf_fabric_bpf **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "opening the eBPF object: %s", strerror(-r));
 		goto err_b;
 	}
-	r = bpf_object__load(b->obj);
-	if (r < 0) {
-		/* an old kernel (no conntrack kfuncs, no BTF), no CAP_BPF, ... */
-		snprintf(err, errlen, "the kernel refused the eBPF programs: %s%s%s", strerror(-r),
-			 libbpf_last[0] ? ": " : "", libbpf_last);
-		r = -EOPNOTSUPP;
+	/* refused by an old kernel (no conntrack kfuncs, no BTF), without CAP_BPF, ... */
+	r = wf_bpf_object_load(b->obj, err, errlen);
+	if (r < 0)
 		goto err_obj;
-	}
 	struct {
 		const char *name;
 		int *fd;

@@ -82,13 +82,6 @@ void nft_names_free(char **v, size_t n)
 	wf_free(v);
 }
 
-bool nft_planned_set(const char *name)
-{
-	/* the node's address sets are written whole with the block, never element by element */
-	return strncmp(name, "nodeips", 7) && strncmp(name, "clustercidrs", 12) &&
-	       strncmp(name, "nodepodaddrs", 12) && strncmp(name, "aff-", 4);
-}
-
 int nft_block_text(const struct wf_proxy_model *m, struct wf_buf *out, char *tag, size_t tag_len)
 {
 	uint64_t h;
@@ -136,7 +129,7 @@ static int install_block(struct nft_state *st, const char *block, bool exists, b
 
 		if (kind == 1)
 			r = wf_buf_printf(&text, "flush chain inet " T " %s\n", l.owned[i]);
-		else if (!nft_planned_set(l.owned[i]) && strncmp(l.owned[i], "aff-", 4))
+		else if (!wf_proxy_plan_owns_set(l.owned[i]) && strncmp(l.owned[i], "aff-", 4))
 			r = wf_buf_printf(&text, "flush set inet " T " %s\n", l.owned[i]);
 	}
 	if (!r)

@@ -186,9 +186,6 @@ int nft_block_differs(const struct nft_state *st, const struct wf_proxy_model *m
  * struct nft_listing); the copies are appended to *owned (*n of them; nft_names_free). */
 int nft_block_declared(const char *text, struct wf_hash *h, char ***owned, size_t *n);
 void nft_names_free(char **v, size_t n);
-/* Whether set `name` holds the plan's elements (not the node's addresses, not the dynamic
- * affinity maps). */
-bool nft_planned_set(const char *name);
 
 /* ---- affinity clients (nft-aff.c) ---- */
 

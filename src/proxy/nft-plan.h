@@ -78,6 +78,9 @@ size_t wf_proxy_el_key(const struct wf_proxy_el *e, uint8_t *key, uint8_t *key_e
 size_t wf_proxy_el_data(const struct wf_proxy_el *e, uint8_t *data);
 /* True for sets whose elements have data (maps). */
 bool wf_proxy_set_is_map(enum wf_proxy_set set);
+/* Whether the set or map called name is one whose elements the plan writes (a name
+ * wf_proxy_el_set_name gives), not one of the node's address sets nor a dynamic map. */
+bool wf_proxy_plan_owns_set(const char *name);
 
 /* Calls fn for every element s contributes, hairpin excepted (shared between services: see
  * wf_proxy_plan_hairpin): endpoints first, then attributes, then the class keys that make

@@ -131,7 +131,8 @@ static int reconcile(struct nft_state *st, const struct wf_proxy_model *m)
 	if (!r)
 		r = nft_block_declared((const char *)wf_buf_data(&block), names, &owned, &n_owned);
 	for (size_t i = 0; !r && !fresh && i < n_owned; i++)
-		if ((uintptr_t)wf_hash_gets(names, owned[i]) != 1 && nft_planned_set(owned[i]))
+		if ((uintptr_t)wf_hash_gets(names, owned[i]) != 1 &&
+		    wf_proxy_plan_owns_set(owned[i]))
 			r = nft_nl_dump_set(&st->nl, owned[i], &have, NFT_OP_DEL);
 	if (!r)
 		r = wf_proxy_plan_all(m, nft_el_to_op, &c);

@@ -42,6 +42,29 @@ const char *wf_proxy_ipproto_name(uint8_t proto)
 	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_SCTP ? "sctp" : "tcp";
 }
 
+bool wf_proxy_plan_owns_set(const char *name)
+{
+	for (int k = 0; k < WF_PROXY_SET_COUNT; k++) {
+		size_t len = strlen(set_kind[k]);
+		const char *rest = name + len;
+
+		if (strncmp(name, set_kind[k], len))
+			continue;
+		if (k == WF_PROXY_SET_HAIRPIN) /* hairpin4, hairpin6 */
+			return (rest[0] == '4' || rest[0] == '6') && !rest[1];
+		if (k == WF_PROXY_SET_CLS || k == WF_PROXY_SET_LCLS || k == WF_PROXY_SET_AFF) {
+			/* numbered: cls3-tcp4, aff10800-udp6 (the affinity map "aff-P" is not) */
+			if (*rest < '0' || *rest > '9')
+				continue;
+			while (*rest >= '0' && *rest <= '9')
+				rest++;
+		}
+		if (*rest == '-')
+			return true;
+	}
+	return false;
+}
+
 bool wf_proxy_set_is_map(enum wf_proxy_set set)
 {
 	return set == WF_PROXY_SET_EPS || set == WF_PROXY_SET_LEPS;
@@ -335,23 +358,27 @@ unsigned wf_proxy_plan_classes(const struct wf_proxy_model *m)
 			  WF_PROXY_CLASS_STEP);
 }
 
+/* Puts t into the sorted out[0..n) when it fits in cap; counts it either way. */
+static size_t insert_sorted(uint32_t *out, size_t n, size_t cap, uint32_t t)
+{
+	if (n < cap) {
+		size_t j;
+
+		for (j = n; j > 0 && out[j - 1] > t; j--)
+			out[j] = out[j - 1];
+		out[j] = t;
+	}
+	return n + 1;
+}
+
 size_t wf_proxy_plan_timeouts(const struct wf_proxy_model *m, uint32_t *out, size_t cap)
 {
 	size_t n = 0;
 
 	if (m->eps_hist) {
 		/* Kept by the model as services come and go: no walk. */
-		for (size_t i = 0; i < m->n_touts; i++) {
-			uint32_t t = m->touts[i].timeout;
-			size_t j;
-
-			if (n < cap) {
-				for (j = n; j > 0 && out[j - 1] > t; j--)
-					out[j] = out[j - 1];
-				out[j] = t;
-			}
-			n++;
-		}
+		for (size_t i = 0; i < m->n_touts; i++)
+			n = insert_sorted(out, n, cap, m->touts[i].timeout);
 		return n;
 	}
 	/* Few distinct values (10800 almost everywhere): an insertion-sorted small array. */
@@ -364,14 +391,8 @@ size_t wf_proxy_plan_timeouts(const struct wf_proxy_model *m, uint32_t *out, siz
 			continue;
 		for (j = 0; j < n && j < cap && !seen; j++)
 			seen = out[j] == t;
-		if (seen)
-			continue;
-		if (n < cap) {
-			for (j = n; j > 0 && out[j - 1] > t; j--)
-				out[j] = out[j - 1];
-			out[j] = t;
-		}
-		n++;
+		if (!seen)
+			n = insert_sorted(out, n, cap, t);
 	}
 	return n;
 }

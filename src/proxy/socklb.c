@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/bpf-load.h"
 #include "lib/hash.h"
 
 /* The two endpoint scopes a service port may need: all its endpoints (ClusterIP, externalIPs,
@@ -773,17 +774,6 @@ struct slb_bpf {
 	int fd[WF_SOCKLB_MAP_MAX];
 };
 
-static char libbpf_last[200]; /* libbpf's last warning: why a load failed */
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_WARN) {
-		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);
-		libbpf_last[strcspn(libbpf_last, "\n")] = 0;
-	}
-	return 0;
-}
-
 static void bpf_close(void *p)
 {
 	struct slb_bpf *b = p;
@@ -848,28 +838,41 @@ static const char *const reused_maps[] = {"wf_slb_services", "wf_slb_eps",	"wf_s
 					  "wf_slb_peer",     "wf_slb_affinity", "wf_slb_config"};
 #define N_REUSED (sizeof(reused_maps) / sizeof(reused_maps[0]))
 
-/* The ids of the maps our program named name, attached to cg at hook type, uses (appended to
- * ids, at most cap in all). */
-static void prog_maps(int cg, enum bpf_attach_type type, const char *name, uint32_t *ids,
-		      uint32_t *n, uint32_t cap)
+/* Our programs attached to cg at hook type (an earlier agent's, or this one's): their fds, at
+ * most cap, in the kernel's order; the count is returned. Names are cut at 15 characters, so
+ * the prefix is what tells ours. */
+static int our_progs(int cg, enum bpf_attach_type type, int *fds, int cap)
 {
-	uint32_t progs[64], cnt = 64, flags = 0, map_ids[16];
-	int prog = -1;
+	uint32_t ids[64], cnt = 64, flags = 0;
+	int n = 0;
 
-	if (bpf_prog_query(cg, type, 0, &flags, progs, &cnt) < 0)
-		return;
-	for (uint32_t i = 0; i < cnt && prog < 0; i++) {
+	if (bpf_prog_query(cg, type, 0, &flags, ids, &cnt) < 0)
+		return 0;
+	for (uint32_t i = 0; i < cnt && n < cap; i++) {
 		struct bpf_prog_info info = {0};
 		uint32_t len = sizeof(info);
-		int fd = bpf_prog_get_fd_by_id(progs[i]);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
 
 		if (fd < 0)
 			continue;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && !strcmp(info.name, name))
-			prog = fd;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    !strncmp(info.name, "wf_slb_", 7))
+			fds[n++] = fd;
 		else
 			close(fd);
 	}
+	return n;
+}
+
+/* The ids of the maps our program at hook type on cg uses (appended to ids, at most cap in
+ * all). */
+static void prog_maps(int cg, enum bpf_attach_type type, uint32_t *ids, uint32_t *n, uint32_t cap)
+{
+	uint32_t map_ids[16];
+	int fds[4], n_fds = our_progs(cg, type, fds, 4), prog = n_fds ? fds[0] : -1;
+
+	for (int i = 1; i < n_fds; i++)
+		close(fds[i]);
 	if (prog < 0)
 		return;
 	struct bpf_prog_info info = {.nr_map_ids = 16, .map_ids = (uintptr_t)map_ids};
@@ -900,8 +903,8 @@ static bool find_maps(int cg, struct bpf_object *obj, int fds[N_REUSED])
 
 	for (size_t i = 0; i < N_REUSED; i++)
 		fds[i] = -1;
-	prog_maps(cg, BPF_CGROUP_INET4_CONNECT, "wf_slb_connect4", map_ids, &n_ids, 32);
-	prog_maps(cg, BPF_CGROUP_UDP4_SENDMSG, "wf_slb_sendmsg4", map_ids, &n_ids, 32);
+	prog_maps(cg, BPF_CGROUP_INET4_CONNECT, map_ids, &n_ids, 32);
+	prog_maps(cg, BPF_CGROUP_UDP4_SENDMSG, map_ids, &n_ids, 32);
 	for (uint32_t i = 0; i < n_ids; i++) {
 		struct bpf_map_info mi = {0};
 		uint32_t mlen = sizeof(mi);
@@ -943,35 +946,19 @@ static int attach(int cg, struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_prog_attach_opts, o, .flags = BPF_F_ALLOW_MULTI);
 	enum bpf_attach_type type = bpf_program__expected_attach_type(prog);
-	uint32_t ids[64], cnt = 64, flags = 0;
-	int r, old = -1;
+	int fds[64], n = our_progs(cg, type, fds, 64), r;
 
-	if (bpf_prog_query(cg, type, 0, &flags, ids, &cnt) < 0)
-		cnt = 0;
-	for (uint32_t i = 0; i < cnt; i++) {
-		struct bpf_prog_info info = {0};
-		uint32_t len = sizeof(info);
-		int fd = bpf_prog_get_fd_by_id(ids[i]);
-
-		if (fd < 0)
-			continue;
-		/* names are cut at 15 characters: the prefix is what tells ours */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) || strncmp(info.name, "wf_slb_", 7)) {
-			close(fd);
-		} else if (old < 0) {
-			old = fd;
-		} else {
-			bpf_prog_detach2(fd, cg, type); /* a duplicate: only one may rewrite */
-			close(fd);
-		}
+	for (int i = 1; i < n; i++) {
+		bpf_prog_detach2(fds[i], cg, type); /* a duplicate: only one may rewrite */
+		close(fds[i]);
 	}
-	if (old >= 0) {
+	if (n) {
 		o.flags |= BPF_F_REPLACE;
-		o.replace_prog_fd = old;
+		o.replace_prog_fd = fds[0];
 	}
 	r = bpf_prog_attach_opts(bpf_program__fd(prog), cg, type, &o);
-	if (old >= 0)
-		close(old);
+	if (n)
+		close(fds[0]);
 	return r < 0 ? -errno : 0;
 }
 
@@ -983,8 +970,7 @@ int wf_socklb_open(const char *cgroup, struct wf_socklb **ret, char *err, size_t
 	int cg, r, fds[N_REUSED];
 	bool reused = false;
 
-	libbpf_set_print(libbpf_print);
-	libbpf_last[0] = 0;
+	wf_bpf_log_begin();
 	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg == -1) {
 		r = -errno;
@@ -1016,13 +1002,9 @@ int wf_socklb_open(const char *cgroup, struct wf_socklb **ret, char *err, size_t
 			 strerror(-r));
 		goto fail;
 	}
-	r = bpf_object__load(b->obj);
-	if (r < 0) {
-		snprintf(err, errlen, "the kernel refused the eBPF programs: %s%s%s", strerror(-r),
-			 libbpf_last[0] ? ": " : "", libbpf_last);
-		r = -EOPNOTSUPP;
+	r = wf_bpf_object_load(b->obj, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
 	for (int i = 0; i < WF_SOCKLB_MAP_MAX; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(b->obj, map_names[i]);
 

@@ -387,14 +387,21 @@ static unsigned slots_in_use(struct store *s)
 	return n;
 }
 
-static unsigned listed(struct store *s)
+/* What `weft-ipam list` prints for network "n" of the store (malloc()ed, its size in size). */
+static char *list_text(struct store *s, size_t *size)
 {
 	char path[160], *buf = NULL;
-	size_t size = 0;
 	snprintf(path, sizeof(path), "%s/n", s->dir);
-	FILE *f = open_memstream(&buf, &size);
+	FILE *f = open_memstream(&buf, size);
 	assert_int_equal(wf_cni_ipam_list(path, f), 0);
 	fclose(f);
+	return buf;
+}
+
+static unsigned listed(struct store *s)
+{
+	size_t size = 0;
+	char *buf = list_text(s, &size);
 	unsigned n = 0;
 	for (size_t i = 0; i < size; i++)
 		n += buf[i] == '\n';
@@ -585,12 +592,8 @@ static void test_store_concurrent(void **state)
 		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	char path[160], *buf = NULL;
 	size_t size = 0;
-	snprintf(path, sizeof(path), "%s/n", s->dir);
-	FILE *f = open_memstream(&buf, &size);
-	assert_int_equal(wf_cni_ipam_list(path, f), 0);
-	fclose(f);
+	char *buf = list_text(s, &size);
 	/* 320 lines, 320 distinct addresses */
 	unsigned lines = 0, distinct = 0;
 	static bool seen[65536];

@@ -904,6 +904,25 @@ static void test_reconciler_incremental(void **unused)
 	inc_no_hcnp = false;
 }
 
+/* The element writer reconciles the sets the plan names and leaves the rest (the node's address
+ * sets, the dynamic affinity maps) to the table block. */
+static void test_plan_owns_set(void **unused)
+{
+	static const char *const owned[] = {"eps-tcp4",	    "leps-udp6",     "cls3-tcp4",
+					    "lcls16-sctp6", "aff10800-udp4", "fwallow-tcp4",
+					    "fw-tcp4",	    "keys-tcp6",     "hairpin4",
+					    "empty-sctp4",  "noep-udp4"};
+	static const char *const not_owned[] = {"nodeips4", "clustercidrs6", "nodepodaddrs4",
+						"aff-tcp4", "hairpin",	     "cls-tcp4",
+						"services", "svc-tcp4"};
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(owned) / sizeof(*owned); i++)
+		assert_true(wf_proxy_plan_owns_set(owned[i]));
+	for (size_t i = 0; i < sizeof(not_owned) / sizeof(*not_owned); i++)
+		assert_false(wf_proxy_plan_owns_set(not_owned[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -917,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_engine),
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_plan_owns_set),
 		cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_reconciler_incremental),
 	};
